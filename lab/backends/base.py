@@ -80,10 +80,11 @@ class Backend(ABC):
 
     @abstractmethod
     def search_batch(self, index: str, bodies: list[dict[str, Any]],
-                     pipeline: dict[str, Any] | None = None,
+                     pipeline: dict[str, Any] | None = None, *, strategy: str = "adhoc",
                      progress: Progress | None = None) -> list[SearchResult]:
         """Run every body (OpenSearch search request bodies, with ``size``) and return results in
-        order. ``pipeline`` is an OpenSearch search-pipeline body applied to each search."""
+        order. ``pipeline`` is an OpenSearch search-pipeline body applied to each search;
+        ``strategy`` names server-side artefacts such as stored pipelines."""
 
     @abstractmethod
     def explain(self, index: str, body: dict[str, Any], doc_id: str,
