@@ -82,15 +82,11 @@ def load_run(workspace: Path, dataset: str, run_id: str) -> StoredRun:
     raise LabError(f"no run '{run_id}' for dataset '{dataset}' in {runs_dir(workspace, dataset)}")
 
 
-def latest_runs(workspace: Path, dataset: str, split: str | None = None) -> list[StoredRun]:
-    """The newest run of each strategy (optionally for one split), comparable to the newest
-    dataset state: runs over an older dataset or qrels version are left out."""
-    runs = [r for r in list_runs(workspace, dataset) if split is None or r.manifest["split"] == split]
-    if not runs:
-        return []
-    current = runs[-1].manifest["dataset"]["qrels_fingerprint"]
-    latest: dict[tuple[str, str], StoredRun] = {}
-    for run in runs:
-        if run.manifest["dataset"]["qrels_fingerprint"] == current:
-            latest[(run.strategy, run.manifest["split"])] = run
+def latest_runs(workspace: Path, dataset: str, split: str, qrels_fingerprint: str) -> list[StoredRun]:
+    """The newest run of each strategy on ``split`` whose judgments match ``qrels_fingerprint``;
+    runs made against other judgments are not comparable and are left out."""
+    latest: dict[str, StoredRun] = {}
+    for run in list_runs(workspace, dataset):
+        if run.manifest["split"] == split and run.manifest["dataset"]["qrels_fingerprint"] == qrels_fingerprint:
+            latest[run.strategy] = run
     return list(latest.values())

@@ -1,0 +1,97 @@
+"""The default backend: the in-process engine, with each index persisted in the workspace."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .. import __version__
+from ..engine import EmbeddedIndex
+from ..errors import LabError
+from ..workspace import atomic_path
+from .base import Backend, Documents, Hit, IndexReport, Progress, SearchResult
+
+BATCH_SIZE = 256
+
+
+class EmbeddedBackend(Backend):
+    """Indexes live under ``<workspace>/indexes/<name>`` and are loaded once per process."""
+
+    name = "embedded"
+
+    def __init__(self, workspace: Path):
+        self.root = Path(workspace) / "indexes"
+        self._loaded: dict[str, EmbeddedIndex] = {}
+
+    def _path(self, index: str) -> Path:
+        return self.root / index
+
+    def _index(self, index: str) -> EmbeddedIndex:
+        if index not in self._loaded:
+            path = self._path(index)
+            if not path.exists():
+                raise LabError(f"index '{index}' does not exist in {self.root}: run `lab index` first")
+            self._loaded[index] = EmbeddedIndex.load(path)
+        return self._loaded[index]
+
+    def _save(self, index: str, engine_index: EmbeddedIndex) -> None:
+        with atomic_path(self._path(index)) as tmp:
+            engine_index.save(tmp)
+        self._loaded[index] = engine_index
+
+    def build_index(self, index: str, body: dict[str, Any], docs: Documents,
+                    progress: Progress | None = None) -> IndexReport:
+        start = time.perf_counter()
+        engine_index = EmbeddedIndex.create(body)
+        for lo in range(0, len(docs), 10_000):
+            hi = min(lo + 10_000, len(docs))
+            engine_index.add(Documents(
+                docs.ids[lo:hi],
+                {f: values[lo:hi] for f, values in docs.fields.items()},
+                {f: matrix[lo:hi] for f, matrix in docs.vectors.items()},
+            ))
+            if progress:
+                progress(hi - lo)
+        self._save(index, engine_index)
+        return IndexReport(indexed=engine_index.doc_count, seconds=time.perf_counter() - start)
+
+    def put_vectors(self, index: str, field_bodies: dict[str, dict[str, Any]], ids: list[str],
+                    vectors: dict[str, np.ndarray], progress: Progress | None = None) -> IndexReport:
+        start = time.perf_counter()
+        engine_index = self._index(index)
+        engine_index.put_vectors(field_bodies, ids, vectors)
+        self._save(index, engine_index)
+        if progress:
+            progress(len(ids))
+        return IndexReport(indexed=len(ids), seconds=time.perf_counter() - start)
+
+    def index_fields(self, index: str) -> dict[str, dict[str, Any]]:
+        return self._index(index).properties
+
+    def count(self, index: str) -> int:
+        return self._index(index).doc_count
+
+    def search_batch(self, index: str, bodies: list[dict[str, Any]],
+                     pipeline: dict[str, Any] | None = None, *, strategy: str = "adhoc",
+                     progress: Progress | None = None) -> list[SearchResult]:
+        engine_index = self._index(index)
+        results: list[SearchResult] = []
+        for lo in range(0, len(bodies), BATCH_SIZE):
+            batch = bodies[lo:lo + BATCH_SIZE]
+            for response in engine_index.msearch(batch, pipeline=pipeline):
+                hits = response["hits"]
+                results.append(SearchResult(
+                    [Hit(h["_id"], float(h["_score"])) for h in hits["hits"]], hits["total"]["value"]))
+            if progress:
+                progress(len(batch))
+        return results
+
+    def explain(self, index: str, body: dict[str, Any], doc_id: str,
+                pipeline: dict[str, Any] | None = None) -> dict[str, Any]:
+        return self._index(index).explain(doc_id, body, pipeline=pipeline)
+
+    def describe(self) -> dict[str, Any]:
+        return {"backend": self.name, "engine": f"relevance-lab {__version__}", "shards": 1}

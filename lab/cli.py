@@ -1,0 +1,301 @@
+"""The `lab` command: a thin shell over the library (lab.indexer, lab.runner, lab.results...)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from .errors import LabError
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+class LabGroup(click.Group):
+    """Prints a LabError as one line and exits 1, instead of a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except LabError as exc:
+            err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            sys.exit(1)
+
+
+def _make_backend(options: dict[str, Any], workspace: Path):
+    if options["backend"] == "embedded":
+        from .backends.embedded import EmbeddedBackend
+
+        return EmbeddedBackend(workspace)
+    from .backends.opensearch import OpenSearchBackend
+
+    return OpenSearchBackend.connect(
+        options["url"], user=options["user"], password=options["password"], ca_certs=options["ca_certs"],
+        verify_certs=options["verify_certs"], timeout=options["timeout"], shards=options["shards"],
+        batch_size=options["batch_size"], concurrency=options["concurrency"])
+
+
+def _lab(ctx: click.Context):
+    """The Lab object for this invocation (backend created on first use)."""
+    if "lab" not in ctx.obj:
+        from .context import Lab
+        from .workspace import workspace_root
+
+        options = ctx.obj["options"]
+        workspace = workspace_root(options["workspace"])
+        ctx.obj["lab"] = Lab(workspace=workspace, backend=_make_backend(options, workspace),
+                             dataset_name=options["dataset"])
+    return ctx.obj["lab"]
+
+
+def _progress():
+    from .progress import rich_bars
+
+    return rich_bars()
+
+
+@click.group(cls=LabGroup)
+@click.option("--workspace", envvar="LAB_HOME", type=click.Path(file_okay=False),
+              help="Workspace directory (default ./lab-workspace, env LAB_HOME).")
+@click.option("--dataset", help="Dataset to work on (default: the last imported).")
+@click.option("--backend", type=click.Choice(["embedded", "opensearch"]), default="embedded",
+              envvar="LAB_BACKEND", show_default=True, help="Search backend.")
+@click.option("--url", envvar="OPENSEARCH_URL", default="http://localhost:9200", show_default=True,
+              help="OpenSearch URL (opensearch backend).")
+@click.option("--user", envvar="OPENSEARCH_USER", help="OpenSearch user.")
+@click.option("--password", envvar="OPENSEARCH_PASSWORD", help="OpenSearch password (prefer the env variable).")
+@click.option("--ca-certs", type=click.Path(exists=True, dir_okay=False), help="CA bundle for TLS.")
+@click.option("--no-verify-certs", "verify_certs", flag_value=False, default=True,
+              help="Do not verify TLS certificates (insecure).")
+@click.option("--shards", type=int, default=1, show_default=True,
+              help="Primary shards for a new OpenSearch index (>1 changes BM25 statistics).")
+@click.option("--batch-size", type=int, default=100, show_default=True, help="Queries per _msearch request.")
+@click.option("--concurrency", type=int, default=1, show_default=True, help="Parallel _msearch requests.")
+@click.option("--timeout", type=float, default=30.0, show_default=True, help="OpenSearch request timeout (s).")
+@click.pass_context
+def cli(ctx: click.Context, **options: Any) -> None:
+    """relevance-lab: measure search strategies on graded judgments."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    ctx.ensure_object(dict)
+    ctx.obj["options"] = options
+
+
+def main() -> None:
+    cli(obj={})
+
+
+# --- data -------------------------------------------------------------------------------------
+
+@cli.group()
+def data() -> None:
+    """Import and inspect datasets."""
+
+
+@data.command("import")
+@click.argument("kind", type=click.Choice(["homedepot", "beir"]))
+@click.option("--from", "source", required=True, type=click.Path(exists=True, file_okay=False),
+              envvar="LAB_DATA", help="Directory with the source files (env LAB_DATA).")
+@click.option("--name", help="Dataset name in the workspace (default: the kind, or the BEIR folder name).")
+@click.option("--label-map", type=click.Choice(["reference", "fine"]), default="reference", show_default=True,
+              help="Home Depot relevance → label: reference = round(r)-1 (0/1/2), fine = 0..6.")
+@click.pass_context
+def data_import(ctx: click.Context, kind: str, source: str, name: str | None, label_map: str) -> None:
+    """Import a dataset (Home Depot Kaggle files or a BEIR/TREC folder) into the workspace."""
+    from .data import import_beir, import_homedepot
+
+    lab = _lab(ctx)
+    with console.status(f"Importing {kind} from {source}"):
+        dataset = import_homedepot(source, label_map=label_map) if kind == "homedepot" else import_beir(source)
+    if name:
+        dataset.name = name
+    dataset.save(lab.dataset_dir(dataset.name))
+    lab.set_current_dataset(dataset.name)
+    _print_dataset(dataset)
+
+
+@data.command("info")
+@click.pass_context
+def data_info(ctx: click.Context) -> None:
+    """Show the current dataset: products, queries per split, labels."""
+    _print_dataset(_lab(ctx).dataset)
+
+
+def _print_dataset(dataset) -> None:
+    from .data import SPLITS
+
+    table = Table(title=f"dataset {dataset.name}", show_header=False)
+    table.add_row("products", f"{len(dataset.products):,}")
+    table.add_row("queries", f"{len(dataset.queries):,}")
+    judged = set(dataset.qrels["query_id"])
+    for split in SPLITS:
+        ids = dataset.queries_for(split)["query_id"]
+        table.add_row(f"  {split}", f"{len(ids):,} ({int(ids.isin(judged).sum()):,} judged)")
+    table.add_row("judgments", f"{len(dataset.qrels):,}")
+    labels = dataset.qrels["relevance"].value_counts().sort_index()
+    table.add_row("labels", ", ".join(f"{k}: {v:,}" for k, v in labels.items()))
+    table.add_row("fingerprint", dataset.fingerprint())
+    console.print(table)
+
+
+# --- index ------------------------------------------------------------------------------------
+
+@cli.command()
+@click.option("--model", "models", multiple=True,
+              help="Model whose vectors to (add to) the index: minilm (default), finetuned, a fine-tuned model name.")
+@click.option("--rebuild", is_flag=True, help="Rebuild the whole index, with every model it holds.")
+@click.pass_context
+def index(ctx: click.Context, models: tuple[str, ...], rebuild: bool) -> None:
+    """Build the index from mappings/products.json (text fields + model vectors)."""
+    from .indexer import BASE_MODEL, add_model, build_index, indexed_models
+
+    lab = _lab(ctx)
+    present = indexed_models(lab)
+    if present and not rebuild and models:
+        for model in models:
+            report = add_model(lab, model, progress=_progress())
+            console.print(f"added {model} vectors to {report.indexed:,} documents in {report.seconds:.1f}s")
+        return
+    wanted = list(dict.fromkeys([BASE_MODEL, *present, *models]))
+    report = build_index(lab, wanted, progress=_progress())
+    console.print(f"indexed {report.indexed:,} products into '{lab.index_name}' ({lab.backend.name}) "
+                  f"with models {', '.join(wanted)} in {report.seconds:.1f}s")
+
+
+# --- strategies and runs ----------------------------------------------------------------------
+
+@cli.command()
+@click.pass_context
+def strategies(ctx: click.Context) -> None:
+    """List the strategy templates in queries/."""
+    from .templates import load_templates
+
+    table = Table("strategy", "description", "params")
+    for name, template in sorted(load_templates(_lab(ctx).queries_dir).items()):
+        table.add_row(name, template.description, ", ".join(f"{k}={v}" for k, v in template.params.items()))
+    console.print(table)
+
+
+@cli.command()
+@click.option("--strategy", "names", multiple=True, help="Strategy (template name in queries/); repeatable.")
+@click.option("--all", "run_all", is_flag=True, help="Run every template in queries/.")
+@click.option("--split", default="test", show_default=True, help="Query split: test, tune, train, val or all.")
+@click.option("--param", "params", multiple=True, help="Override a template param: name=value (JSON value).")
+@click.option("--model", help="Model for templates that take a `model` param (e.g. a fine-tuned model name).")
+@click.option("--size", type=int, default=100, show_default=True, help="Hits per query.")
+@click.pass_context
+def run(ctx: click.Context, names: tuple[str, ...], run_all: bool, split: str, params: tuple[str, ...],
+        model: str | None, size: int) -> None:
+    """Run strategies over the split's judged queries and print the leaderboard."""
+    from .runner import run_strategy
+    from .templates import load_templates, parse_param_overrides
+
+    lab = _lab(ctx)
+    templates = load_templates(lab.queries_dir)
+    if not names and not run_all:
+        raise LabError("name a strategy with --strategy NAME or use --all (see `lab strategies`)")
+    unknown = [n for n in names if n not in templates]
+    if unknown:
+        raise LabError(f"unknown strategy '{unknown[0]}' (known: {', '.join(sorted(templates))})")
+    selected = sorted(templates) if run_all else list(names)
+    overrides = parse_param_overrides(list(params))
+    if model:
+        overrides["model"] = model
+    done, skipped = [], []
+    for name in selected:
+        template = templates[name]
+        accepted = {k: v for k, v in overrides.items() if k in template.params}
+        if run_all:
+            try:
+                done.append(run_strategy(lab, template, split, accepted, size, progress=_progress()))
+            except LabError as exc:
+                skipped.append((name, str(exc)))
+        else:
+            done.append(run_strategy(lab, template, split, accepted, size, progress=_progress()))
+    _print_leaderboard(done, f"{lab.current_dataset_name} · split {split}")
+    for name, why in skipped:
+        err_console.print(f"[yellow]skipped {name}:[/] {why}", highlight=False, soft_wrap=True)
+
+
+@cli.command()
+@click.option("--split", default="test", show_default=True, help="Query split whose runs to show.")
+@click.option("--history", is_flag=True, help="Every stored run, not only the latest per strategy.")
+@click.pass_context
+def leaderboard(ctx: click.Context, split: str, history: bool) -> None:
+    """Show the stored results again."""
+    from .results import latest_runs, list_runs
+
+    lab = _lab(ctx)
+    dataset = lab.dataset
+    if history:
+        runs = [r for r in list_runs(lab.workspace, dataset.name) if r.manifest["split"] == split]
+    else:
+        runs = latest_runs(lab.workspace, dataset.name, split, dataset.qrels_fingerprint())
+    if not runs:
+        raise LabError(f"no runs for dataset '{dataset.name}' split '{split}': run `lab run --all` first")
+    _print_leaderboard(runs, f"{dataset.name} · split {split}", history=history)
+
+
+def _print_leaderboard(runs, title: str, history: bool = False) -> None:
+    from .evaluation import DEFAULT_METRICS
+    from .leaderboard import leaderboard_table
+
+    table = leaderboard_table(runs)
+    if history:
+        table = table.sort_values(["strategy", "created"]).reset_index(drop=True)
+    out = Table(title=f"leaderboard · {title}")
+    out.add_column("#", justify="right")
+    out.add_column("strategy")
+    for metric in DEFAULT_METRICS:
+        out.add_column(metric, justify="right")
+    out.add_column("queries", justify="right")
+    out.add_column("seconds", justify="right")
+    out.add_column("queries/s", justify="right")
+    if history:
+        out.add_column("run")
+    for i, row in table.iterrows():
+        cells = [str(i + 1), row["strategy"], *(f"{row[m]:.4f}" for m in DEFAULT_METRICS),
+                 f"{row['queries']:,}", f"{row['seconds']:.1f}", f"{row['queries/s'] or 0:,.0f}"]
+        out.add_row(*cells, *([row["run_id"]] if history else []))
+    console.print(out)
+
+
+# --- demo -------------------------------------------------------------------------------------
+
+@cli.command()
+@click.option("--seed", type=int, default=13, show_default=True, help="Generator seed.")
+@click.option("--products", type=int, default=3000, show_default=True, help="Generated products.")
+@click.option("--queries", type=int, default=300, show_default=True, help="Generated queries.")
+@click.option("--split", default="test", show_default=True, help="Split to evaluate.")
+@click.pass_context
+def demo(ctx: click.Context, seed: int, products: int, queries: int, split: str) -> None:
+    """The whole loop on a generated catalogue, offline: data → index → every strategy → leaderboard."""
+    from .data import generate_demo
+    from .indexer import build_index
+    from .runner import run_strategy
+    from .templates import load_templates
+
+    lab = _lab(ctx)
+    dataset = generate_demo(seed=seed, n_products=products, n_queries=queries)
+    dataset.save(lab.dataset_dir(dataset.name))
+    if not lab.config().get("dataset"):
+        lab.set_current_dataset(dataset.name)
+    lab.dataset_name = dataset.name
+    lab.__dict__.pop("dataset", None)
+    console.print(f"generated {len(dataset.products):,} products and {len(dataset.queries):,} queries "
+                  f"(seed {seed}) into {lab.dataset_dir(dataset.name)}")
+    build_index(lab, progress=_progress())
+    runs, skipped = [], []
+    for name, template in sorted(load_templates(lab.queries_dir).items()):
+        try:
+            runs.append(run_strategy(lab, template, split, progress=_progress()))
+        except LabError as exc:
+            skipped.append((name, str(exc)))
+    _print_leaderboard(runs, f"{dataset.name} · split {split}")
+    for name, why in skipped:
+        err_console.print(f"[yellow]skipped {name}:[/] {why}", highlight=False, soft_wrap=True)

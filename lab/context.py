@@ -1,0 +1,83 @@
+"""Everything a command needs, resolved once: workspace, backend, current dataset, models."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from .backends.base import Backend
+from .errors import LabError
+from .workspace import read_json, write_json
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def default_mapping_path() -> Path:
+    return REPO_ROOT / "mappings" / "products.json"
+
+
+def default_queries_dir() -> Path:
+    return REPO_ROOT / "queries"
+
+
+@dataclass
+class Lab:
+    """The workspace and the backend the CLI (or a notebook) works with."""
+
+    workspace: Path
+    backend: Backend
+    dataset_name: str | None = None
+    mapping_path: Path = field(default_factory=default_mapping_path)
+    queries_dir: Path = field(default_factory=default_queries_dir)
+    _encoders: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def config_path(self) -> Path:
+        return self.workspace / "config.json"
+
+    def config(self) -> dict[str, Any]:
+        return read_json(self.config_path) if self.config_path.exists() else {}
+
+    def set_current_dataset(self, name: str) -> None:
+        write_json(self.config_path, {**self.config(), "dataset": name})
+        self.dataset_name = name
+        self.__dict__.pop("dataset", None)
+
+    @property
+    def current_dataset_name(self) -> str:
+        name = self.dataset_name or self.config().get("dataset")
+        if not name:
+            raise LabError(f"no dataset in workspace {self.workspace}: run `lab data import ...` or `lab demo` first")
+        return name
+
+    def dataset_dir(self, name: str) -> Path:
+        return self.workspace / "datasets" / name
+
+    @cached_property
+    def dataset(self):
+        from .data import Dataset
+
+        path = self.dataset_dir(self.current_dataset_name)
+        if not path.exists():
+            raise LabError(f"dataset '{self.current_dataset_name}' not found at {path}: run `lab data import ...` first")
+        return Dataset.load(path)
+
+    @property
+    def index_name(self) -> str:
+        return self.current_dataset_name
+
+    @cached_property
+    def embedding_cache(self):
+        from .embeddings import EmbeddingCache
+
+        return EmbeddingCache(self.workspace / "embeddings")
+
+    def encoder(self, model: str):
+        """The encoder for a model key (``minilm``, a fine-tuned model name, or a path)."""
+        if model not in self._encoders:
+            from .embeddings import load_encoder
+
+            self._encoders[model] = load_encoder(model, self.workspace)
+        return self._encoders[model]

@@ -1,0 +1,124 @@
+"""Run a strategy template over a query split, score it with ranx and store the run."""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+import time
+from datetime import datetime, timezone
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from . import __version__
+from .context import REPO_ROOT, Lab
+from .errors import LabError
+from .evaluation import DEFAULT_METRICS, evaluate_ranking, mean_metrics
+from .indexer import indexed_models
+from .progress import ProgressFactory, silent
+from .results import StoredRun, save_run
+from .templates import Template
+
+RUN_DEPTH = 100
+"""Hits retrieved per query: enough for ndcg@100 and recall@100."""
+
+
+def git_sha() -> str | None:
+    """The lab's git commit, when it runs from a checkout."""
+    try:
+        out = subprocess.run(["git", "-C", str(REPO_ROOT), "rev-parse", "HEAD"], capture_output=True,
+                             text=True, timeout=5)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None
+
+
+def _check_models(lab: Lab, template: Template, models: list[str]) -> None:
+    available = indexed_models(lab)
+    for model in models:
+        if model not in available:
+            hint = ("run `lab finetune` then `lab index --model " + model + "`" if model != "minilm"
+                    else "run `lab index`")
+            raise LabError(f"strategy '{template.name}' needs model '{model}' in the index: {hint}")
+
+
+def query_vectors(lab: Lab, model: str, texts: list[str], progress: ProgressFactory) -> np.ndarray:
+    from .embeddings import encode_cached
+
+    with progress(f"Encoding queries ({model})", len(set(texts))) as advance:
+        unique = list(dict.fromkeys(texts))
+        vectors = encode_cached(lab.encoder(model), unique, lab.embedding_cache, progress=advance)
+    row = {t: i for i, t in enumerate(unique)}
+    return vectors[[row[t] for t in texts]]
+
+
+def render_bodies(template: Template, params: dict[str, Any], texts: list[str],
+                  vectors: np.ndarray | None, size: int) -> tuple[list[dict], dict | None]:
+    """One search body per query, and the (query-independent) search pipeline."""
+    bodies, pipeline = [], None
+    for i, text in enumerate(texts):
+        values = {**params, "query_text": text, "size": size}
+        if vectors is not None:
+            values["query_vector"] = vectors[i].tolist()
+        body, pipeline = template.render(values)
+        bodies.append(body)
+    return bodies, pipeline
+
+
+def run_strategy(lab: Lab, template: Template, split: str = "test",
+                 overrides: dict[str, Any] | None = None, size: int = RUN_DEPTH,
+                 progress: ProgressFactory | None = None) -> StoredRun:
+    """Execute ``template`` for every judged query of ``split`` and store the scored run."""
+    progress = progress or silent()
+    params = {**template.params, **(overrides or {})}
+    dataset = lab.dataset
+    qrels = dataset.qrels_dict(split)
+    queries = dataset.queries_for(split)
+    queries = queries[queries["query_id"].isin(qrels.keys())]
+    if queries.empty:
+        raise LabError(f"split '{split}' of dataset '{dataset.name}' has no judged queries")
+    models = template.models(params)
+    _check_models(lab, template, models)
+    started = time.perf_counter()
+    texts = queries["query_text"].tolist()
+    vectors = query_vectors(lab, models[0], texts, progress) if models else None
+    bodies, pipeline = render_bodies(template, params, texts, vectors, size)
+    search_start = time.perf_counter()
+    with progress(f"Searching {template.name}", len(bodies)) as advance:
+        results = lab.backend.search_batch(lab.index_name, bodies, pipeline, strategy=template.name,
+                                           progress=advance)
+    search_seconds = time.perf_counter() - search_start
+    ids = queries["query_id"].tolist()
+    rows = [(qid, rank, hit.doc_id, hit.score)
+            for qid, result in zip(ids, results) for rank, hit in enumerate(result.hits, start=1)]
+    ranking = pd.DataFrame(rows, columns=["query_id", "rank", "product_id", "score"])
+    ranking = ranking.astype({"query_id": object, "product_id": object})
+    per_query = evaluate_ranking(qrels, {qid: [h.doc_id for h in r.hits] for qid, r in zip(ids, results)},
+                                 DEFAULT_METRICS)
+    seconds = time.perf_counter() - started
+    created = datetime.now(timezone.utc)
+    manifest = {
+        "run_id": f"{template.name}-{created:%Y%m%dT%H%M%S%f}-{_params_hash(params)}",
+        "strategy": template.name,
+        "created": created.isoformat(),
+        "split": split,
+        "n_queries": len(ids),
+        "template": {"path": str(template.path), "sha256": template.sha256, "params": params,
+                     "description": template.description},
+        "dataset": {"name": dataset.name, "fingerprint": dataset.fingerprint(),
+                    "qrels_fingerprint": dataset.qrels_fingerprint()},
+        "models": {m: lab.encoder(m).fingerprint for m in models},
+        "backend": lab.backend.describe(),
+        "lab": {"version": __version__, "git_sha": git_sha()},
+        "size": size,
+        "seconds": round(seconds, 3),
+        "search_seconds": round(search_seconds, 3),
+        "queries_per_second": round(len(ids) / search_seconds, 1) if search_seconds > 0 else None,
+        "metrics": mean_metrics(per_query),
+    }
+    return save_run(lab.workspace, dataset.name, manifest, ranking, per_query)
+
+
+def _params_hash(params: dict[str, Any]) -> str:
+    return hashlib.sha1(repr(sorted(params.items())).encode()).hexdigest()[:8]
