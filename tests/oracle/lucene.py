@@ -1,0 +1,208 @@
+"""Real Lucene as a test oracle: analysis and BM25 search through ``LuceneOracle.java``.
+
+The harness is compiled on demand into ``tests/oracle/build/`` against Debian's
+``liblucene8-java`` jars (Lucene 8.7) and fed over a tab-separated line protocol (see the Java
+file's header). Tests call :func:`require_lucene` first; it skips them, with a visible reason,
+where java/javac or the jars are absent.
+
+Search queries are given in the OpenSearch query DSL subset the engine is compared on: ``match``,
+``multi_match`` (best_fields / most_fields), ``bool``, ``dis_max``, ``term``, ``constant_score``,
+``match_all``, ``boost`` on any clause; ``minimum_should_match`` as an integer. The Java side
+analyses query text with Lucene's analyzers and builds Lucene queries as OpenSearch's builders do.
+"""
+
+from __future__ import annotations
+
+import glob
+import shutil
+import struct
+import subprocess
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+SOURCE = HERE / "LuceneOracle.java"
+BUILD = HERE / "build"
+JAR_DIRS = ("/usr/share/java",)
+JARS = ("core", "analyzers-common", "misc")
+ABSENT = "java/liblucene8-java absent"
+
+SIMILARITIES = ("opensearch", "bm25")
+"""opensearch: LegacyBM25Similarity(1.2, 0.75), what OpenSearch's default "BM25" is;
+bm25: Lucene 8's BM25Similarity(1.2, 0.75), which lacks the constant (k1 + 1) factor."""
+
+
+def _find_jar(name: str) -> str | None:
+    for directory in JAR_DIRS:
+        for pattern in (f"lucene-{name}-8.*.jar", f"lucene8-{name}*.jar"):
+            found = sorted(glob.glob(f"{directory}/{pattern}"))
+            if found:
+                return found[-1]
+    return None
+
+
+@lru_cache(maxsize=1)
+def _classpath() -> str | None:
+    """The classpath with the compiled harness, compiling it if needed; None if impossible."""
+    if not (shutil.which("java") and shutil.which("javac")):
+        return None
+    jars = [_find_jar(name) for name in JARS]
+    if not all(jars):
+        return None
+    classpath = ":".join(jars)  # type: ignore[arg-type]
+    compiled = BUILD / "LuceneOracle.class"
+    if not compiled.exists() or compiled.stat().st_mtime < SOURCE.stat().st_mtime:
+        BUILD.mkdir(exist_ok=True)
+        subprocess.run(["javac", "-nowarn", "-cp", classpath, "-d", str(BUILD), str(SOURCE)],
+                       check=True, capture_output=True)
+    return f"{classpath}:{BUILD}"
+
+
+def lucene_available() -> bool:
+    return _classpath() is not None
+
+
+def require_lucene() -> None:
+    """Skip the calling test when the oracle cannot run here."""
+    if not lucene_available():
+        import pytest
+
+        pytest.skip(ABSENT)
+
+
+def _escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+
+
+def _unescape(field: str) -> str:
+    if "\\" not in field:
+        return field
+    out, chars = [], iter(field)
+    for c in chars:
+        if c == "\\":
+            e = next(chars)
+            out.append({"t": "\t", "n": "\n", "r": "\r"}.get(e, e))
+        else:
+            out.append(c)
+    return "".join(out)
+
+
+def _line(*fields: object) -> str:
+    return "\t".join(_escape(str(f)) for f in fields)
+
+
+def _run(lines: list[str]) -> list[list[str]]:
+    classpath = _classpath()
+    if classpath is None:
+        raise RuntimeError(ABSENT)
+    proc = subprocess.run(["java", "-Xss16m", "-cp", classpath, "LuceneOracle"],
+                          input="\n".join(lines) + "\n", capture_output=True, encoding="utf-8")
+    if proc.returncode != 0:
+        raise RuntimeError(f"LuceneOracle failed: {proc.stderr.strip()[-2000:]}")
+    return [[_unescape(f) for f in row.split("\t")] for row in proc.stdout.split("\n")[:-1]]
+
+
+def lucene_analyze(analyzer: str, texts: list[str]) -> list[list[str]]:
+    """Lucene's tokens for each text. Analyzers: standard (StandardAnalyzer, no stop words, as
+    OpenSearch's "standard"), english, keyword, whitespace, simple, stop, and
+    standard_tokenizer (the bare StandardTokenizer, no lowercasing)."""
+    rows = _run([_line("analyze", analyzer)] + [_escape(t) for t in texts])
+    assert len(rows) == len(texts), "oracle answered a different number of texts"
+    return [row[1:1 + int(row[0])] for row in rows]
+
+
+def lucene_search(docs: list[dict[str, Any]], field_analyzers: dict[str, str],
+                  queries: list[dict[str, Any]], size: int,
+                  similarity: str = "opensearch") -> list[dict[str, Any]]:
+    """Index ``docs`` (each ``{"id": ..., field: text, ...}``; absent or None fields are left out)
+    in one segment in order, run each OpenSearch ``query`` clause and return, per query,
+    ``{"total": n, "hits": [(id, score), ...]}`` with Lucene's exact float32 scores."""
+    if similarity not in SIMILARITIES:
+        raise ValueError(f"similarity must be one of {SIMILARITIES}")
+    lines = [_line("search", similarity)]
+    lines += [_line("field", f, a) for f, a in field_analyzers.items()]
+    for doc in docs:
+        fields = [x for f in field_analyzers if doc.get(f) is not None for x in (f, doc[f])]
+        lines.append(_line("doc", doc["id"], *fields))
+    lines += [_line("query", size, *to_prefix(q, field_analyzers)) for q in queries]
+    results = []
+    for row in _run(lines):
+        hits = [(row[i], struct.unpack(">f", bytes.fromhex(row[i + 1].zfill(8)))[0])
+                for i in range(1, len(row), 2)]
+        results.append({"total": int(row[0]), "hits": hits})
+    return results
+
+
+# ---- OpenSearch DSL -> the harness's prefix form ------------------------------------------------
+
+def _msm(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool) or not isinstance(value, (int, str)) or not str(value).lstrip("-").isdigit():
+        raise ValueError(f"minimum_should_match must be an integer here, got {value!r}")
+    return str(int(value))
+
+
+def _occur(operator: str) -> str:
+    op = operator.lower()
+    if op not in ("or", "and"):
+        raise ValueError(f"operator must be or/and, got {operator!r}")
+    return "MUST" if op == "and" else "SHOULD"
+
+
+def _clauses(value: Any) -> list[dict[str, Any]]:
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]
+
+
+def _field_boost(spec: str) -> tuple[str, float]:
+    name, _, boost = spec.partition("^")
+    return name, float(boost) if boost else 1.0
+
+
+def to_prefix(query: dict[str, Any], fields: dict[str, str]) -> list[str]:
+    """Translate one OpenSearch query clause into the harness's prefix tokens."""
+    (kind, body), = query.items()
+    if kind == "match":
+        (field, spec), = body.items()
+        spec = spec if isinstance(spec, dict) else {"query": spec}
+        return ["match", field, str(spec["query"]), _occur(spec.get("operator", "or")),
+                _msm(spec.get("minimum_should_match")), repr(float(spec.get("boost", 1.0)))]
+    if kind == "multi_match":
+        kind_ = body.get("type", "best_fields")
+        if kind_ not in ("best_fields", "most_fields"):
+            raise ValueError(f"multi_match type {kind_!r} is not supported by the oracle")
+        names = [_field_boost(f) for f in body["fields"]]
+        tie = body.get("tie_breaker")
+        tokens = ["multi", "-" if tie is None else repr(float(tie)), "1" if kind_ == "most_fields" else "0",
+                  str(body["query"]), _occur(body.get("operator", "or")),
+                  _msm(body.get("minimum_should_match")), repr(float(body.get("boost", 1.0))), str(len(names))]
+        for name, boost in names:
+            tokens += [name, repr(boost)]
+        return tokens
+    if kind == "term":
+        (field, spec), = body.items()
+        spec = spec if isinstance(spec, dict) else {"value": spec}
+        return ["term", field, str(spec["value"]), repr(float(spec.get("boost", 1.0)))]
+    if kind == "bool":
+        groups = [_clauses(body.get(k)) for k in ("must", "should", "filter", "must_not")]
+        tokens = ["bool", *(str(len(g)) for g in groups), _msm(body.get("minimum_should_match")),
+                  repr(float(body.get("boost", 1.0)))]
+        for group in groups:
+            for clause in group:
+                tokens += to_prefix(clause, fields)
+        return tokens
+    if kind == "dis_max":
+        children = body["queries"]
+        tokens = ["dismax", str(len(children)), repr(float(body.get("tie_breaker", 0.0))),
+                  repr(float(body.get("boost", 1.0)))]
+        for clause in children:
+            tokens += to_prefix(clause, fields)
+        return tokens
+    if kind == "constant_score":
+        return ["const", repr(float(body.get("boost", 1.0)))] + to_prefix(body["filter"], fields)
+    if kind == "match_all":
+        return ["all", repr(float(body.get("boost", 1.0)))]
+    raise ValueError(f"query kind {kind!r} is not supported by the oracle")
