@@ -31,6 +31,7 @@ def _registry():
 
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
+    @lru_cache(maxsize=None)
     def retrieve(uri: str):
         path = Path(uri.removeprefix("file://"))
         return DRAFT202012.create_resource(yaml.load(path.read_text(encoding="utf-8"), Loader=loader))

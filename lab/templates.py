@@ -1,0 +1,263 @@
+"""Strategy templates (``queries/<name>.json``): an OpenSearch search body and optional search pipeline with
+``{{placeholders}}``, rendered per query by walking the parsed JSON (never by editing JSON text).
+
+A string that is exactly ``"{{name}}"`` becomes the typed value (number, vector, list, bool); ``{{name}}``
+inside a longer string, or in an object key, is replaced by the value's text. Placeholders are the template's
+params and the runner's built-ins ``query_text``, ``query_vector`` (from the first model of
+``requires.models``) and ``size``. Every error names the template file and the JSON key path.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+from .errors import TemplateError
+
+BUILTINS = ("query_text", "query_vector", "size")
+TOP_LEVEL_KEYS = ("description", "params", "requires", "body", "pipeline")
+PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
+NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+TEMPLATE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
+
+
+@dataclass(frozen=True)
+class Template:
+    """One strategy: its file, defaults and the (unrendered) body and pipeline."""
+
+    name: str
+    path: Path
+    description: str
+    params: dict[str, Any]
+    requires: dict[str, Any]
+    body: dict[str, Any]
+    pipeline: dict[str, Any] | None
+    sha256: str
+    placeholders: frozenset[str] = field(default=frozenset(), repr=False)
+
+    def resolve_params(self, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The defaults with ``overrides`` applied; TemplateError for a name the template does not declare."""
+        for name in overrides or {}:
+            if name not in self.params:
+                raise TemplateError(f"{self.path}: unknown param '{name}' (params: {_names(self.params)})")
+        return {**self.params, **(overrides or {})}
+
+    def render(self, values: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any] | None]:
+        """(search body, search pipeline or None) with every placeholder replaced from ``values`` (params
+        and built-ins)."""
+        for name, value in values.items():
+            if name in BUILTINS:
+                continue
+            if name not in self.params:
+                raise TemplateError(f"{self.path}: unknown param '{name}' (params: {_names(self.params)})")
+            expected, got = _json_kind(self.params[name]), _json_kind(value)
+            if expected != got:
+                raise TemplateError(f"{self.path}: params.{name}: expected {expected} like the default "
+                                    f"{json.dumps(self.params[name])}, got {got} {json.dumps(value)}")
+        body = _render(self.body, values, "body", self.path)
+        pipeline = None if self.pipeline is None else _render(self.pipeline, values, "pipeline", self.path)
+        return body, pipeline
+
+    def models(self, params: dict[str, Any] | None = None) -> list[str]:
+        """The model keys whose query vectors the template needs; the first one fills ``query_vector``."""
+        values = {**self.params, **(params or {})}
+        rendered = _render(self.requires.get("models", []), values, "requires.models", self.path)
+        models: list[str] = []
+        for i, model in enumerate(rendered):
+            if not isinstance(model, str) or not model:
+                raise TemplateError(f"{self.path}: requires.models[{i}]: must name a model, got {json.dumps(model)}")
+            if model not in models:
+                models.append(model)
+        return models
+
+
+def load_template(path: str | os.PathLike[str]) -> Template:
+    """Read and check one template file."""
+    path = Path(path)
+    name = path.stem
+    if not TEMPLATE_NAME.fullmatch(name):
+        raise TemplateError(f"{path}: a strategy name uses letters, digits, '_' and '-' only")
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise TemplateError(f"{path}: cannot read the template ({exc.strerror or exc})") from None
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise TemplateError(f"{path}: not UTF-8 text (byte {exc.start})") from None
+    except json.JSONDecodeError as exc:
+        raise TemplateError(f"{path}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}") from None
+    if not isinstance(data, dict):
+        raise TemplateError(f"{path}: must be a JSON object with {', '.join(TOP_LEVEL_KEYS)}")
+    for key in data:
+        if key not in TOP_LEVEL_KEYS:
+            raise TemplateError(f"{path}: {key}: unknown key (expected {', '.join(TOP_LEVEL_KEYS)})")
+    description = data.get("description", "")
+    if not isinstance(description, str):
+        raise TemplateError(f"{path}: description: must be a string")
+    params = _check_params(data.get("params", {}), path)
+    requires = _check_requires(data.get("requires", {}), path)
+    if "body" not in data:
+        raise TemplateError(f"{path}: body: missing (the OpenSearch search request body)")
+    body = data["body"]
+    if not isinstance(body, dict):
+        raise TemplateError(f"{path}: body: must be a JSON object (an OpenSearch search request body)")
+    pipeline = data.get("pipeline")
+    if pipeline is not None and not isinstance(pipeline, dict):
+        raise TemplateError(f"{path}: pipeline: must be a JSON object (an OpenSearch search pipeline body)")
+    used = _check_placeholders(body, pipeline, requires, params, path)
+    if "query_vector" in used and not requires.get("models"):
+        raise TemplateError(f"{path}: requires.models: the body uses {{{{query_vector}}}} but names no model "
+                            "to encode the query with")
+    return Template(name, path, description, params, requires, body, pipeline,
+                    hashlib.sha256(raw).hexdigest(), frozenset(used))
+
+
+def load_templates(directory: str | os.PathLike[str]) -> dict[str, Template]:
+    """Every ``*.json`` template of ``directory``, by name."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise TemplateError(f"{directory}: no such strategy directory")
+    return {path.stem: load_template(path) for path in sorted(directory.glob("*.json"))}
+
+
+def parse_param_overrides(items: list[str]) -> dict[str, Any]:
+    """``["name=value", ...]`` from ``--param``: the value is JSON when it parses as JSON, else a string."""
+    overrides: dict[str, Any] = {}
+    for item in items:
+        name, sep, text = item.partition("=")
+        name = name.strip()
+        if not sep or not NAME.fullmatch(name):
+            raise TemplateError(f"--param {item!r}: expected name=value, e.g. title_boost=4 or weights=[0.4,0.6]")
+        try:
+            overrides[name] = json.loads(text)
+        except json.JSONDecodeError:
+            overrides[name] = text
+    return overrides
+
+
+# --- checking ------------------------------------------------------------------------------------
+
+def _check_params(params: Any, path: Path) -> dict[str, Any]:
+    if not isinstance(params, dict):
+        raise TemplateError(f"{path}: params: must be an object of name: default value")
+    for name in params:
+        if not NAME.fullmatch(name):
+            raise TemplateError(f"{path}: params.{name}: a param name uses letters, digits and '_'")
+        if name in BUILTINS:
+            raise TemplateError(f"{path}: params.{name}: '{name}' is a built-in placeholder the runner fills")
+    return params
+
+
+def _check_requires(requires: Any, path: Path) -> dict[str, Any]:
+    if not isinstance(requires, dict):
+        raise TemplateError(f"{path}: requires: must be an object like {{\"models\": [\"{{{{model}}}}\"]}}")
+    for key in requires:
+        if key != "models":
+            raise TemplateError(f"{path}: requires.{key}: unknown key (expected models)")
+    models = requires.get("models", [])
+    if not isinstance(models, list) or not all(isinstance(m, str) for m in models):
+        raise TemplateError(f"{path}: requires.models: must be an array of model keys")
+    return requires
+
+
+def _check_placeholders(body: dict[str, Any], pipeline: dict[str, Any] | None, requires: dict[str, Any],
+                        params: dict[str, Any], path: Path) -> set[str]:
+    used: set[str] = set()
+    sections = [("body", body, BUILTINS), ("pipeline", pipeline, BUILTINS), ("requires", requires, ())]
+    for section, node, builtins in sections:
+        for key_path, name in _placeholders(node, section):
+            if name not in params and name not in builtins:
+                known = ", ".join([*params, *builtins]) or "none"
+                raise TemplateError(f"{path}: {key_path}: unknown placeholder {{{{{name}}}}} (known: {known})")
+            used.add(name)
+    unused = [name for name in params if name not in used]
+    if unused:
+        raise TemplateError(f"{path}: params.{unused[0]}: declared but never used as {{{{{unused[0]}}}}}")
+    return used
+
+
+def _placeholders(node: Any, path: str) -> Iterator[tuple[str, str]]:
+    if isinstance(node, str):
+        for match in PLACEHOLDER.finditer(node):
+            yield path, match[1]
+    elif isinstance(node, dict):
+        for key, value in node.items():
+            for match in PLACEHOLDER.finditer(key):
+                yield _child(path, key), match[1]
+            yield from _placeholders(value, _child(path, key))
+    elif isinstance(node, list):
+        for i, item in enumerate(node):
+            yield from _placeholders(item, f"{path}[{i}]")
+
+
+# --- rendering -----------------------------------------------------------------------------------
+
+def _render(node: Any, values: dict[str, Any], path: str, file: Path) -> Any:
+    if isinstance(node, str):
+        whole = PLACEHOLDER.fullmatch(node)
+        if whole:
+            return _copy(_value(whole[1], values, path, file))
+        return PLACEHOLDER.sub(lambda m: _as_text(m[1], _value(m[1], values, path, file), path, file), node)
+    if isinstance(node, dict):
+        out: dict[str, Any] = {}
+        for key, value in node.items():
+            child = _child(path, key)
+            name = PLACEHOLDER.sub(lambda m: _as_text(m[1], _value(m[1], values, child, file), child, file), key)
+            if name in out:
+                raise TemplateError(f"{file}: {child}: renders to the key '{name}', which the object already has")
+            out[name] = _render(value, values, child, file)
+        return out
+    if isinstance(node, list):
+        return [_render(item, values, f"{path}[{i}]", file) for i, item in enumerate(node)]
+    return node
+
+
+def _value(name: str, values: dict[str, Any], path: str, file: Path) -> Any:
+    if name not in values:
+        raise TemplateError(f"{file}: {path}: no value for {{{{{name}}}}}")
+    return values[name]
+
+
+def _as_text(name: str, value: Any, path: str, file: Path) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (list, dict)):
+        raise TemplateError(f"{file}: {path}: {{{{{name}}}}} is {_json_kind(value)} and cannot be part of a "
+                            f"longer string; write \"{{{{{name}}}}}\" alone as the whole value")
+    return json.dumps(value)
+
+
+def _copy(value: Any) -> Any:
+    if isinstance(value, list):
+        return [_copy(v) if isinstance(v, (list, dict)) else v for v in value]
+    if isinstance(value, dict):
+        return {k: _copy(v) for k, v in value.items()}
+    return value
+
+
+def _child(path: str, key: str) -> str:
+    return f"{path}.{key}"
+
+
+def _json_kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, (list, tuple)):
+        return "an array"
+    if isinstance(value, dict):
+        return "an object"
+    return "null" if value is None else type(value).__name__
+
+
+def _names(params: dict[str, Any]) -> str:
+    return ", ".join(params) or "none"
