@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Iterable
 
 import numpy as np
@@ -10,8 +11,9 @@ import pandas as pd
 from .backends.base import Documents, IndexReport
 from .context import Lab
 from .errors import LabError
-from .mapping import load_mapping, text_fields, vector_fields, with_model_fields
+from .mapping import META_KEY, load_mapping, text_fields, vector_fields, with_model_fields
 from .progress import ProgressFactory, silent
+from .workspace import read_json, write_json
 
 BASE_MODEL = "minilm"
 
@@ -54,28 +56,38 @@ def model_vectors(lab: Lab, body: dict[str, Any], model: str, products: pd.DataF
 
 
 def mapping_for(lab: Lab, models: Iterable[str]) -> dict[str, Any]:
-    """The mapping file's body with vector fields for every requested model."""
+    """The mapping file's body with vector fields for exactly the requested models."""
+    models = list(models)
     body = load_mapping(lab.mapping_path)
+    for declared in body["mappings"]["_meta"][META_KEY]["models"]:
+        if declared not in models:
+            for field in vector_fields(body, declared):
+                del body["mappings"]["properties"][field]
     for model in models:
         body = with_model_fields(body, model, lab.encoder(model).dimension)
     return body
 
 
-def indexed_models(lab: Lab) -> list[str]:
-    """Model keys whose vector fields the current index holds."""
+def _state_path(lab: Lab) -> Path:
+    return lab.workspace / "index-state" / lab.backend.name / f"{lab.index_name}.json"
+
+
+def indexed_models(lab: Lab) -> dict[str, str]:
+    """Model key → fingerprint of the model whose vectors the current index holds."""
+    path = _state_path(lab)
+    if not path.exists():
+        return {}
     try:
         props = lab.backend.index_fields(lab.index_name)
     except LabError:
-        return []
-    meta = load_mapping(lab.mapping_path)
-    kinds = vector_fields(meta, BASE_MODEL)
-    models = []
-    for field in props:
-        for base_field in kinds:
-            prefix = base_field[: -len(BASE_MODEL)]
-            if field.startswith(prefix) and props[field].get("type") == "knn_vector":
-                models.append(field[len(prefix):])
-    return sorted(set(models), key=lambda m: (m != BASE_MODEL, m))
+        return {}
+    state = read_json(path)
+    return {m: fp for m, fp in state["models"].items() if any(f.endswith(f"_{m}") for f in props)}
+
+
+def _record_models(lab: Lab, models: dict[str, str], replace: bool) -> None:
+    current = {} if replace else indexed_models(lab)
+    write_json(_state_path(lab), {"index": lab.index_name, "models": {**current, **models}})
 
 
 def build_index(lab: Lab, models: Iterable[str] = (BASE_MODEL,),
@@ -93,6 +105,7 @@ def build_index(lab: Lab, models: Iterable[str] = (BASE_MODEL,),
     with progress(f"Indexing into {lab.backend.name}", len(docs)) as advance:
         report = lab.backend.build_index(lab.index_name, body, docs, progress=advance)
     _check_count(report, len(docs))
+    _record_models(lab, {m: lab.encoder(m).fingerprint for m in models}, replace=True)
     return report
 
 
@@ -107,6 +120,7 @@ def add_model(lab: Lab, model: str, progress: ProgressFactory | None = None) -> 
     with progress(f"Adding {model} vectors", len(ids)) as advance:
         report = lab.backend.put_vectors(lab.index_name, field_bodies, ids, vectors, progress=advance)
     _check_count(report, len(ids))
+    _record_models(lab, {model: lab.encoder(model).fingerprint}, replace=False)
     return report
 
 

@@ -35,12 +35,16 @@ def git_sha() -> str | None:
 
 
 def _check_models(lab: Lab, template: Template, models: list[str]) -> None:
+    """Every model the template needs exists and its current version is what the index holds."""
     available = indexed_models(lab)
     for model in models:
+        fingerprint = lab.encoder(model).fingerprint  # a missing fine-tuned model says: run `lab finetune`
         if model not in available:
-            hint = ("run `lab finetune` then `lab index --model " + model + "`" if model != "minilm"
-                    else "run `lab index`")
-            raise LabError(f"strategy '{template.name}' needs model '{model}' in the index: {hint}")
+            raise LabError(f"strategy '{template.name}' needs model '{model}' in the index: "
+                           f"run `lab index --model {model}`")
+        if available[model] != fingerprint:
+            raise LabError(f"the index holds vectors of an older version of model '{model}': "
+                           f"run `lab index --model {model}` to re-encode them")
 
 
 def query_vectors(lab: Lab, model: str, texts: list[str], progress: ProgressFactory) -> np.ndarray:
@@ -71,7 +75,7 @@ def run_strategy(lab: Lab, template: Template, split: str = "test",
                  progress: ProgressFactory | None = None) -> StoredRun:
     """Execute ``template`` for every judged query of ``split`` and store the scored run."""
     progress = progress or silent()
-    params = {**template.params, **(overrides or {})}
+    params = template.resolve_params(overrides)
     dataset = lab.dataset
     qrels = dataset.qrels_dict(split)
     queries = dataset.queries_for(split)

@@ -1,6 +1,6 @@
 """Validate request bodies against the OpenSearch REST API specification (OpenAPI 3.1, YAML split by namespace).
 
-The spec is read from $OPENSEARCH_API_SPEC (default /work/shared/opensearch-api-spec); tests skip when it is
+The spec is read from $OPENSEARCH_API_SPEC (default ../shared/opensearch-api-spec beside the checkout); tests skip when it is
 absent. Files load lazily, only those the referenced schemas reach.
 """
 
@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 
-SPEC_ROOT = Path(os.environ.get("OPENSEARCH_API_SPEC", "/work/shared/opensearch-api-spec")) / "spec"
+DEFAULT_SPEC = Path(__file__).resolve().parents[2] / "shared" / "opensearch-api-spec"  # ../shared beside the checkout
+SPEC_ROOT = Path(os.environ.get("OPENSEARCH_API_SPEC", DEFAULT_SPEC)) / "spec"
 
 
 def spec_available() -> bool:
