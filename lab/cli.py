@@ -209,14 +209,14 @@ def run(ctx: click.Context, names: tuple[str, ...], run_all: bool, split: str, p
     done, skipped = [], []
     for name in selected:
         template = templates[name]
+        if not run_all:  # a named strategy gets every override: a misspelt param is an error
+            done.append(run_strategy(lab, template, split, overrides, size, progress=_progress()))
+            continue
         accepted = {k: v for k, v in overrides.items() if k in template.params}
-        if run_all:
-            try:
-                done.append(run_strategy(lab, template, split, accepted, size, progress=_progress()))
-            except LabError as exc:
-                skipped.append((name, str(exc)))
-        else:
+        try:
             done.append(run_strategy(lab, template, split, accepted, size, progress=_progress()))
+        except LabError as exc:
+            skipped.append((name, str(exc)))
     _print_leaderboard(done, f"{lab.current_dataset_name} · split {split}")
     for name, why in skipped:
         err_console.print(f"[yellow]skipped {name}:[/] {why}", highlight=False, soft_wrap=True)
