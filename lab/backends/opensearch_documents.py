@@ -1,0 +1,147 @@
+"""What the OpenSearch backend writes: the index body, bulk actions and versioned index names."""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from typing import Any, Iterator
+
+import numpy as np
+
+from ..errors import DataError, LabError
+from .base import Documents
+
+INVALID_INDEX_CHARS = set('\\/*?"<>| ,#:')
+DEFAULT_REFRESH_INTERVAL = "1s"
+
+
+def check_index_name(name: str) -> None:
+    """Refuse names OpenSearch would reject, before any request is sent."""
+    if (not name or name != name.lower() or name[0] in "-_+" or name in (".", "..")
+            or INVALID_INDEX_CHARS & set(name) or len(name.encode("utf-8")) > 200):
+        raise LabError(f"'{name}' cannot be an OpenSearch index name (lowercase letters, digits, '-', '_', '.'; "
+                       "not starting with '-', '_' or '+'): import the dataset under another --name")
+
+
+def versioned_name(alias: str, version: int) -> str:
+    """The concrete index behind ``alias``: ``products-v3``."""
+    return f"{alias}-v{version}"
+
+
+def version_of(alias: str, index: str) -> int | None:
+    """The version number of a concrete index named by :func:`versioned_name`, else None."""
+    match = re.fullmatch(re.escape(alias) + r"-v(\d+)", index)
+    return int(match[1]) if match else None
+
+
+def _find_setting(settings: dict[str, Any], name: str) -> tuple[dict[str, Any], str] | None:
+    """Where ``index.<name>`` is written in ``settings``: nested, short or flat form."""
+    nested = settings.get("index")
+    if isinstance(nested, dict) and name in nested:
+        return nested, name
+    for key in (name, f"index.{name}"):
+        if key in settings:
+            return settings, key
+    return None
+
+
+def _set_setting(settings: dict[str, Any], name: str, value: Any, *, overwrite: bool = True) -> None:
+    found = _find_setting(settings, name)
+    if found is None:
+        settings.setdefault("index", {})[name] = value
+    elif overwrite:
+        found[0][found[1]] = value
+
+
+def get_setting(body: dict[str, Any], name: str) -> Any:
+    """The value of ``index.<name>`` in an index body, or None."""
+    found = _find_setting(body.get("settings") or {}, name)
+    return found[0][found[1]] if found else None
+
+
+def cluster_index_body(body: dict[str, Any], shards: int) -> dict[str, Any]:
+    """The lab's index body as sent to OpenSearch.
+
+    ``shards`` primary shards (BM25 statistics are per shard, so one shard matches the embedded
+    engine); no replicas unless the body asks for them; ``index.knn`` on when there are vector fields
+    (approximate k-NN needs it); refresh off while loading (:func:`loaded_settings` restores it).
+    """
+    out = copy.deepcopy(body)
+    settings = out.setdefault("settings", {})
+    _set_setting(settings, "number_of_shards", shards)
+    _set_setting(settings, "number_of_replicas", 0, overwrite=False)
+    properties = (out.get("mappings") or {}).get("properties") or {}
+    if any(p.get("type") == "knn_vector" for p in properties.values()):
+        _set_setting(settings, "knn", True, overwrite=False)
+    _set_setting(settings, "refresh_interval", "-1")
+    return out
+
+
+def loaded_settings(body: dict[str, Any]) -> dict[str, Any]:
+    """Settings to apply once loading is done: the body's own refresh interval, or OpenSearch's default."""
+    return {"index": {"refresh_interval": get_setting(body, "refresh_interval") or DEFAULT_REFRESH_INTERVAL}}
+
+
+def _vector_text(row: np.ndarray) -> str:
+    """A float32 vector as a JSON array of shortest round-trip decimals (half the bytes of float64 text)."""
+    return "[" + ",".join(row.astype(str)) + "]"
+
+
+def _vector_presence(docs: Documents) -> dict[str, np.ndarray]:
+    """Per vector field, which rows hold a value; a row that is only partly NaN, or infinite, is an error."""
+    ids = docs.ids
+    present = {}
+    for name, matrix in docs.vectors.items():
+        if matrix.shape[0] != len(ids):
+            raise DataError(f"vector field '{name}' has {matrix.shape[0]} rows for {len(ids)} documents")
+        nan = np.isnan(matrix)
+        empty = nan.all(axis=1)
+        bad = np.flatnonzero((nan.any(axis=1) & ~empty) | np.isinf(matrix).any(axis=1))
+        if bad.size:
+            raise DataError(f"vector field '{name}' of document '{ids[bad[0]]}' has NaN or infinite components "
+                            "(a row of NaN means no value; a partly NaN row is invalid)")
+        present[name] = ~empty
+    return present
+
+
+def check_unique_ids(ids: list[str]) -> None:
+    """Refuse duplicate ids: the second would silently overwrite the first and the count would differ."""
+    if len(set(ids)) != len(ids):
+        seen: set[str] = set()
+        duplicate = next(i for i in ids if i in seen or seen.add(i))  # type: ignore[func-returns-value]
+        raise DataError(f"document id '{duplicate}' appears more than once")
+
+
+def index_actions(docs: Documents) -> Iterator[tuple[dict[str, Any], str]]:
+    """Bulk ``index`` actions: ``({"index": {"_id": id}}, source JSON)``; absent fields are left out.
+
+    The vectors are checked now, before anything is sent; the actions are produced lazily.
+    """
+    present = _vector_presence(docs)
+
+    def actions() -> Iterator[tuple[dict[str, Any], str]]:
+        for i, doc_id in enumerate(docs.ids):
+            parts = [f"{json.dumps(name)}:{json.dumps(values[i], ensure_ascii=False)}"
+                     for name, values in docs.fields.items() if values[i] is not None]
+            parts += [f"{json.dumps(name)}:{_vector_text(matrix[i])}"
+                      for name, matrix in docs.vectors.items() if present[name][i]]
+            yield {"index": {"_id": doc_id}}, "{" + ",".join(parts) + "}"
+
+    return actions()
+
+
+def update_actions(ids: list[str], vectors: dict[str, np.ndarray]) -> Iterator[tuple[dict[str, Any], str]]:
+    """Bulk ``update`` actions setting the vector fields of existing documents (null = no value).
+
+    The vectors are checked now, before anything is sent; the actions are produced lazily.
+    """
+    present = _vector_presence(Documents(ids, {}, vectors))
+
+    def actions() -> Iterator[tuple[dict[str, Any], str]]:
+        for i, doc_id in enumerate(ids):
+            parts = [f"{json.dumps(name)}:{_vector_text(matrix[i]) if present[name][i] else 'null'}"
+                     for name, matrix in vectors.items()]
+            yield {"update": {"_id": doc_id}}, '{"doc":{' + ",".join(parts) + "}}"
+
+    return actions()
