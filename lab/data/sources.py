@@ -1,0 +1,140 @@
+"""Reading source files: encodings, CSV and JSON lines, with one-line errors naming file, line, field."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import os
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Iterator, Literal, Sequence
+
+import pandas as pd
+
+from ..errors import DataError
+
+Encoding = Literal["utf-8", "kaggle"]
+"""``utf-8``: strict UTF-8 (BOM allowed). ``kaggle``: the Kaggle CSVs' ISO-8859-1, or UTF-8 when the
+file is valid UTF-8 (a re-saved copy; ASCII reads the same either way)."""
+
+
+def data_error(path: str | os.PathLike[str], message: str, line: int | None = None,
+               field: str | None = None) -> DataError:
+    """A DataError whose one line reads ``path line N field 'f': message``."""
+    where = str(path) + (f" line {line}" if line is not None else "") + (f" field '{field}'" if field else "")
+    return DataError(f"{where}: {' '.join(message.split())}")
+
+
+@dataclass
+class SourceFile:
+    """A source file's bytes, decoded text and the encoding used."""
+
+    path: Path
+    data: bytes
+    text: str
+    encoding: str
+
+    def describe(self) -> dict[str, Any]:
+        """What the dataset's meta records about the file."""
+        return {"path": str(self.path), "bytes": len(self.data),
+                "sha256": hashlib.sha256(self.data).hexdigest(), "encoding": self.encoding}
+
+
+def _line_at(data: bytes, offset: int) -> tuple[int, int]:
+    line_start = data.rfind(b"\n", 0, offset) + 1
+    return data.count(b"\n", 0, offset) + 1, offset - line_start + 1
+
+
+def read_source(path: str | os.PathLike[str], encoding: Encoding = "utf-8") -> SourceFile:
+    """Read and decode ``path``; DataError if it is missing, empty, UTF-16/binary or undecodable."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise data_error(path, "file not found") from None
+    except OSError as exc:
+        raise data_error(path, f"cannot read: {exc.strerror or exc}") from None
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in data[:4096]:
+        expected = "ISO-8859-1 or UTF-8" if encoding == "kaggle" else "UTF-8"
+        raise data_error(path, f"looks like UTF-16 or binary (NUL bytes); save it as {expected} text")
+    if not data.strip():
+        raise data_error(path, "file is empty")
+    if data.startswith(b"\xef\xbb\xbf"):
+        data_to_decode, name = data[3:], "utf-8-sig"
+    else:
+        data_to_decode, name = data, "utf-8"
+    try:
+        text = data_to_decode.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if encoding == "kaggle" and name == "utf-8":
+            return SourceFile(path, data, data.decode("iso-8859-1"), "iso-8859-1")
+        offset = exc.start + (len(data) - len(data_to_decode))
+        line, column = _line_at(data, offset)
+        raise data_error(path, f"not valid UTF-8 (byte 0x{data[offset]:02x} at column {column})", line) from None
+    return SourceFile(path, data, text, name)
+
+
+class CsvTable:
+    """A CSV file read as strings (nothing turned into NaN), with record → physical line lookup."""
+
+    def __init__(self, source: SourceFile, frame: pd.DataFrame):
+        self.source = source
+        self.frame = frame
+
+    @property
+    def path(self) -> Path:
+        return self.source.path
+
+    @cached_property
+    def _record_lines(self) -> list[int]:
+        reader = csv.reader(io.StringIO(self.source.text))
+        lines = []
+        start = 1
+        for record in reader:
+            if record:
+                lines.append(start)
+            start = reader.line_num + 1
+        return lines[1:]  # the header is not a data row
+
+    def line_of(self, row: int) -> int:
+        """The physical line (1-based, header = 1) where data row ``row`` (0-based) starts."""
+        lines = self._record_lines
+        return lines[row] if row < len(lines) else row + 2
+
+    def error(self, row: int, field: str | None, message: str) -> DataError:
+        return data_error(self.path, message, self.line_of(row), field)
+
+
+def read_csv(path: str | os.PathLike[str], required: Sequence[str], encoding: Encoding = "utf-8",
+             need_rows: bool = True) -> CsvTable:
+    """Read a CSV with a header; DataError on missing columns, malformed rows or (if ``need_rows``) no rows."""
+    source = read_source(path, encoding)
+    try:
+        frame = pd.read_csv(io.StringIO(source.text), dtype=str, keep_default_na=False, na_filter=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, csv.Error) as exc:
+        raise data_error(source.path, f"malformed CSV: {str(exc).replace('Error tokenizing data. C error: ', '')}") from None
+    frame.columns = [str(c).strip() for c in frame.columns]
+    missing = [c for c in required if c not in frame.columns]
+    if missing:
+        raise data_error(source.path, f"missing column{'s' if len(missing) > 1 else ''} "
+                         f"{', '.join(repr(c) for c in missing)} (found: {', '.join(frame.columns)})", 1)
+    if need_rows and frame.empty:
+        raise data_error(source.path, "has a header but no rows")
+    return CsvTable(source, frame)
+
+
+def iter_jsonl(source: SourceFile) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line number, object) for every non-blank line; DataError on invalid JSON or a non-object."""
+    for number, line in enumerate(source.text.split("\n"), start=1):
+        if not line.strip():
+            continue
+        try:
+            value = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise data_error(source.path, f"invalid JSON: {exc.msg} (column {exc.colno})", number) from None
+        if not isinstance(value, dict):
+            raise data_error(source.path, f"expected a JSON object, found {type(value).__name__}", number)
+        yield number, value
