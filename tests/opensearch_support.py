@@ -14,9 +14,15 @@ from pathlib import Path
 from typing import Any, Callable
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+import numpy as np
+import pytest
 from openapi_schema_validator import OAS31Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
+
+from lab.backends.base import Documents
+from lab.backends.opensearch import OpenSearchBackend
+from lab.backends.opensearch_client import RetryPolicy
 
 DATA = Path(__file__).resolve().parent / "data" / "opensearch"
 SPEC_URI = "urn:opensearch-api"
@@ -381,3 +387,67 @@ def _maybe_json(value: str) -> Any:
         return json.loads(value)
     except ValueError:
         return None
+
+
+@pytest.fixture(scope="module")
+def spec() -> OpenSearchSpec:
+    return OpenSearchSpec()
+
+
+@pytest.fixture
+def server(spec: OpenSearchSpec):
+    """A recording server; after the test, every request it got must be an operation of the specification."""
+    with RecordingServer() as srv:
+        yield srv
+    assert srv.unrouted == []
+    assert [e for request in srv.requests for e in spec.request_errors(request)] == []
+
+
+# --- sample index, documents and queries (shaped like mappings/products.json and queries/*.json) ----
+
+FAST = RetryPolicy(retries=3, initial=0.001, maximum=0.01)
+KNN = {"type": "knn_vector", "dimension": 3,
+       "method": {"name": "hnsw", "engine": "lucene", "space_type": "cosinesimil",
+                  "parameters": {"m": 16, "ef_construction": 100}}}
+INDEX_BODY = {
+    "settings": {"index": {"knn": True, "number_of_shards": 1, "number_of_replicas": 0,
+                           "similarity": {"default": {"type": "BM25"}}}},
+    "mappings": {"_meta": {"relevance_lab": {"model_template": "finetuned"}},
+                 "properties": {"product_title": {"type": "text", "analyzer": "english"},
+                                "brand": {"type": "keyword"},
+                                "title_vector_minilm": KNN}},
+}
+DOCS = Documents(
+    ["100001", "100002", "100003"],
+    {"product_title": ["Simpson Strong-Tie 12-Gauge Angle", "BEHR Premium Textured DeckOver", None],
+     "brand": ["Simpson Strong-Tie", None, "Delta"]},
+    {"title_vector_minilm": np.array([[0.1, -0.25, 1e-05], [np.nan] * 3, [0.5, 0.5, -0.75]], dtype=np.float32)},
+)
+MINMAX = {"description": "min_max normalisation, weighted arithmetic mean",
+          "phase_results_processors": [{"normalization-processor": {
+              "normalization": {"technique": "min_max"},
+              "combination": {"technique": "arithmetic_mean", "parameters": {"weights": [0.3, 0.7]}}}}]}
+HEADER = '{"index":"products"}'
+RRF = {"phase_results_processors": [{"score-ranker-processor": {"combination": {"technique": "rrf",
+                                                                               "rank_constant": 60}}}]}
+
+
+def bm25(text: str, size: int = 3) -> dict:
+    return {"size": size, "query": {"match": {"product_title": {"query": text, "boost": 8}}}}
+
+
+def hybrid(text: str, size: int = 3) -> dict:
+    return {"size": size, "query": {"hybrid": {"queries": [
+        {"match": {"product_title": {"query": text}}},
+        {"knn": {"title_vector_minilm": {"vector": [0.1, 0.2, 0.3], "k": 10}}}]}}}
+
+
+def connect(server: RecordingServer, **options: Any) -> OpenSearchBackend:
+    """The backend connected to ``server``, with near-instant retries."""
+    return OpenSearchBackend.connect(server.url, retry_policy=FAST, **options)
+
+
+def route_shards(server: RecordingServer, alias: str = "products", concrete: str = "products-v1", shards: int = 1) -> None:
+    """Answer the backend's lookup of the shard count behind ``alias``."""
+    server.route("GET", f"/{re.escape(alias)}/_settings/index.number_of_shards",
+                 Reply(200, {concrete: {"settings": {"index": {"number_of_shards": str(shards)}}}}))

@@ -12,73 +12,31 @@ import pytest
 
 from lab.backends.base import Documents, Hit, SearchResult
 from lab.backends.opensearch import OpenSearchBackend, pipeline_id
-from lab.backends.opensearch_client import OpenSearchBackendWarning, RetryPolicy
+from lab.backends.opensearch_client import OpenSearchBackendWarning
 from lab.errors import DataError, LabError, QueryError
-from opensearch_support import (
+from opensearch_support import (  # noqa: F401 (spec, server: fixtures)
+    DOCS,
+    FAST,
+    HEADER,
+    INDEX_BODY,
+    KNN,
+    MINMAX,
     RESPONSES,
-    OpenSearchSpec,
+    RRF,
     RecordingServer,
     Reply,
     ack,
+    bm25,
     canned,
+    connect,
     default_cluster,
+    hybrid,
     msearch_reply,
+    route_shards,
     search_response,
+    server,
+    spec,
 )
-
-FAST = RetryPolicy(retries=3, initial=0.001, maximum=0.01)
-KNN = {"type": "knn_vector", "dimension": 3,
-       "method": {"name": "hnsw", "engine": "lucene", "space_type": "cosinesimil",
-                  "parameters": {"m": 16, "ef_construction": 100}}}
-INDEX_BODY = {
-    "settings": {"index": {"knn": True, "number_of_shards": 1, "number_of_replicas": 0,
-                           "similarity": {"default": {"type": "BM25"}}}},
-    "mappings": {"_meta": {"relevance_lab": {"model_template": "finetuned"}},
-                 "properties": {"product_title": {"type": "text", "analyzer": "english"},
-                                "brand": {"type": "keyword"},
-                                "title_vector_minilm": KNN}},
-}
-DOCS = Documents(
-    ["100001", "100002", "100003"],
-    {"product_title": ["Simpson Strong-Tie 12-Gauge Angle", "BEHR Premium Textured DeckOver", None],
-     "brand": ["Simpson Strong-Tie", None, "Delta"]},
-    {"title_vector_minilm": np.array([[0.1, -0.25, 1e-05], [np.nan] * 3, [0.5, 0.5, -0.75]], dtype=np.float32)},
-)
-MINMAX = {"description": "min_max normalisation, weighted arithmetic mean",
-          "phase_results_processors": [{"normalization-processor": {
-              "normalization": {"technique": "min_max"},
-              "combination": {"technique": "arithmetic_mean", "parameters": {"weights": [0.3, 0.7]}}}}]}
-HEADER = '{"index":"products"}'
-RRF = {"phase_results_processors": [{"score-ranker-processor": {"combination": {"technique": "rrf",
-                                                                               "rank_constant": 60}}}]}
-
-
-def bm25(text: str, size: int = 3) -> dict:
-    return {"size": size, "query": {"match": {"product_title": {"query": text, "boost": 8}}}}
-
-
-def hybrid(text: str, size: int = 3) -> dict:
-    return {"size": size, "query": {"hybrid": {"queries": [
-        {"match": {"product_title": {"query": text}}},
-        {"knn": {"title_vector_minilm": {"vector": [0.1, 0.2, 0.3], "k": 10}}}]}}}
-
-
-@pytest.fixture(scope="module")
-def spec() -> OpenSearchSpec:
-    return OpenSearchSpec()
-
-
-@pytest.fixture
-def server(spec):
-    """A recording server; after the test, every request it got must be an operation of the specification."""
-    with RecordingServer() as srv:
-        yield srv
-    assert srv.unrouted == []
-    assert [e for request in srv.requests for e in spec.request_errors(request)] == []
-
-
-def connect(server: RecordingServer, **options) -> OpenSearchBackend:
-    return OpenSearchBackend.connect(server.url, retry_policy=FAST, **options)
 
 
 def test_the_vendored_specification_validates_and_rejects(spec):
@@ -240,8 +198,7 @@ def test_search_batch_sends_msearch_lines_with_the_stored_pipeline(server):
     server.route("POST", "/_msearch",
                  msearch_reply(lambda body: ranking[body["query"]["hybrid"]["queries"][0]["match"]["product_title"]["query"]],
                                "products-v1"))
-    server.route("GET", "/products/_settings/index.number_of_shards",
-                 Reply(200, {"products-v1": {"settings": {"index": {"number_of_shards": "1"}}}}))
+    route_shards(server)
     backend = connect(server, batch_size=2)
     bodies = [hybrid("angle"), hybrid("deck"), hybrid("none")]
     results = backend.search_batch("products", bodies, MINMAX, strategy="Hybrid MinMax")
@@ -265,8 +222,7 @@ def test_search_batch_sends_msearch_lines_with_the_stored_pipeline(server):
 def test_search_without_pipeline_keeps_the_body_and_its_source_choice(server):
     default_cluster(server)
     server.route("POST", "/_msearch", msearch_reply(lambda body: [("100001", 2.5)], "products-v1"))
-    server.route("GET", "/products/_settings/index.number_of_shards",
-                 Reply(200, {"products-v1": {"settings": {"index": {"number_of_shards": "1"}}}}))
+    route_shards(server)
     backend = connect(server)
     body = {**bm25("angle"), "_source": ["product_title"]}
     assert backend.search_batch("products", [body]) == [SearchResult([Hit("100001", 2.5)], 1)]
@@ -278,8 +234,7 @@ def test_concurrent_batches_keep_the_query_order(server):
     default_cluster(server)
     server.route("POST", "/_msearch",
                  msearch_reply(lambda body: [(body["query"]["match"]["product_title"]["query"], 1.0)], "products-v1"))
-    server.route("GET", "/products/_settings/index.number_of_shards",
-                 Reply(200, {"products-v1": {"settings": {"index": {"number_of_shards": "1"}}}}))
+    route_shards(server)
     backend = connect(server, batch_size=2, concurrency=3)
     seen = []
     results = backend.search_batch("products", [bm25(f"q{i}") for i in range(7)], progress=seen.append)
@@ -290,8 +245,7 @@ def test_concurrent_batches_keep_the_query_order(server):
 def test_clusters_before_2_18_get_one_search_per_query_with_the_pipeline_parameter(server):
     default_cluster(server, version="2.17.1")
     server.route("POST", "/products/_search", lambda r: Reply(200, search_response([("100001", 0.75)], "products-v1")))
-    server.route("GET", "/products/_settings/index.number_of_shards",
-                 Reply(200, {"products-v1": {"settings": {"index": {"number_of_shards": "1"}}}}))
+    route_shards(server)
     backend = connect(server)
     results = backend.search_batch("products", [hybrid("angle"), hybrid("deck")], MINMAX, strategy="hybrid")
     assert results == [SearchResult([Hit("100001", 0.75)], 1)] * 2
@@ -336,8 +290,7 @@ def test_features_newer_than_the_cluster_are_refused_in_one_line(server, version
 def test_z_score_and_rrf_are_accepted_by_a_3_x_cluster(server):
     default_cluster(server, version="3.1.0")
     server.route("POST", "/_msearch", msearch_reply(lambda body: [("100001", 0.5)], "products-v1"))
-    server.route("GET", "/products/_settings/index.number_of_shards",
-                 Reply(200, {"products-v1": {"settings": {"index": {"number_of_shards": "1"}}}}))
+    route_shards(server)
     backend = connect(server)
     z_score = {"phase_results_processors": [{"normalization-processor": {
         "normalization": {"technique": "z_score"}, "combination": {"technique": "arithmetic_mean"}}}]}
@@ -401,8 +354,7 @@ def test_index_fields_and_count(server):
 def test_explain_uses_the_explain_api_for_plain_queries(server):
     default_cluster(server)
     server.route("POST", "/products/_explain/EVz1Q3sBgg5eWQP6RSte", canned("explain"))
-    server.route("GET", "/products/_settings/index.number_of_shards",
-                 Reply(200, {"products-v1": {"settings": {"index": {"number_of_shards": "1"}}}}))
+    route_shards(server)
     backend = connect(server)
     body = {"size": 10, "query": {"match": {"customer_first_name": "Mary"}}}
     explanation = backend.explain("products", body, "EVz1Q3sBgg5eWQP6RSte")
@@ -433,8 +385,7 @@ def test_explain_of_a_hybrid_query_adds_the_hybrid_score_explanation_processor(s
 
 def test_explaining_a_hybrid_query_needs_2_19(server):
     default_cluster(server, version="2.17.1")
-    server.route("GET", "/products/_settings/index.number_of_shards",
-                 Reply(200, {"products-v1": {"settings": {"index": {"number_of_shards": "1"}}}}))
+    route_shards(server)
     backend = connect(server)
     with pytest.raises(QueryError, match="needs the hybrid_score_explanation processor, which OpenSearch 2.19"):
         backend.explain("products", hybrid("a"), "1", MINMAX)

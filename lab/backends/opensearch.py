@@ -64,6 +64,12 @@ def pipeline_id(strategy: str, pipeline: dict[str, Any]) -> str:
     return f"{PIPELINE_PREFIX}-{slug}-{digest[:12]}"
 
 
+def _check_options(**options: float) -> None:
+    for name, value in options.items():
+        if value <= 0:
+            raise LabError(f"--{name.replace('_', '-')} must be positive, not {value}")
+
+
 def _covers(ours: Any, theirs: Any) -> bool:
     """Whether every value in ``ours`` is in ``theirs`` (the cluster adds defaults to mappings)."""
     if isinstance(ours, dict):
@@ -83,10 +89,7 @@ class OpenSearchBackend(Backend):
     def __init__(self, client: OpenSearch, endpoint: Endpoint, cluster: ClusterInfo, *, timeout: float = 30.0,
                  shards: int = 1, batch_size: int = 100, concurrency: int = 1,
                  retry_policy: RetryPolicy = RetryPolicy()):
-        for option, value in (("--shards", shards), ("--batch-size", batch_size), ("--concurrency", concurrency),
-                              ("--timeout", timeout)):
-            if value <= 0:
-                raise LabError(f"{option} must be positive, not {value}")
+        _check_options(timeout=timeout, shards=shards, batch_size=batch_size, concurrency=concurrency)
         self.client = client
         self.endpoint = endpoint
         self.cluster = cluster
@@ -109,6 +112,7 @@ class OpenSearchBackend(Backend):
         Credentials: ``user``/``password``, else ``https://user:pass@host`` in the URL, else
         $OPENSEARCH_USER/$OPENSEARCH_PASSWORD. They are sent, never printed nor recorded.
         """
+        _check_options(timeout=timeout, shards=shards, batch_size=batch_size, concurrency=concurrency)
         endpoint = Endpoint.parse(url, user, password)
         client = make_client(endpoint, ca_certs=ca_certs, verify_certs=verify_certs, timeout=timeout,
                              pool_size=max(10, concurrency), retry_policy=retry_policy)

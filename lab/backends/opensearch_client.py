@@ -81,7 +81,8 @@ class BackoffTransport(Transport):
     """opensearch-py's transport, retrying 429 and 5xx answers with exponential backoff.
 
     The stock transport retries 502/503/504 immediately and never retries 429; a loaded cluster
-    needs time, so every retry here waits ``RetryPolicy.delay``.
+    needs time, so every retry here waits ``RetryPolicy.delay``. A 429 on ``_bulk`` is left to
+    ``helpers.streaming_bulk``, which retries it (and single rejected documents) with the same backoff.
     """
 
     def __init__(self, hosts: Any, *, retry_policy: RetryPolicy = RetryPolicy(), **kwargs: Any) -> None:
@@ -97,7 +98,8 @@ class BackoffTransport(Transport):
                 return super().perform_request(method, url, params=params, body=body, timeout=timeout,
                                                ignore=ignore, headers=headers)
             except TransportError as exc:
-                if attempt == policy.retries or exc.status_code not in RETRY_STATUSES:
+                bulk_rejection = exc.status_code == 429 and url.endswith("/_bulk")
+                if attempt == policy.retries or exc.status_code not in RETRY_STATUSES or bulk_rejection:
                     raise
                 time.sleep(policy.delay(attempt))
         raise AssertionError("unreachable")
@@ -191,7 +193,8 @@ def error_reason(info: Any, fallback: str = "") -> str:
     error = info.get("error") if isinstance(info, dict) else None
     if isinstance(error, dict):
         root = (error.get("root_cause") or [error])[0]
-        text = f"{root.get('type', error.get('type'))}: {root.get('reason', error.get('reason'))}"
+        kind, reason = root.get("type", error.get("type")), root.get("reason", error.get("reason"))
+        text = f"{kind}: {reason}" if reason is not None else str(kind)
         cause = error.get("caused_by")
         if isinstance(cause, dict) and cause.get("reason") and cause["reason"] not in text:
             text += f" (caused by {cause.get('type')}: {cause['reason']})"
@@ -208,10 +211,10 @@ def error_reason(info: Any, fallback: str = "") -> str:
 
 
 def _connection_reason(exc: ClientConnectionError) -> str:
-    text = f"{exc.error} {exc.info}"
-    match = re.search(r"\[Errno -?\d+\] ([^'\")\]]+)", text)
+    """The operating system's reason (``Connection refused``), else the underlying exception's name."""
+    match = re.search(r"\[Errno -?\d+\] ([^\n]+?)\s*$", str(exc.info))
     if match:
-        return match[1].strip().rstrip(".")
+        return match[1].rstrip(".")
     return type(exc.info).__name__ if isinstance(exc.info, Exception) else str(exc.error)
 
 
