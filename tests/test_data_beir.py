@@ -100,6 +100,11 @@ def test_trec_qrels_and_tsv_queries_with_explicit_paths(tmp_path):
     assert set(ds.queries["split"]) <= {"train", "val", "tune", "test"}  # hash split: no split files
 
 
+def test_explicit_qrels_folder(beir, tmp_path):
+    ds = import_beir(corpus=beir / "corpus.jsonl", queries=beir / "queries.jsonl", qrels=beir / "qrels")
+    assert ds.name == "toolset" and ds.counts()["qrels"] == 6
+
+
 def test_identical_query_texts_become_one_query(tmp_path):
     jsonl(tmp_path / "corpus.jsonl", CORPUS)
     jsonl(tmp_path / "queries.jsonl", [{"_id": "a", "text": "Cordless Drill"}, {"_id": "b", "text": "cordless  drill"}])

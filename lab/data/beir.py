@@ -166,10 +166,14 @@ def _find(directory: Path, names: Iterable[str]) -> Path | None:
     return next((directory / n for n in names if (directory / n).is_file()), None)
 
 
+def _qrels_files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in QRELS_SUFFIXES)
+
+
 def _default_qrels(directory: Path) -> list[Path]:
     folder = directory / "qrels"
     if folder.is_dir():
-        return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in QRELS_SUFFIXES)
+        return _qrels_files(folder)
     return sorted(p for p in directory.iterdir()
                   if p.is_file() and (p.stem.lower() == "qrels" or p.suffix.lower() in (".qrels", ".trec")))
 
@@ -184,10 +188,9 @@ def _resolve(directory: PathLike | None, corpus: PathLike | None, queries: PathL
         base and _find(base, ["queries.jsonl", "queries.tsv", "topics.tsv"]))
     if qrels is None:
         qrels_paths = _default_qrels(base) if base is not None else []
-    elif isinstance(qrels, (str, os.PathLike)):
-        qrels_paths = [Path(qrels)]
     else:
-        qrels_paths = [Path(p) for p in qrels]
+        given = [Path(qrels)] if isinstance(qrels, (str, os.PathLike)) else [Path(p) for p in qrels]
+        qrels_paths = [f for p in given for f in (_qrels_files(p) if p.is_dir() else [p])]
     where = f"in {base}" if base is not None else "given"
     if corpus_path is None:
         raise LabError(f"no corpus {where}: expected corpus.jsonl")

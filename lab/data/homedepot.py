@@ -91,11 +91,12 @@ def _products(pairs: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, Any]]:
     """One row per product (first title wins) and the report of products seen with several titles."""
     products = pairs.drop_duplicates("product_id", keep="first")[["product_id", "product_title"]]
     distinct = pairs.dropna(subset=["product_title"]).drop_duplicates(["product_id", "product_title"])
-    counts = distinct.groupby("product_id", sort=False)["product_title"].agg(list)
-    conflicting = counts[counts.map(len) > 1]
-    report = {"products_with_conflicting_titles": int(len(conflicting)),
-              "conflicting_title_examples": [{"product_id": pid, "titles": titles}
-                                             for pid, titles in conflicting.head(5).items()],
+    several = distinct[distinct["product_id"].duplicated(keep=False)]
+    conflicting = list(dict.fromkeys(several["product_id"]))
+    report = {"products_with_conflicting_titles": len(conflicting),
+              "conflicting_title_examples": [
+                  {"product_id": pid, "titles": several.loc[several["product_id"] == pid, "product_title"].tolist()}
+                  for pid in conflicting[:5]],
               "title_policy": "first title seen (train.csv, then test.csv) wins"}
     return products.reset_index(drop=True), report
 
