@@ -127,7 +127,7 @@ def data_info(ctx: click.Context) -> None:
 
 
 def _print_dataset(dataset) -> None:
-    from .data import SPLITS
+    from .data import SPLITS, UNLABELED
 
     table = Table(title=f"dataset {dataset.name}", show_header=False)
     table.add_row("products", f"{len(dataset.products):,}")
@@ -136,6 +136,9 @@ def _print_dataset(dataset) -> None:
     for split in SPLITS:
         ids = dataset.queries_for(split)["query_id"]
         table.add_row(f"  {split}", f"{len(ids):,} ({int(ids.isin(judged).sum()):,} judged)")
+    unlabeled = int((dataset.queries["split"] == UNLABELED).sum())
+    if unlabeled:
+        table.add_row(f"  {UNLABELED}", f"{unlabeled:,} (no judgments; never used for training)")
     table.add_row("judgments", f"{len(dataset.qrels):,}")
     labels = dataset.qrels["relevance"].value_counts().sort_index()
     table.add_row("labels", ", ".join(f"{k}: {v:,}" for k, v in labels.items()))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import subprocess
 import time
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
@@ -70,10 +71,19 @@ def render_bodies(template: Template, params: dict[str, Any], texts: list[str],
     return bodies, pipeline
 
 
-def run_strategy(lab: Lab, template: Template, split: str = "test",
-                 overrides: dict[str, Any] | None = None, size: int = RUN_DEPTH,
-                 progress: ProgressFactory | None = None) -> StoredRun:
-    """Execute ``template`` for every judged query of ``split`` and store the scored run."""
+@dataclass
+class RunOutcome:
+    """A finished, scored run that is not stored yet."""
+
+    manifest: dict[str, Any]
+    ranking: pd.DataFrame
+    per_query: pd.DataFrame
+
+
+def execute_strategy(lab: Lab, template: Template, split: str = "test",
+                     overrides: dict[str, Any] | None = None, size: int = RUN_DEPTH,
+                     progress: ProgressFactory | None = None) -> RunOutcome:
+    """Execute ``template`` for every judged query of ``split`` and score it (nothing is stored)."""
     progress = progress or silent()
     params = template.resolve_params(overrides)
     dataset = lab.dataset
@@ -121,7 +131,15 @@ def run_strategy(lab: Lab, template: Template, split: str = "test",
         "queries_per_second": round(len(ids) / search_seconds, 1) if search_seconds > 0 else None,
         "metrics": mean_metrics(per_query),
     }
-    return save_run(lab.workspace, dataset.name, manifest, ranking, per_query)
+    return RunOutcome(manifest, ranking, per_query)
+
+
+def run_strategy(lab: Lab, template: Template, split: str = "test",
+                 overrides: dict[str, Any] | None = None, size: int = RUN_DEPTH,
+                 progress: ProgressFactory | None = None) -> StoredRun:
+    """Execute ``template`` over ``split``, score it and store the run with its manifest."""
+    outcome = execute_strategy(lab, template, split, overrides, size, progress)
+    return save_run(lab.workspace, lab.dataset.name, outcome.manifest, outcome.ranking, outcome.per_query)
 
 
 def _params_hash(params: dict[str, Any]) -> str:
