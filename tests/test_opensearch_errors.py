@@ -54,6 +54,14 @@ def test_connection_refused():
                                "running? `docker compose up -d` starts one")
 
 
+def test_the_password_is_never_in_a_repr():
+    from lab.backends.opensearch_client import Endpoint
+
+    endpoint = Endpoint.parse("https://lab:hunter2@search.example.com:9200/")
+    assert endpoint.url == "https://search.example.com:9200" and endpoint.password == "hunter2"
+    assert "hunter2" not in repr(endpoint)
+
+
 def test_wrong_credentials_and_no_secret_in_the_message(server):
     server.route("GET", "/", canned("unauthorized"))
     url = server.url.replace("http://", "http://admin:hunter2@")
@@ -81,8 +89,8 @@ def test_an_elasticsearch_cluster_is_refused(server):
     server.route("GET", "/", canned("info-elasticsearch-7.16.3"))
     with pytest.raises(LabError) as error:
         connect(server)
-    assert one_line(error) == (f"{server.url} is Elasticsearch 7.16.3, not OpenSearch: the opensearch backend "
-                               "needs an OpenSearch cluster (see docker-compose.yml)")
+    assert one_line(error) == (f"{server.url} is not OpenSearch (it reports Elasticsearch 7.16.3): the opensearch "
+                               "backend needs an OpenSearch cluster (see docker-compose.yml)")
 
 
 def test_a_timeout_names_the_limit(server):

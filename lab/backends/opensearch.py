@@ -10,7 +10,7 @@ import time
 import warnings
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import contextmanager, suppress
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Iterable, Iterator
 
 import numpy as np
 from opensearchpy import OpenSearch, helpers
@@ -42,6 +42,7 @@ from .opensearch_features import (
     HYBRID_EXPLANATION,
     KNN_VECTOR,
     MSEARCH_PIPELINE,
+    Feature,
     body_features,
     is_hybrid,
     mapping_features,
@@ -71,10 +72,10 @@ def _check_options(**options: float) -> None:
 
 
 def _covers(ours: Any, theirs: Any) -> bool:
-    """Whether every value in ``ours`` is in ``theirs`` (the cluster adds defaults to mappings)."""
+    """Whether every value in ``ours`` is in ``theirs`` (the cluster may add defaults to a mapping)."""
     if isinstance(ours, dict):
         return isinstance(theirs, dict) and all(k in theirs and _covers(v, theirs[k]) for k, v in ours.items())
-    return ours == theirs or str(ours) == str(theirs)
+    return ours == theirs
 
 
 class OpenSearchBackend(Backend):
@@ -130,7 +131,7 @@ class OpenSearchBackend(Backend):
         except TransportError as exc:
             raise lab_error(exc, action, self.endpoint.url, timeout=self.timeout, index=index) from None
 
-    def _require(self, features: Iterable[Any], what: str) -> None:
+    def _require(self, features: Iterable[Feature], what: str) -> None:
         require(self.cluster, features, what, self.endpoint.url)
 
     def _warn_shards(self, index: str, shards: int) -> None:
@@ -285,14 +286,12 @@ class OpenSearchBackend(Backend):
         self._require(set().union(*(body_features(b) for b in bodies)), what)
         pipeline_name = self._ensure_pipeline(strategy, pipeline) if pipeline else None
         self._note_index(index)
-        batches = [(lo, bodies[lo:lo + self.batch_size]) for lo in range(0, len(bodies), self.batch_size)]
         one_request = pipeline_name is None or self.cluster.version >= MSEARCH_PIPELINE.since
-        run: Callable[[int, list[dict[str, Any]]], list[SearchResult]] = (
-            (lambda lo, batch: self._msearch(index, batch, pipeline_name, lo, len(bodies), what)) if one_request
-            else (lambda lo, batch: self._search_each(index, batch, pipeline_name, lo, len(bodies), what)))
+        run = self._msearch if one_request else self._search_each
         results: list[SearchResult | None] = [None] * len(bodies)
         with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
-            futures = {pool.submit(run, lo, batch): lo for lo, batch in batches}
+            futures = {pool.submit(run, index, bodies[lo:lo + self.batch_size], pipeline_name, lo, len(bodies), what): lo
+                       for lo in range(0, len(bodies), self.batch_size)}
             try:
                 for future in as_completed(futures):
                     lo = futures[future]

@@ -6,7 +6,7 @@ import os
 import re
 import time
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
@@ -111,7 +111,7 @@ class Endpoint:
 
     url: str
     user: str | None
-    password: str | None
+    password: str | None = field(repr=False)
 
     @classmethod
     def parse(cls, url: str, user: str | None = None, password: str | None = None) -> Endpoint:
@@ -173,8 +173,9 @@ def read_cluster(client: OpenSearch, endpoint: Endpoint) -> ClusterInfo:
     number = str(version.get("number", ""))
     distribution = version.get("distribution")
     if distribution != "opensearch":
-        product = f"Elasticsearch {number}" if distribution is None and number else f"'{distribution}' {number}"
-        raise LabError(f"{endpoint.url} is {product.strip()}, not OpenSearch: the opensearch backend needs an "
+        reported = (f"Elasticsearch {number}" if distribution is None and number
+                    else f"{distribution} {number}".strip() if distribution else "no version")
+        raise LabError(f"{endpoint.url} is not OpenSearch (it reports {reported}): the opensearch backend needs an "
                        "OpenSearch cluster (see docker-compose.yml)")
     return ClusterInfo("opensearch", Version.parse(number), number, version.get("lucene_version"),
                        _plugins(client))
