@@ -401,3 +401,31 @@ def test_no_verify_certs_warns_once(monkeypatch):
         warnings.simplefilter("error")
         make_client(Endpoint.parse("http://localhost:9200"), ca_certs=None, verify_certs=False, timeout=5,
                     pool_size=10, retry_policy=FAST)
+
+
+@pytest.mark.parametrize("settings, expected", [
+    ({}, {"index": {"number_of_shards": 2, "number_of_replicas": 0, "knn": True, "refresh_interval": "-1"}}),
+    ({"number_of_shards": 1, "number_of_replicas": 1, "refresh_interval": "30s"},
+     {"number_of_shards": 2, "number_of_replicas": 1, "refresh_interval": "-1", "index": {"knn": True}}),
+    ({"index.number_of_shards": 1, "index.knn": False},
+     {"index.number_of_shards": 2, "index.knn": False, "index": {"number_of_replicas": 0, "refresh_interval": "-1"}}),
+])
+def test_index_settings_are_overridden_where_the_body_writes_them(spec, settings, expected):
+    """Short, flat or nested: a setting is replaced in place, never written twice (OpenSearch would reject it)."""
+    from lab.backends.opensearch_documents import cluster_index_body, loaded_settings
+    from opensearch_support import Recorded
+
+    body = {"settings": settings, "mappings": {"properties": {"v": KNN}}}
+    sent = cluster_index_body(body, shards=2)
+    assert sent["settings"] == expected and body["settings"] == settings
+    assert spec.request_errors(Recorded("PUT", "/products-v1", {}, {}, json.dumps(sent).encode())) == []
+    assert loaded_settings(body) == {"index": {"refresh_interval": settings.get("refresh_interval", "1s")}}
+
+
+def test_versions_compare_numerically():
+    from lab.backends.opensearch_client import Version
+
+    assert Version.parse("3.0.0-alpha1") == Version(3, 0, 0) > Version.parse("2.19.1") > Version.parse("2.9.0")
+    assert str(Version.parse("2.10")) == "2.10.0"
+    with pytest.raises(LabError, match="cannot read the OpenSearch version 'unknown'"):
+        Version.parse("unknown")
