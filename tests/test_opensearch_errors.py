@@ -9,9 +9,8 @@ import time
 import numpy as np
 import pytest
 
-from lab.backends.base import Documents
 from lab.backends.opensearch import OpenSearchBackend
-from lab.backends.opensearch_client import RetryPolicy
+from lab.backends.opensearch_client import Endpoint, RetryPolicy
 from lab.errors import LabError, QueryError
 from opensearch_support import (  # noqa: F401 (spec, server: fixtures)
     DOCS,
@@ -19,7 +18,6 @@ from opensearch_support import (  # noqa: F401 (spec, server: fixtures)
     INDEX_BODY,
     MINMAX,
     RRF,
-    RecordingServer,
     Reply,
     bm25,
     bulk_reply,
@@ -55,8 +53,6 @@ def test_connection_refused():
 
 
 def test_the_password_is_never_in_a_repr():
-    from lab.backends.opensearch_client import Endpoint
-
     endpoint = Endpoint.parse("https://lab:hunter2@search.example.com:9200/")
     assert endpoint.url == "https://search.example.com:9200" and endpoint.password == "hunter2"
     assert "hunter2" not in repr(endpoint)

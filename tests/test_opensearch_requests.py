@@ -12,7 +12,8 @@ import pytest
 
 from lab.backends.base import Documents, Hit, SearchResult
 from lab.backends.opensearch import OpenSearchBackend, pipeline_id
-from lab.backends.opensearch_client import OpenSearchBackendWarning
+from lab.backends.opensearch_client import Endpoint, OpenSearchBackendWarning, Version, make_client
+from lab.backends.opensearch_documents import cluster_index_body, index_actions, loaded_settings
 from lab.errors import DataError, LabError, QueryError
 from opensearch_support import (  # noqa: F401 (spec, server: fixtures)
     DOCS,
@@ -23,7 +24,7 @@ from opensearch_support import (  # noqa: F401 (spec, server: fixtures)
     MINMAX,
     RESPONSES,
     RRF,
-    RecordingServer,
+    Recorded,
     Reply,
     ack,
     bm25,
@@ -41,8 +42,6 @@ from opensearch_support import (  # noqa: F401 (spec, server: fixtures)
 
 def test_the_vendored_specification_validates_and_rejects(spec):
     """The validator is not vacuous: a wrong type and an undeclared key are both reported."""
-    from opensearch_support import Recorded
-
     good = Recorded("PUT", "/_search/pipeline/p", {}, {}, json.dumps(MINMAX).encode())
     assert spec.request_errors(good) == []
     typo = json.loads(json.dumps(MINMAX))
@@ -139,8 +138,6 @@ def test_build_index_sends_exactly_these_requests(server):
 
 def test_vectors_are_sent_as_the_exact_float32_values():
     """Shortest round-trip decimals: the cluster parses back the very same float32 vector."""
-    from lab.backends.opensearch_documents import index_actions
-
     rng = np.random.default_rng(7)
     vectors = rng.standard_normal((50, 384)).astype(np.float32)
     vectors[3, 5] = np.float32(1.4e-45)  # the smallest subnormal
@@ -392,8 +389,6 @@ def test_explaining_a_hybrid_query_needs_2_19(server):
 
 
 def test_no_verify_certs_warns_once(monkeypatch):
-    from lab.backends.opensearch_client import Endpoint, make_client
-
     with pytest.warns(OpenSearchBackendWarning, match="not verified .* test cluster"):
         make_client(Endpoint.parse("https://localhost:9200"), ca_certs=None, verify_certs=False, timeout=5,
                     pool_size=10, retry_policy=FAST)
@@ -412,9 +407,6 @@ def test_no_verify_certs_warns_once(monkeypatch):
 ])
 def test_index_settings_are_overridden_where_the_body_writes_them(spec, settings, expected):
     """Short, flat or nested: a setting is replaced in place, never written twice (OpenSearch would reject it)."""
-    from lab.backends.opensearch_documents import cluster_index_body, loaded_settings
-    from opensearch_support import Recorded
-
     body = {"settings": settings, "mappings": {"properties": {"v": KNN}}}
     sent = cluster_index_body(body, shards=2)
     assert sent["settings"] == expected and body["settings"] == settings
@@ -423,8 +415,6 @@ def test_index_settings_are_overridden_where_the_body_writes_them(spec, settings
 
 
 def test_versions_compare_numerically():
-    from lab.backends.opensearch_client import Version
-
     assert Version.parse("3.0.0-alpha1") == Version(3, 0, 0) > Version.parse("2.19.1") > Version.parse("2.9.0")
     assert str(Version.parse("2.10")) == "2.10.0"
     with pytest.raises(LabError, match="cannot read the OpenSearch version 'unknown'"):

@@ -16,7 +16,6 @@ from opensearchpy.exceptions import (
     AuthorizationException,
     ConnectionError as ClientConnectionError,
     ConnectionTimeout,
-    NotFoundError,
     SSLError,
     TransportError,
 )
