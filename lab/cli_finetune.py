@@ -1,0 +1,147 @@
+"""`lab finetune`: train a fine-tuned model (default), `report NAME`, `compare-models`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from .finetune.base_models import CANDIDATES
+from .finetune.config import DEFAULT_NAME, LOSSES, MINING_SOURCES, NEGATIVE_MODES, FinetuneConfig
+
+console = Console()
+
+
+def _lab(ctx: click.Context):
+    from .cli import _lab as lab_of
+
+    return lab_of(ctx)
+
+
+def _progress():
+    from .progress import rich_bars
+
+    return rich_bars()
+
+
+@click.group(invoke_without_command=True)
+@click.option("--name", default=DEFAULT_NAME, show_default=True, help="Model name: models/<name>, `--model <name>` elsewhere.")
+@click.option("--base", default="minilm", show_default=True, help="Base model key (minilm, mpnet, a model under models/).")
+@click.option("--min-label", type=int, default=2, show_default=True, help="Positives: pairs with relevance label ≥ this.")
+@click.option("--text-fields", default="product_title", show_default=True, help="Product columns the model reads, comma-separated.")
+@click.option("--negatives", type=click.Choice(NEGATIVE_MODES), default="none", show_default=True,
+              help="Hard negatives from the top-k: judged irrelevant only, or unjudged too.")
+@click.option("--mine-from", type=click.Choice(MINING_SOURCES), default="base", show_default=True,
+              help="Where hard negatives are mined (bm25 needs `lab index`).")
+@click.option("--mine-top-k", type=int, default=30, show_default=True, help="Candidates per query for mining.")
+@click.option("--loss", type=click.Choice(LOSSES), default="mnrl", show_default=True,
+              help="MultipleNegativesRankingLoss, or its cached variant for large batches.")
+@click.option("--mini-batch-size", type=int, default=32, show_default=True, help="Chunk size of cached-mnrl.")
+@click.option("--epochs", type=float, default=1.0, show_default=True)
+@click.option("--max-steps", type=int, default=-1, help="Stop after this many steps (overrides --epochs).")
+@click.option("--batch-size", type=int, default=64, show_default=True, help="Pairs per batch (in-batch negatives).")
+@click.option("--lr", "learning_rate", type=float, default=5e-5, show_default=True, help="Peak learning rate.")
+@click.option("--warmup", "warmup_ratio", type=float, default=0.1, show_default=True, help="Warm-up fraction of the steps.")
+@click.option("--max-seq-length", type=int, default=64, show_default=True, help="Tokens per text.")
+@click.option("--bf16/--no-bf16", default=None, help="bf16 autocast (default: where the CPU supports it natively).")
+@click.option("--seed", type=int, default=42, show_default=True)
+@click.option("--evals-per-epoch", type=int, default=2, show_default=True, help="Evaluations on val per epoch.")
+@click.option("--eval-steps", type=int, help="Evaluate every N steps (overrides --evals-per-epoch).")
+@click.option("--patience", "early_stopping_patience", type=int, default=2, show_default=True,
+              help="Early stopping: evaluations without improvement before stopping.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing model of this name.")
+@click.option("--restart", is_flag=True, help="Discard an interrupted run instead of resuming it.")
+@click.pass_context
+def finetune(ctx: click.Context, overwrite: bool, restart: bool, text_fields: str, **options: Any) -> None:
+    """Fine-tune the base model on the `train` split (evaluated on `val`) and report before/after."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from .finetune import finetune as run_finetune
+    from .finetune.monitor import RichTrainingBar
+
+    config = FinetuneConfig(text_fields=tuple(f.strip() for f in text_fields.split(",") if f.strip()), **options)
+    lab = _lab(ctx)
+    result = run_finetune(lab, config, display=RichTrainingBar(f"Fine-tuning {config.name}"), progress=_progress(),
+                          overwrite=overwrite, restart=restart)
+    training = result.card["training"]
+    console.print(f"registered [bold]{result.name}[/] at {result.path} after {training['steps']} steps "
+                  f"in {training['seconds']:.0f}s (best step {training['best_step']})")
+    print_report(result.report, result.path)
+    console.print(f"next: `lab index --model {result.name}` then `lab run --strategy rrf_finetune"
+                  f"{'' if result.name == DEFAULT_NAME else f' --model {result.name}'}`")
+
+
+@finetune.command("report")
+@click.argument("name", default=DEFAULT_NAME)
+@click.pass_context
+def report(ctx: click.Context, name: str) -> None:
+    """Show a fine-tuned model's report again (tables; plots redrawn if missing)."""
+    from .finetune import draw_plots, load_report, model_dir, report_dir
+    from .errors import LabError
+
+    path = model_dir(_lab(ctx).workspace, name)
+    if not path.is_dir():
+        raise LabError(f"no fine-tuned model '{name}' at {path}: run `lab finetune --name {name}` first")
+    data = load_report(path)
+    draw_plots(report_dir(path), data, only_missing=True)
+    print_report(data, path)
+
+
+@finetune.command("compare-models")
+@click.option("--model", "models", multiple=True, help=f"Candidate base model (default: {', '.join(CANDIDATES)}).")
+@click.option("--sample", type=int, help="Search the val-judged products plus N random others, not the whole catalogue.")
+@click.option("--min-label", type=int, default=2, show_default=True, help="Positives of the triplets.")
+@click.option("--text-fields", default="product_title", show_default=True)
+@click.pass_context
+def compare_models_command(ctx: click.Context, models: tuple[str, ...], sample: int | None, min_label: int,
+                           text_fields: str) -> None:
+    """Evaluate candidate base models on the val split before training (exact cosine search + triplets)."""
+    from .evaluation import DEFAULT_METRICS
+    from .finetune import compare_models
+
+    config = FinetuneConfig(min_label=min_label, text_fields=tuple(f.strip() for f in text_fields.split(",")))
+    table = compare_models(_lab(ctx), models or CANDIDATES, config, sample, progress=_progress())
+    out = Table(title=f"base models · split {table.attrs['split']} · {table.attrs['queries']:,} queries · "
+                      f"{table.attrs['catalogue']:,} products")
+    out.add_column("model")
+    for column in (*DEFAULT_METRICS, "triplet acc.", "dim", "texts/s", "precision"):
+        out.add_column(column, justify="right")
+    for row in table.to_dict("records"):
+        out.add_row(row["model"], *(f"{row[m]:.4f}" for m in DEFAULT_METRICS), f"{row['triplet_accuracy']:.4f}",
+                    str(row["dimension"]), f"{row['texts_per_second']:,.0f}", row["precision"])
+    console.print(out)
+
+
+def print_report(data: dict[str, Any], path) -> None:
+    """The report's terminal tables: metrics before/after, similarity by label, pairs that moved."""
+    from .finetune.report import PLOTS, report_dir, similarity_summary
+
+    base, tuned = data["metrics"]["base"], data["metrics"]["finetuned"]
+    metrics = Table(title=f"{data['name']} vs {data['base_model']} · {data['dataset']} · split {data['split']} · "
+                          f"{data['queries']:,} queries · test-query overlap {data['test_query_overlap']}")
+    for column in ("metric", "base", "fine-tuned", "change"):
+        metrics.add_column(column, justify="left" if column == "metric" else "right")
+    for name, before in base.items():
+        after = tuned[name]
+        change = f"{(after - before) / before:+.1%}" if before else ""
+        metrics.add_row(name, f"{before:.4f}", f"{after:.4f}", change)
+    console.print(metrics)
+    console.print(f"queries improved {data['queries_improved']:,}, worse {data['queries_worse']:,} (nDCG@10)")
+    similarity = Table(title="median cosine similarity by relevance label")
+    summary = similarity_summary(data)
+    for column in summary.columns:
+        similarity.add_column(column, justify="right")
+    for row in summary.itertuples(index=False):
+        similarity.add_row(str(row[0]), f"{row[1]:,}", f"{row[2]:.3f}", f"{row[3]:.3f}")
+    console.print(similarity)
+    for kind in ("improved", "deteriorated"):
+        pairs = Table(title=f"pairs {kind} most (relevant closer / irrelevant further = improved)")
+        for column in ("query", "product", "label", "base", "fine-tuned"):
+            pairs.add_column(column, justify="right" if column in ("label", "base", "fine-tuned") else "left")
+        for row in data["pairs"][kind]:
+            pairs.add_row(row["query"], row["product"][:70], str(row["label"]), f"{row['base']:.3f}",
+                          f"{row['finetuned']:.3f}")
+        console.print(pairs)
+    console.print("plots: " + ", ".join(str(report_dir(path) / name) for name in PLOTS.values()))

@@ -1,0 +1,99 @@
+"""The settings of one fine-tuning run: data selection and hyper-parameters."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+from ..errors import LabError
+
+DEFAULT_NAME = "finetuned"
+NEGATIVE_MODES = ("none", "judged", "unjudged")
+MINING_SOURCES = ("base", "bm25")
+LOSSES = ("mnrl", "cached-mnrl")
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+RESERVED_NAMES = ("minilm",)
+
+
+@dataclass(frozen=True)
+class FinetuneConfig:
+    """Everything that shapes a fine-tuned model; its hash identifies a resumable run."""
+
+    name: str = DEFAULT_NAME
+    base: str = "minilm"
+    train_split: str = "train"
+    eval_split: str = "val"
+    min_label: int = 2
+    """Positives: (query, product) pairs whose relevance label is at least this."""
+    text_fields: tuple[str, ...] = ("product_title",)
+    """Product columns joined into the text the model sees (as the index's vector field does)."""
+    negatives: str = "none"
+    """none; judged: top-k products judged irrelevant (label 0); unjudged: also unjudged top-k products."""
+    mine_from: str = "base"
+    mine_top_k: int = 30
+    loss: str = "mnrl"
+    mini_batch_size: int = 32
+    """Chunk size of cached-mnrl (memory), independent of the batch size (negatives per query)."""
+    epochs: float = 1.0
+    max_steps: int = -1
+    batch_size: int = 64
+    learning_rate: float = 5e-5
+    warmup_ratio: float = 0.1
+    max_seq_length: int = 64
+    bf16: bool | None = None
+    """None: bf16 autocast where the CPU supports it natively."""
+    seed: int = 42
+    evals_per_epoch: int = 2
+    eval_steps: int | None = None
+    """Explicit evaluation interval in steps (overrides evals_per_epoch)."""
+    early_stopping_patience: int = 2
+    similarity_pairs: int = 2000
+    """Positive and as many random (query, product) pairs for the similarity evaluator."""
+
+    def __post_init__(self) -> None:
+        if not NAME_PATTERN.match(self.name) or self.name in RESERVED_NAMES:
+            raise LabError(f"--name '{self.name}': use letters, digits, '.', '_' or '-' (not a base model key)")
+        if self.name == self.base:
+            raise LabError(f"--name '{self.name}' is the base model itself: choose another name")
+        if self.negatives not in NEGATIVE_MODES:
+            raise LabError(f"--negatives '{self.negatives}': expected one of {', '.join(NEGATIVE_MODES)}")
+        if self.mine_from not in MINING_SOURCES:
+            raise LabError(f"--mine-from '{self.mine_from}': expected one of {', '.join(MINING_SOURCES)}")
+        if self.loss not in LOSSES:
+            raise LabError(f"--loss '{self.loss}': expected one of {', '.join(LOSSES)}")
+        if self.train_split == "test" or self.eval_split == "test":
+            raise LabError("the test split is for the leaderboard only: train on 'train', evaluate on 'val'")
+        for name in ("batch_size", "max_seq_length", "mine_top_k", "mini_batch_size", "evals_per_epoch"):
+            if getattr(self, name) < 1:
+                raise LabError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
+        if self.batch_size < 2:
+            raise LabError("--batch-size must be at least 2: in-batch negatives need a second pair")
+        if self.epochs <= 0 and self.max_steps <= 0:
+            raise LabError("--epochs must be positive (or give --max-steps)")
+        if not 0 < self.learning_rate < 1:
+            raise LabError(f"--lr {self.learning_rate}: expected a small positive number such as 5e-5")
+        if not 0 <= self.warmup_ratio < 1:
+            raise LabError(f"--warmup {self.warmup_ratio}: expected a fraction of the steps in [0, 1)")
+        if not self.text_fields:
+            raise LabError("--text-fields: name at least one product column")
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["text_fields"] = list(self.text_fields)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> FinetuneConfig:
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in data.items() if k in known}
+        if "text_fields" in values:
+            values["text_fields"] = tuple(values["text_fields"])
+        return cls(**values)
+
+    def run_hash(self) -> str:
+        """Identifies the run for resuming: every setting except the name."""
+        data = {k: v for k, v in self.to_dict().items() if k != "name"}
+        return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:16]

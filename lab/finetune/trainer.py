@@ -1,0 +1,308 @@
+"""The fine-tuning run: base model → ``<workspace>/models/<name>``, resumable, registered atomically.
+
+Training happens in ``<workspace>/models/.<name>.training`` (checkpoints, the baseline
+evaluation); only a finished, checked model with its card and report is renamed to
+``models/<name>``, so a half-written model is never visible to ``load_encoder``.
+"""
+
+from __future__ import annotations
+
+import errno
+import io
+import math
+import os
+import shutil
+import time
+from contextlib import contextmanager, redirect_stderr
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterator
+
+from .. import __version__
+from ..errors import LabError
+from ..progress import ProgressFactory, silent
+from ..workspace import atomic_path, read_json, write_json
+from .base_models import assert_same_pipeline, ensure_base_model, pipeline_signature
+from .card import write_card
+from .config import FinetuneConfig
+from .examples import TrainingData, build_training_data, product_texts
+from .mining import base_model_miner, bm25_miner
+from .monitor import DisplayCallback, FinalEvaluationCallback, TrainingDisplay
+from .validation import PRIMARY_METRIC, ValidationData, build_validation_data, make_evaluator
+
+RUN_FILE = "run.json"
+BASELINE_FILE = "baseline.json"
+CHECKPOINTS = "checkpoints"
+SPACE_FACTOR = 8
+"""Free space needed, in base-model sizes: two checkpoints (weights + optimizer state) and the model."""
+
+
+@dataclass
+class FinetuneResult:
+    """A registered fine-tuned model."""
+
+    name: str
+    path: Path
+    card: dict[str, Any]
+    report: dict[str, Any]
+
+
+def staging_dir(workspace: Path, name: str) -> Path:
+    return workspace / "models" / f".{name}.training"
+
+
+def model_dir(workspace: Path, name: str) -> Path:
+    return workspace / "models" / name
+
+
+def quiet_libraries() -> None:
+    """No Hub access, no third-party progress bars or log chatter on the terminal."""
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    import datasets
+    import transformers
+
+    datasets.disable_progress_bars()
+    datasets.logging.set_verbosity_error()
+    transformers.utils.logging.set_verbosity_error()
+    transformers.utils.logging.disable_progress_bar()
+
+
+def use_bf16(config: FinetuneConfig) -> bool:
+    """bf16 autocast: as configured, else where the CPU computes bf16 natively."""
+    if config.bf16 is not None:
+        return config.bf16
+    from ..embeddings.precision import cpu_has_native_bf16
+
+    return cpu_has_native_bf16()
+
+
+def ensure_free_space(path: Path, needed: int) -> None:
+    """Refuse to start when the disk holding ``path`` has less than ``needed`` bytes free."""
+    path.mkdir(parents=True, exist_ok=True)
+    free = shutil.disk_usage(path).free
+    if free < needed:
+        raise LabError(f"not enough disk space in {path}: {free / 2**30:.2f} GiB free, fine-tuning needs about "
+                       f"{needed / 2**30:.2f} GiB (checkpoints and the model); free some space and rerun")
+
+
+def _directory_bytes(path: Path) -> int:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+
+
+def _is_disk_full(exc: BaseException) -> bool:
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return True
+    text = str(exc)
+    return "No space left on device" in text or "file write failed" in text
+
+
+@contextmanager
+def disk_errors(where: Path) -> Iterator[None]:
+    """Turn a full disk during training or saving into one clear message."""
+    try:
+        yield
+    except (OSError, RuntimeError) as exc:
+        if _is_disk_full(exc):
+            raise LabError(f"disk full while writing under {where}: free some space and rerun the same command "
+                           "(training resumes from the last complete checkpoint)") from exc
+        raise
+
+
+def last_checkpoint(checkpoints: Path) -> Path | None:
+    """The newest complete checkpoint (its trainer state is written last)."""
+    complete = [p for p in checkpoints.glob("checkpoint-*")
+                if p.name.split("-")[-1].isdigit() and (p / "trainer_state.json").is_file()
+                and any(p.glob("*.safetensors"))]
+    return max(complete, key=lambda p: int(p.name.split("-")[-1]), default=None)
+
+
+def prepare_staging(workspace: Path, config: FinetuneConfig, fingerprints: dict[str, str],
+                    restart: bool) -> tuple[Path, Path | None]:
+    """The staging directory of this run and the checkpoint to resume from (None: a fresh start).
+
+    An interrupted run with the same settings, data and base model is resumed; one with other
+    settings is refused unless ``restart`` discards it.
+    """
+    staging = staging_dir(workspace, config.name)
+    identity = {"run_hash": config.run_hash(), **fingerprints}
+    if staging.exists() and restart:
+        shutil.rmtree(staging)
+    if staging.exists():
+        previous = read_json(staging / RUN_FILE) if (staging / RUN_FILE).is_file() else {}
+        if previous.get("identity") != identity:
+            raise LabError(f"an interrupted fine-tuning run of '{config.name}' with other settings, data or base "
+                           f"model is in {staging}: rerun it with the same options to resume, or pass --restart "
+                           "to discard it")
+        return staging, last_checkpoint(staging / CHECKPOINTS)
+    staging.mkdir(parents=True)
+    write_json(staging / RUN_FILE, {"identity": identity, "config": config.to_dict(),
+                                    "started": datetime.now(timezone.utc).isoformat()})
+    return staging, None
+
+
+def steps_per_epoch(data: TrainingData, batch_size: int) -> int:
+    """Batches in one pass: pairs and triplets are batched separately."""
+    triplets = data.n_triplets
+    return math.ceil((data.n_pairs - triplets) / batch_size) + math.ceil(triplets / batch_size)
+
+
+def training_arguments(config: FinetuneConfig, output_dir: Path, data: TrainingData, bf16: bool):
+    from sentence_transformers import SentenceTransformerTrainingArguments
+    from sentence_transformers.base.sampler import BatchSamplers
+
+    per_epoch = steps_per_epoch(data, config.batch_size)
+    total = config.max_steps if config.max_steps > 0 else max(1, math.ceil(per_epoch * config.epochs))
+    eval_steps = config.eval_steps or max(1, per_epoch // config.evals_per_epoch)
+    eval_steps = min(eval_steps, total)
+    return SentenceTransformerTrainingArguments(
+        output_dir=str(output_dir), num_train_epochs=config.epochs, max_steps=config.max_steps,
+        per_device_train_batch_size=config.batch_size, per_device_eval_batch_size=config.batch_size,
+        learning_rate=config.learning_rate, warmup_steps=config.warmup_ratio, bf16=bf16, use_cpu=True,
+        seed=config.seed, data_seed=config.seed, batch_sampler=BatchSamplers.NO_DUPLICATES,
+        eval_strategy="steps", eval_steps=eval_steps, save_strategy="steps", save_steps=eval_steps,
+        save_total_limit=2, load_best_model_at_end=True, metric_for_best_model=PRIMARY_METRIC,
+        greater_is_better=True, logging_steps=max(1, min(10, eval_steps)), report_to="none",
+        disable_tqdm=True, dataloader_num_workers=0, save_only_model=False)
+
+
+def make_loss(config: FinetuneConfig, model):
+    from sentence_transformers.sentence_transformer import losses
+
+    if config.loss == "cached-mnrl":
+        return losses.CachedMultipleNegativesRankingLoss(model, mini_batch_size=config.mini_batch_size)
+    return losses.MultipleNegativesRankingLoss(model)
+
+
+def _miner(lab: Any, config: FinetuneConfig, texts, progress: ProgressFactory):
+    if config.negatives == "none":
+        return None
+    if config.mine_from == "bm25":
+        return bm25_miner(lab, config.mine_top_k, progress)
+    return base_model_miner(lab, config.base, texts, config.mine_top_k, progress)
+
+
+def _baseline(staging: Path, evaluator, model) -> dict[str, float]:
+    """The evaluator's scores for the untrained base model (kept in staging across a resume)."""
+    path = staging / BASELINE_FILE
+    if path.is_file():
+        return read_json(path)
+    scores = {f"eval_{k}": float(v) for k, v in evaluator(model).items()}
+    write_json(path, scores)
+    return scores
+
+
+def _train(trainer, checkpoint: Path | None, staging: Path) -> None:
+    try:
+        trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+    except KeyboardInterrupt:
+        done = last_checkpoint(staging / CHECKPOINTS)
+        where = f"from {done.name}" if done else "from the start (no checkpoint yet)"
+        raise LabError(f"fine-tuning interrupted at step {trainer.state.global_step}; nothing was registered. "
+                       f"Rerun the same command to resume {where}") from None
+
+
+def finetune(lab: Any, config: FinetuneConfig, display: TrainingDisplay | None = None,
+             progress: ProgressFactory | None = None, overwrite: bool = False,
+             restart: bool = False) -> FinetuneResult:
+    """Fine-tune ``config.base`` on the current dataset and register it as ``models/<config.name>``."""
+    from sentence_transformers import SentenceTransformerTrainer
+    from transformers import EarlyStoppingCallback
+    from transformers.trainer_callback import PrinterCallback, ProgressCallback
+
+    from ..embeddings.models import load_sentence_transformer
+    from .report import build_report
+
+    quiet_libraries()
+    progress = progress or silent()
+    workspace = lab.workspace
+    target = model_dir(workspace, config.name)
+    if target.exists() and not overwrite:
+        raise LabError(f"model '{config.name}' already exists at {target}: pass --overwrite to replace it, "
+                       "or --name NEW for another")
+    base_dir = ensure_base_model(config.base, workspace)
+    dataset = lab.dataset
+    texts = product_texts(dataset.products, config.text_fields)
+    data = build_training_data(dataset, config, texts, _miner(lab, config, texts, progress))
+    validation = build_validation_data(dataset, config, texts)
+    base_encoder = lab.encoder(config.base)
+    fingerprints = {"dataset": dataset.fingerprint(), "base_model": base_encoder.fingerprint}
+    staging, checkpoint = prepare_staging(workspace, config, fingerprints, restart)
+    ensure_free_space(staging, SPACE_FACTOR * _directory_bytes(base_dir))
+    bf16 = use_bf16(config)
+    started = time.perf_counter()
+    with disk_errors(staging):
+        model = load_sentence_transformer(base_dir)
+        model.max_seq_length = config.max_seq_length
+        evaluator = make_evaluator(validation, bf16)
+        baseline = _baseline(staging, evaluator, model)
+        with redirect_stderr(io.StringIO()):  # the model card's "Computing widget examples" bar
+            trainer = SentenceTransformerTrainer(
+                model=model, args=training_arguments(config, staging / CHECKPOINTS, data, bf16),
+                train_dataset=data.to_datasets(config.seed), loss=make_loss(config, model), evaluator=evaluator,
+                callbacks=[EarlyStoppingCallback(early_stopping_patience=config.early_stopping_patience),
+                           FinalEvaluationCallback()])
+        for noisy in (PrinterCallback, ProgressCallback):
+            trainer.remove_callback(noisy)
+        if display is not None:
+            trainer.add_callback(DisplayCallback(display))
+        try:
+            _train(trainer, checkpoint, staging)
+        finally:
+            if display is not None:
+                display.stop()
+        seconds = time.perf_counter() - started
+        final = staging / "model"
+        shutil.rmtree(final, ignore_errors=True)
+        model.save(str(final))
+        assert_same_pipeline(base_dir, final)
+        card = model_card(config, dataset, base_encoder, data, validation, trainer, baseline, bf16, seconds,
+                          checkpoint, base_dir)
+        report = build_report(lab, final, card, validation, trainer.state.log_history, baseline, progress)
+        card["metrics"]["leaderboard"] = report["metrics"]
+        write_card(final, card)
+        with atomic_path(target) as registered:
+            final.rename(registered)
+    shutil.rmtree(staging, ignore_errors=True)
+    return FinetuneResult(config.name, target, card, report)
+
+
+def model_card(config: FinetuneConfig, dataset: Any, base_encoder: Any, data: TrainingData,
+               validation: ValidationData, trainer: Any, baseline: dict[str, float], bf16: bool,
+               seconds: float, resumed_from: Path | None, base_dir: Path) -> dict[str, Any]:
+    """Everything the card records: data, splits, hyper-parameters, training, metrics, hashes."""
+    import torch
+
+    state = trainer.state
+    evals = [h for h in state.log_history if PRIMARY_METRIC in h]
+    best = next((h for h in evals if h.get("step") == _checkpoint_step(state.best_model_checkpoint)), None)
+    best = best or (max(evals, key=lambda h: h[PRIMARY_METRIC]) if evals else {})
+    metric_names = [k for k in baseline if k.startswith("eval_") and k in best]
+    return {
+        "name": config.name,
+        "created": datetime.now(timezone.utc).isoformat(),
+        "lab_version": __version__,
+        "base_model": {"key": config.base, "path": str(base_dir), "fingerprint": base_encoder.fingerprint},
+        "dataset": {"name": dataset.name, "fingerprint": dataset.fingerprint()},
+        "pipeline": pipeline_signature(base_dir),
+        "data": {"train": data.summary(),
+                 "eval": {"split": validation.split, "queries": len(validation.queries),
+                          "judged_pairs": len(validation.judged), "catalogue_products": len(validation.corpus),
+                          "similarity_pairs": len(validation.similarity_pairs)}},
+        "config": config.to_dict(),
+        "training": {"steps": state.global_step, "max_steps": state.max_steps, "epochs": round(state.epoch or 0, 4),
+                     "best_step": best.get("step"), "best_metric": state.best_metric,
+                     "primary_metric": PRIMARY_METRIC, "stopped_early": state.global_step < state.max_steps,
+                     "seconds": round(seconds, 1), "bf16": bf16, "torch_threads": torch.get_num_threads(),
+                     "resumed_from": resumed_from.name if resumed_from else None},
+        "metrics": {"evaluator": {"base": {k: baseline[k] for k in metric_names},
+                                  "finetuned": {k: float(best[k]) for k in metric_names}}},
+    }
+
+
+def _checkpoint_step(path: str | None) -> int | None:
+    if not path:
+        return None
+    tail = path.rstrip("/").rsplit("-", 1)[-1]
+    return int(tail) if tail.isdigit() else None
+

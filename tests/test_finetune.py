@@ -1,0 +1,256 @@
+"""Fine-tuning on the generated demo catalogue with a tiny budget: one real training run (interrupted,
+then resumed) shared by the tests, plus the error paths, which stop before any training."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from lab.backends.embedded import EmbeddedBackend
+from lab.context import Lab
+from lab.data import Dataset, generate_demo
+from lab.embeddings import load_encoder
+from lab.errors import DataError, LabError
+from lab.finetune import (FinetuneConfig, assert_same_pipeline, build_training_data, draw_plots, finetune,
+                          load_card, load_report, model_dir, pipeline_signature, report_dir)
+from lab.finetune.base_models import assemble_split_zip, sha256_file
+from lab.finetune.examples import product_texts, refuse_test_queries
+from lab.finetune.report import PLOTS
+from lab.finetune.trainer import CHECKPOINTS, ensure_free_space, staging_dir
+
+NAME = "tiny"
+INTERRUPT_AT = 4
+
+
+def tiny_config(**overrides) -> FinetuneConfig:
+    values = dict(name=NAME, max_steps=6, eval_steps=3, batch_size=8, max_seq_length=16, negatives="judged",
+                  mine_top_k=20, similarity_pairs=40, seed=7)
+    return FinetuneConfig(**{**values, **overrides})
+
+
+def make_lab(workspace: Path, dataset: Dataset) -> Lab:
+    dataset.save(workspace / "datasets" / dataset.name)
+    return Lab(workspace=workspace, backend=EmbeddedBackend(workspace), dataset_name=dataset.name)
+
+
+class InterruptAt:
+    """A training display that presses Ctrl-C once training reaches ``step``."""
+
+    def __init__(self, step: int):
+        self.step = step
+
+    def start(self, total_steps: int, done_steps: int) -> None:
+        pass
+
+    def update(self, step: int, loss: float | None, metric: float | None) -> None:
+        if step >= self.step:
+            raise KeyboardInterrupt
+
+    def stop(self) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """Train, get interrupted after the first checkpoint, resume, finish."""
+    mp = pytest.MonkeyPatch()
+    mp.setenv("LAB_EMBED_PRECISION", "fp32")
+    workspace = tmp_path_factory.mktemp("ws")
+    lab = make_lab(workspace, generate_demo(seed=5, n_products=150, n_queries=100))
+    with pytest.raises(LabError, match="interrupted at step") as interrupted:
+        finetune(lab, tiny_config(), display=InterruptAt(INTERRUPT_AT))
+    state = {"message": str(interrupted.value), "registered": model_dir(workspace, NAME).exists(),
+             "checkpoints": sorted(p.name for p in (staging_dir(workspace, NAME) / CHECKPOINTS).glob("checkpoint-*"))}
+    result = finetune(lab, tiny_config())
+    yield lab, result, state
+    mp.undo()
+
+
+def test_interrupted_run_registers_nothing_and_resumes(trained):
+    lab, result, state = trained
+    assert not state["registered"]
+    assert "checkpoint-3" in state["checkpoints"] and "resume from checkpoint-3" in state["message"]
+    assert result.card["training"]["resumed_from"] == "checkpoint-3"
+    assert result.card["training"]["steps"] == 6
+    assert not staging_dir(lab.workspace, NAME).exists()
+
+
+def test_model_loads_through_load_encoder_and_keeps_pooling(trained):
+    lab, result, _ = trained
+    tuned = load_encoder(NAME, lab.workspace)
+    base = load_encoder("minilm", lab.workspace)
+    assert tuned.dimension == base.dimension == 384
+    assert tuned.fingerprint != base.fingerprint
+    texts = ["cordless drill", "Brookhaven kitchen faucet in chrome"]
+    vectors = tuned.encode(texts)
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    assert not np.allclose(vectors, base.encode(texts), atol=1e-4)
+    assert pipeline_signature(result.path) == pipeline_signature(base.path)
+    assert pipeline_signature(result.path)["pooling"]["pooling_mode"] == "mean"
+    assert pipeline_signature(result.path)["normalized"] is True
+
+
+def test_changed_pooling_is_refused(trained, tmp_path):
+    lab, result, _ = trained
+    changed = tmp_path / "changed"
+    shutil.copytree(result.path, changed)
+    pooling = changed / "1_Pooling" / "config.json"
+    config = json.loads(pooling.read_text())
+    config["pooling_mode"] = "cls"
+    pooling.write_text(json.dumps(config))
+    with pytest.raises(LabError, match="changed the base model's pooling"):
+        assert_same_pipeline(load_encoder("minilm", lab.workspace).path, changed)
+
+
+def test_training_data_excludes_test_queries(trained):
+    lab, result, _ = trained
+    dataset = lab.dataset
+    config = tiny_config()
+    data = build_training_data(dataset, config, product_texts(dataset.products, config.text_fields),
+                               miner=lambda queries: [[] for _ in queries])
+    splits = dataset.split_assignment()
+    assert {splits[q] for q in data.examples["query_id"]} == {"train"}
+    assert data.test_overlap == 0
+    assert result.card["data"]["train"]["test_query_overlap"] == 0
+    assert result.report["test_query_overlap"] == 0
+
+
+def test_leak_guard_refuses_test_queries(trained):
+    lab, _, _ = trained
+    dataset = lab.dataset
+    texts = product_texts(dataset.products, ("product_title",))
+    test_query = dataset.queries_for("test").iloc[0]
+    leaked = pd.DataFrame({"query_id": [test_query["query_id"]], "query": [test_query["query_text"]]})
+    with pytest.raises(LabError, match="test split"):
+        refuse_test_queries(dataset, leaked)
+    same_text = pd.DataFrame({"query_id": ["not-a-test-id"], "query": [test_query["query_text"].upper()]})
+    with pytest.raises(LabError, match="text of a test query"):
+        refuse_test_queries(dataset, same_text)
+    assert len(texts) == len(dataset.products)
+
+
+def test_hard_negatives_are_judged_irrelevant(trained):
+    lab, result, _ = trained
+    dataset = lab.dataset
+    labels = {(q, p): r for q, p, r in zip(dataset.qrels["query_id"], dataset.qrels["product_id"], dataset.qrels["relevance"])}
+    config = tiny_config()
+    texts = product_texts(dataset.products, config.text_fields)
+    everything = texts.index.tolist()
+    data = build_training_data(dataset, config, texts, miner=lambda queries: [everything for _ in queries])
+    with_negative = data.examples[data.examples["negative_id"].notna()]
+    assert len(with_negative) > 0
+    assert all(labels[(q, p)] == 0 for q, p in zip(with_negative["query_id"], with_negative["negative_id"]))
+    unjudged = build_training_data(dataset, tiny_config(negatives="unjudged"), texts,
+                                   miner=lambda queries: [everything for _ in queries])
+    assert all(labels.get((q, p), 0) == 0 for q, p in zip(unjudged.examples["query_id"], unjudged.examples["negative_id"]))
+    assert result.card["data"]["train"]["with_hard_negative"] > 0
+
+
+def test_report_files(trained):
+    lab, result, _ = trained
+    directory = report_dir(result.path)
+    for name in PLOTS.values():
+        assert (directory / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    report = load_report(result.path)
+    assert set(report["metrics"]) == {"base", "finetuned"}
+    assert 0 <= report["metrics"]["finetuned"]["ndcg@10"] <= 1
+    assert {"2", "0", "random"} <= set(report["similarity"])
+    assert report["curves"]["eval"][0]["step"] == 0 and report["curves"]["eval"][-1]["step"] == 6
+    assert report["curves"]["loss"] and report["pairs"]["improved"] and report["pairs"]["deteriorated"]
+    (directory / PLOTS["curves"]).unlink()
+    draw_plots(directory, report, only_missing=True)
+    assert (directory / PLOTS["curves"]).is_file()
+
+
+def test_model_card(trained):
+    lab, result, _ = trained
+    card = load_card(result.path)
+    assert card["dataset"] == {"name": lab.dataset.name, "fingerprint": lab.dataset.fingerprint()}
+    assert card["base_model"]["fingerprint"] == load_encoder("minilm", lab.workspace).fingerprint
+    assert card["data"]["train"]["split"] == "train" and card["data"]["eval"]["split"] == "val"
+    assert card["data"]["train"]["positive_pairs"] > 0
+    assert card["config"]["learning_rate"] == 5e-5 and card["config"]["batch_size"] == 8
+    assert card["config"]["max_seq_length"] == 16 and card["config"]["seed"] == 7
+    assert set(card["metrics"]) == {"evaluator", "leaderboard"}
+    assert "eval_val_cosine_ndcg@10" in card["metrics"]["evaluator"]["finetuned"]
+    readme = (result.path / "README.md").read_text()
+    assert lab.dataset.fingerprint() in readme and card["base_model"]["fingerprint"] in readme
+    assert "Hyper-parameters" in readme and "learning_rate" in readme
+
+
+def test_existing_model_and_changed_settings_are_refused(trained):
+    lab, _, _ = trained
+    with pytest.raises(LabError, match="already exists"):
+        finetune(lab, tiny_config())
+    staging = staging_dir(lab.workspace, "other")
+    staging.mkdir(parents=True)
+    (staging / "run.json").write_text(json.dumps({"identity": {"run_hash": "something else"}}))
+    with pytest.raises(LabError, match="other settings"):
+        finetune(lab, tiny_config(name="other"))
+    shutil.rmtree(staging)
+
+
+def test_empty_and_tiny_training_sets(tmp_path):
+    dataset = generate_demo(seed=5, n_products=150, n_queries=100)
+    lab = make_lab(tmp_path, dataset)
+    with pytest.raises(DataError, match="only 0 .* lower --min-label"):
+        finetune(lab, tiny_config(min_label=3))
+    train = set(dataset.queries_for("train")["query_id"])
+    kept = dataset.qrels[~dataset.qrels["query_id"].isin(train)]
+    empty = Dataset("empty-train", dataset.products, dataset.queries, kept)
+    lab = make_lab(tmp_path, empty)
+    with pytest.raises(DataError, match="no judged queries"):
+        finetune(lab, tiny_config())
+    one_query = dataset.qrels[dataset.qrels["query_id"].isin(sorted(train)[:1]) | ~dataset.qrels["query_id"].isin(train)]
+    lab = make_lab(tmp_path, Dataset("tiny-train", dataset.products, dataset.queries, one_query))
+    with pytest.raises(DataError, match="fewer than one batch|at least"):
+        finetune(lab, tiny_config(batch_size=64))
+    assert not (tmp_path / "models" / NAME).exists()
+
+
+def test_missing_base_model_and_bad_settings(tmp_path):
+    lab = make_lab(tmp_path, generate_demo(seed=5, n_products=60, n_queries=40))
+    with pytest.raises(LabError, match="model 'nonexistent' not found"):
+        finetune(lab, tiny_config(base="nonexistent"))
+    with pytest.raises(LabError, match="test split is for the leaderboard"):
+        tiny_config(train_split="test")
+    with pytest.raises(LabError, match="--name"):
+        tiny_config(name="../escape")
+
+
+def test_disk_space_is_checked(tmp_path):
+    with pytest.raises(LabError, match="not enough disk space"):
+        ensure_free_space(tmp_path, 1 << 62)
+    ensure_free_space(tmp_path, 1)
+
+
+def test_split_zip_model_is_joined_and_hash_checked(tmp_path):
+    archive = tmp_path / "model.zip"
+    weights = b"\x00weights" * 1000
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("some-model/model.safetensors", weights)
+        zf.writestr("some-model/modules.json", "[]")
+        zf.writestr("some-model/desktop.ini", "junk")
+        zf.writestr("some-model/1_Pooling/config.json", "{}")
+    blob = archive.read_bytes()
+    parts = []
+    for i, start in enumerate(range(0, len(blob), len(blob) // 3 + 1)):
+        part = tmp_path / f"model.zip.{i:03d}"
+        part.write_bytes(blob[start:start + len(blob) // 3 + 1])
+        parts.append(part)
+    zip_hash = sha256_file(archive)
+    (tmp_path / "w").write_bytes(weights)
+    weights_hash = sha256_file(tmp_path / "w")
+    with pytest.raises(LabError, match="sha256"):
+        assemble_split_zip(parts[::-1], "some-model", zip_hash, weights_hash, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+    target = assemble_split_zip(parts, "some-model", zip_hash, weights_hash, tmp_path / "out")
+    files = sorted(p.relative_to(target).as_posix() for p in target.rglob("*") if p.is_file())
+    assert files == ["1_Pooling/config.json", "model.safetensors", "modules.json"]
+    assert (target / "model.safetensors").read_bytes() == weights
