@@ -13,18 +13,17 @@ import shutil
 import time
 import uuid
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Sequence
 
 import numpy as np
 
+from ..progress import Advance
 from ..workspace import atomic_path
 from .encoder import DEFAULT_BATCH_SIZE, Encoder
 
 SHARD_SIZE = 4096
 COMPACT_ABOVE = 64
 KEY_DTYPE = "S40"
-
-Advance = Callable[[int], None]
 
 
 def text_key(text: str) -> bytes:

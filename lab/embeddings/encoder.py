@@ -5,11 +5,12 @@ from __future__ import annotations
 import os
 from contextlib import nullcontext
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..errors import LabError
+from ..progress import Advance
 from .models import load_sentence_transformer, model_fingerprint, resolve_model_dir
 from .precision import PrecisionReport, decide_precision, requested_precision
 
@@ -19,8 +20,6 @@ if TYPE_CHECKING:
 THREADS_ENV = "LAB_TORCH_THREADS"
 DEFAULT_BATCH_SIZE = 64
 CALIBRATION_BATCH_SIZE = 8  # keeps the one long calibration text from padding all the others
-
-Advance = Callable[[int], None]
 
 
 def torch_threads() -> int:
@@ -36,14 +35,14 @@ def torch_threads() -> int:
 class Encoder:
     """One loaded model: ``encode`` turns texts into float32 vectors, shape (n, dimension)."""
 
-    def __init__(self, key: str, path: Path, model: SentenceTransformer, precision: str | None = None):
+    def __init__(self, key: str, path: Path, model: SentenceTransformer, precision: str = "auto"):
         self.key = key
         self.path = path
         self._model = model.eval()
         self.fingerprint = model_fingerprint(path, model)
         self.dimension = int(self._run([""], False).shape[1])
         self.precision_report: PrecisionReport = decide_precision(
-            requested_precision(precision), lambda texts, bf16: self._run(texts, bf16, CALIBRATION_BATCH_SIZE))
+            precision, lambda texts, bf16: self._run(texts, bf16, CALIBRATION_BATCH_SIZE))
 
     @property
     def precision(self) -> str:
@@ -106,6 +105,7 @@ def load_encoder(key: str, workspace: str | os.PathLike[str], precision: str | N
     """
     import torch
 
+    requested = requested_precision(precision)
     torch.set_num_threads(torch_threads())
     path = resolve_model_dir(key, workspace)
-    return Encoder(key, path, load_sentence_transformer(path), precision)
+    return Encoder(key, path, load_sentence_transformer(path), requested)
