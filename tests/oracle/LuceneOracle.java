@@ -8,7 +8,7 @@
  *   analyze<TAB>ANALYZER            then one text per line
  *       -> per text: COUNT<TAB>TOKEN<TAB>TOKEN...
  *
- *   search<TAB>SIMILARITY           (opensearch = LegacyBM25Similarity, bm25 = BM25Similarity)
+ *   search<TAB>SIMILARITY           (bm25 = BM25Similarity, legacy_bm25 = LegacyBM25Similarity)
  *   field<TAB>NAME<TAB>ANALYZER     one per text field
  *   doc<TAB>ID<TAB>FIELD<TAB>TEXT...  documents in order (Lucene doc id = line order)
  *   query<TAB>SIZE<TAB>EXPR...      a query tree in prefix form, see Builder below
@@ -126,8 +126,8 @@ public final class LuceneOracle {
 
   static Similarity similarity(String name) {
     switch (name) {
-      case "opensearch": return new LegacyBM25Similarity(1.2f, 0.75f);  // OpenSearch's "BM25"
-      case "bm25": return new BM25Similarity(1.2f, 0.75f);
+      case "bm25": return new BM25Similarity(1.2f, 0.75f);  // OpenSearch 3.x's default "BM25"
+      case "legacy_bm25": return new LegacyBM25Similarity(1.2f, 0.75f);  // OpenSearch 1.x/2.x's default
       default: throw new IllegalArgumentException("unknown similarity " + name);
     }
   }

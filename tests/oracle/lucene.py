@@ -28,9 +28,10 @@ JAR_DIRS = ("/usr/share/java",)
 JARS = ("core", "analyzers-common", "misc")
 ABSENT = "java/liblucene8-java absent"
 
-SIMILARITIES = ("opensearch", "bm25")
-"""opensearch: LegacyBM25Similarity(1.2, 0.75), what OpenSearch's default "BM25" is;
-bm25: Lucene 8's BM25Similarity(1.2, 0.75), which lacks the constant (k1 + 1) factor."""
+SIMILARITIES = ("bm25", "legacy_bm25")
+"""bm25: Lucene's BM25Similarity(1.2, 0.75), OpenSearch 3.x's default; legacy_bm25:
+LegacyBM25Similarity(1.2, 0.75), OpenSearch 1.x/2.x's default (scores times k1 + 1, with the
+boost multiplied by 2.2 in float before scoring) and OpenSearch 3.x's "LegacyBM25" type."""
 
 
 def _find_jar(name: str) -> str | None:
@@ -114,7 +115,7 @@ def lucene_analyze(analyzer: str, texts: list[str]) -> list[list[str]]:
 
 def lucene_search(docs: list[dict[str, Any]], field_analyzers: dict[str, str],
                   queries: list[dict[str, Any]], size: int,
-                  similarity: str = "opensearch") -> list[dict[str, Any]]:
+                  similarity: str = "bm25") -> list[dict[str, Any]]:
     """Index ``docs`` (each ``{"id": ..., field: text, ...}``; absent or None fields are left out)
     in one segment in order, run each OpenSearch ``query`` clause and return, per query,
     ``{"total": n, "hits": [(id, score), ...]}`` with Lucene's exact float32 scores."""
