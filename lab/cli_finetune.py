@@ -8,8 +8,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from .finetune.base_models import CANDIDATES
-from .finetune.config import DEFAULT_NAME, LOSSES, MINING_SOURCES, NEGATIVE_MODES, FinetuneConfig
+from .finetune.config import DEFAULT_NAME, LOSSES, MINING_SOURCES, NEGATIVE_MODES, TEXT_VECTOR_SOURCES, FinetuneConfig
 
 console = Console()
 
@@ -30,7 +29,8 @@ def _progress():
 @click.option("--name", default=DEFAULT_NAME, show_default=True, help="Model name: models/<name>, `--model <name>` elsewhere.")
 @click.option("--base", default="minilm", show_default=True, help="Base model key (minilm, mpnet, a model under models/).")
 @click.option("--min-label", type=int, default=2, show_default=True, help="Positives: pairs with relevance label ≥ this.")
-@click.option("--text-fields", default="product_title", show_default=True, help="Product columns the model reads, comma-separated.")
+@click.option("--text-fields", default=",".join(TEXT_VECTOR_SOURCES), show_default=True,
+              help="Product columns the model reads, comma-separated (default: those of text_vector).")
 @click.option("--negatives", type=click.Choice(NEGATIVE_MODES), default="none", show_default=True,
               help="Hard negatives from the top-k: judged irrelevant only, or unjudged too.")
 @click.option("--mine-from", type=click.Choice(MINING_SOURCES), default="base", show_default=True,
@@ -90,10 +90,10 @@ def report(ctx: click.Context, name: str) -> None:
 
 
 @finetune.command("compare-models")
-@click.option("--model", "models", multiple=True, help=f"Candidate base model (default: {', '.join(CANDIDATES)}).")
+@click.option("--model", "models", multiple=True, help="Candidate base model (default: every base model, minilm and mpnet).")
 @click.option("--sample", type=int, help="Search the val-judged products plus N random others, not the whole catalogue.")
 @click.option("--min-label", type=int, default=2, show_default=True, help="Positives of the triplets.")
-@click.option("--text-fields", default="product_title", show_default=True)
+@click.option("--text-fields", default=",".join(TEXT_VECTOR_SOURCES), show_default=True)
 @click.pass_context
 def compare_models_command(ctx: click.Context, models: tuple[str, ...], sample: int | None, min_label: int,
                            text_fields: str) -> None:
@@ -102,7 +102,7 @@ def compare_models_command(ctx: click.Context, models: tuple[str, ...], sample: 
     from .finetune import compare_models
 
     config = FinetuneConfig(min_label=min_label, text_fields=tuple(f.strip() for f in text_fields.split(",")))
-    table = compare_models(_lab(ctx), models or CANDIDATES, config, sample, progress=_progress())
+    table = compare_models(_lab(ctx), models or None, config, sample, progress=_progress())
     out = Table(title=f"base models · split {table.attrs['split']} · {table.attrs['queries']:,} queries · "
                       f"{table.attrs['catalogue']:,} products")
     out.add_column("model")

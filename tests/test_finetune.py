@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -19,17 +18,16 @@ from lab.embeddings import load_encoder
 from lab.errors import DataError, LabError
 from lab.finetune import (FinetuneConfig, assert_same_pipeline, build_training_data, draw_plots, finetune,
                           load_card, load_report, model_dir, pipeline_signature, report_dir)
-from lab.finetune.base_models import assemble_split_zip, sha256_file
 from lab.finetune.examples import product_texts, refuse_test_queries
 from lab.finetune.report import PLOTS
 from lab.finetune.trainer import CHECKPOINTS, ensure_free_space, staging_dir
 
 NAME = "tiny"
-INTERRUPT_AT = 4
+INTERRUPT_AT = 3
 
 
 def tiny_config(**overrides) -> FinetuneConfig:
-    values = dict(name=NAME, max_steps=6, eval_steps=3, batch_size=8, max_seq_length=16, negatives="judged",
+    values = dict(name=NAME, max_steps=4, eval_steps=2, batch_size=8, max_seq_length=16, negatives="judged",
                   mine_top_k=20, similarity_pairs=40, seed=7)
     return FinetuneConfig(**{**values, **overrides})
 
@@ -75,9 +73,9 @@ def trained(tmp_path_factory):
 def test_interrupted_run_registers_nothing_and_resumes(trained):
     lab, result, state = trained
     assert not state["registered"]
-    assert "checkpoint-3" in state["checkpoints"] and "resume from checkpoint-3" in state["message"]
-    assert result.card["training"]["resumed_from"] == "checkpoint-3"
-    assert result.card["training"]["steps"] == 6
+    assert "checkpoint-2" in state["checkpoints"] and "resume from checkpoint-2" in state["message"]
+    assert result.card["training"]["resumed_from"] == "checkpoint-2"
+    assert result.card["training"]["steps"] == 4
     assert not staging_dir(lab.workspace, NAME).exists()
 
 
@@ -161,7 +159,7 @@ def test_report_files(trained):
     assert set(report["metrics"]) == {"base", "finetuned"}
     assert 0 <= report["metrics"]["finetuned"]["ndcg@10"] <= 1
     assert {"2", "0", "random"} <= set(report["similarity"])
-    assert report["curves"]["eval"][0]["step"] == 0 and report["curves"]["eval"][-1]["step"] == 6
+    assert report["curves"]["eval"][0]["step"] == 0 and report["curves"]["eval"][-1]["step"] == 4
     assert report["curves"]["loss"] and report["pairs"]["improved"] and report["pairs"]["deteriorated"]
     (directory / PLOTS["curves"]).unlink()
     draw_plots(directory, report, only_missing=True)
@@ -228,29 +226,3 @@ def test_disk_space_is_checked(tmp_path):
     with pytest.raises(LabError, match="not enough disk space"):
         ensure_free_space(tmp_path, 1 << 62)
     ensure_free_space(tmp_path, 1)
-
-
-def test_split_zip_model_is_joined_and_hash_checked(tmp_path):
-    archive = tmp_path / "model.zip"
-    weights = b"\x00weights" * 1000
-    with zipfile.ZipFile(archive, "w") as zf:
-        zf.writestr("some-model/model.safetensors", weights)
-        zf.writestr("some-model/modules.json", "[]")
-        zf.writestr("some-model/desktop.ini", "junk")
-        zf.writestr("some-model/1_Pooling/config.json", "{}")
-    blob = archive.read_bytes()
-    parts = []
-    for i, start in enumerate(range(0, len(blob), len(blob) // 3 + 1)):
-        part = tmp_path / f"model.zip.{i:03d}"
-        part.write_bytes(blob[start:start + len(blob) // 3 + 1])
-        parts.append(part)
-    zip_hash = sha256_file(archive)
-    (tmp_path / "w").write_bytes(weights)
-    weights_hash = sha256_file(tmp_path / "w")
-    with pytest.raises(LabError, match="sha256"):
-        assemble_split_zip(parts[::-1], "some-model", zip_hash, weights_hash, tmp_path / "out")
-    assert not (tmp_path / "out").exists()
-    target = assemble_split_zip(parts, "some-model", zip_hash, weights_hash, tmp_path / "out")
-    files = sorted(p.relative_to(target).as_posix() for p in target.rglob("*") if p.is_file())
-    assert files == ["1_Pooling/config.json", "model.safetensors", "modules.json"]
-    assert (target / "model.safetensors").read_bytes() == weights

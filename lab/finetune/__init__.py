@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .base_models import CANDIDATES, assert_same_pipeline, ensure_base_model, pipeline_signature
+from .base_models import assert_same_pipeline, candidates, pipeline_signature
 from .card import load_card
 from .compare import compare_models
 from .config import DEFAULT_NAME, FinetuneConfig
@@ -10,6 +10,6 @@ from .examples import TrainingData, build_training_data
 from .report import draw_plots, load_report, report_dir
 from .trainer import FinetuneResult, finetune, model_dir
 
-__all__ = ["CANDIDATES", "DEFAULT_NAME", "FinetuneConfig", "FinetuneResult", "TrainingData", "assert_same_pipeline",
-           "build_training_data", "compare_models", "draw_plots", "ensure_base_model", "finetune", "load_card",
+__all__ = ["DEFAULT_NAME", "FinetuneConfig", "FinetuneResult", "TrainingData", "assert_same_pipeline",
+           "build_training_data", "compare_models", "candidates", "draw_plots", "finetune", "load_card",
            "load_report", "model_dir", "pipeline_signature", "report_dir"]

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from ..progress import ProgressFactory, silent
-from .base_models import CANDIDATES, ensure_base_model
+from .base_models import candidates
 from .config import FinetuneConfig
 from .examples import IRRELEVANT_LABEL, product_texts
 from .report import encode_normalised
@@ -52,7 +52,6 @@ def sample_catalogue(validation: ValidationData, extra: int, seed: int) -> pd.Se
 def evaluate_candidate(lab: Any, key: str, validation: ValidationData, triplets: pd.DataFrame,
                        progress: ProgressFactory) -> dict[str, Any]:
     """Leaderboard metrics of exact cosine search on val, triplet accuracy and encoding speed."""
-    ensure_base_model(key, lab.workspace)
     encoder = lab.encoder(key)
     catalogue = validation.corpus
     query_ids, query_texts = list(validation.queries), list(validation.queries.values())
@@ -77,7 +76,7 @@ def evaluate_candidate(lab: Any, key: str, validation: ValidationData, triplets:
             "fingerprint": encoder.fingerprint[:12]}
 
 
-def compare_models(lab: Any, keys: Sequence[str] = CANDIDATES, config: FinetuneConfig | None = None,
+def compare_models(lab: Any, keys: Sequence[str] | None = None, config: FinetuneConfig | None = None,
                    sample: int | None = None, progress: ProgressFactory | None = None) -> pd.DataFrame:
     """One row per candidate base model, best val nDCG@10 first.
 
@@ -92,7 +91,7 @@ def compare_models(lab: Any, keys: Sequence[str] = CANDIDATES, config: FinetuneC
     if sample is not None:
         validation.corpus = sample_catalogue(validation, sample, config.seed)
     triplets = val_triplets(validation, config.min_label, config.seed)
-    rows = [evaluate_candidate(lab, key, validation, triplets, progress) for key in dict.fromkeys(keys)]
+    rows = [evaluate_candidate(lab, key, validation, triplets, progress) for key in dict.fromkeys(keys or candidates())]
     table = pd.DataFrame(rows).sort_values("ndcg@10", ascending=False).reset_index(drop=True)
     table.attrs.update({"split": validation.split, "queries": len(validation.queries),
                         "catalogue": len(validation.corpus)})

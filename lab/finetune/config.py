@@ -14,8 +14,9 @@ DEFAULT_NAME = "finetuned"
 NEGATIVE_MODES = ("none", "judged", "unjudged")
 MINING_SOURCES = ("base", "bm25")
 LOSSES = ("mnrl", "cached-mnrl")
+TEXT_VECTOR_SOURCES = ("product_title", "product_description", "attributes")
+"""The sources of ``text_vector`` in mappings/products.json, the field the ``*_finetune`` templates search."""
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-RESERVED_NAMES = ("minilm",)
 
 
 @dataclass(frozen=True)
@@ -54,7 +55,9 @@ class FinetuneConfig:
     """Positive and as many random (query, product) pairs for the similarity evaluator."""
 
     def __post_init__(self) -> None:
-        if not NAME_PATTERN.match(self.name) or self.name in RESERVED_NAMES:
+        from ..embeddings.models import base_models
+
+        if not NAME_PATTERN.match(self.name) or self.name in base_models():
             raise LabError(f"--name '{self.name}': use letters, digits, '.', '_' or '-' (not a base model key)")
         if self.name == self.base:
             raise LabError(f"--name '{self.name}' is the base model itself: choose another name")

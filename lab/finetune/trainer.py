@@ -23,7 +23,8 @@ from .. import __version__
 from ..errors import LabError
 from ..progress import ProgressFactory, silent
 from ..workspace import atomic_path, read_json, write_json
-from .base_models import assert_same_pipeline, ensure_base_model, pipeline_signature
+from ..embeddings.models import resolve_model_dir
+from .base_models import assert_same_pipeline, pipeline_signature
 from .card import write_card
 from .config import FinetuneConfig
 from .examples import TrainingData, build_training_data, product_texts
@@ -220,7 +221,7 @@ def finetune(lab: Any, config: FinetuneConfig, display: TrainingDisplay | None =
     if target.exists() and not overwrite:
         raise LabError(f"model '{config.name}' already exists at {target}: pass --overwrite to replace it, "
                        "or --name NEW for another")
-    base_dir = ensure_base_model(config.base, workspace)
+    base_dir = resolve_model_dir(config.base, workspace)
     dataset = lab.dataset
     texts = product_texts(dataset.products, config.text_fields)
     data = build_training_data(dataset, config, texts, _miner(lab, config, texts, progress))
