@@ -174,7 +174,7 @@ public final class LuceneOracle {
       for (String[] q : queries) {
         int size = Integer.parseInt(q[1]);
         Builder builder = new Builder(fieldAnalyzers, q, 2);
-        Query query = builder.build(false);
+        Query query = builder.build();
         if (builder.pos != q.length) throw new IllegalArgumentException("trailing query tokens");
         TopScoreDocCollector collector = TopScoreDocCollector.create(Math.max(size, 1), Integer.MAX_VALUE);
         searcher.search(query, collector);
@@ -215,7 +215,7 @@ public final class LuceneOracle {
 
     static Query boosted(Query q, float boost) { return boost == 1.0f ? q : new BoostQuery(q, boost); }
 
-    Query build(boolean filterContext) {
+    Query build() {
       String kind = next();
       switch (kind) {
         case "match": {
@@ -255,38 +255,38 @@ public final class LuceneOracle {
           int nFilter = Integer.parseInt(next()), nMustNot = Integer.parseInt(next());
           String msm = next();
           float boost = parseFloat(next());
-          List<Query> must = children(nMust, filterContext), should = children(nShould, filterContext);
-          List<Query> filter = children(nFilter, true), mustNot = children(nMustNot, true);
-          BooleanQuery.Builder b = new BooleanQuery.Builder();  // OpenSearch's clause order
+          List<Query> must = children(nMust), should = children(nShould);
+          List<Query> filter = children(nFilter), mustNot = children(nMustNot);
+          // OpenSearch's clause order; since 7.0 no minimum_should_match of 1 in filter context
+          BooleanQuery.Builder b = new BooleanQuery.Builder();
           for (Query q : must) b.add(q, Occur.MUST);
           for (Query q : mustNot) b.add(q, Occur.MUST_NOT);
           for (Query q : should) b.add(q, Occur.SHOULD);
           for (Query q : filter) b.add(q, Occur.FILTER);
           BooleanQuery bq = b.build();
           if (bq.clauses().isEmpty()) return boosted(new MatchAllDocsQuery(), boost);
-          if (filterContext && msm.equals("-") && nShould > 0) msm = "1";
           Query q = applyMinimumShouldMatch(bq, msm);
           return boosted(fixNegative(q), boost);
         }
         case "dismax": {
           int n = Integer.parseInt(next());
           float tie = parseFloat(next()), boost = parseFloat(next());
-          List<Query> qs = children(n, filterContext);
+          List<Query> qs = children(n);
           Query q = qs.isEmpty() ? new MatchNoDocsQuery() : new DisjunctionMaxQuery(qs, tie);
           return boosted(q, boost);
         }
         case "const": {
           float boost = parseFloat(next());
-          return boosted(new ConstantScoreQuery(build(true)), boost);
+          return boosted(new ConstantScoreQuery(build()), boost);
         }
         case "all": return boosted(new MatchAllDocsQuery(), parseFloat(next()));
         default: throw new IllegalArgumentException("unknown query kind " + kind);
       }
     }
 
-    List<Query> children(int n, boolean filterContext) {
+    List<Query> children(int n) {
       List<Query> qs = new ArrayList<>();
-      for (int i = 0; i < n; i++) qs.add(build(filterContext));
+      for (int i = 0; i < n; i++) qs.add(build());
       return qs;
     }
 
@@ -306,9 +306,8 @@ public final class LuceneOracle {
     int optional = 0;
     for (BooleanClause c : query.clauses()) if (c.getOccur() == Occur.SHOULD) optional++;
     int spec = Integer.parseInt(msm);
-    int result = spec < 0 ? optional + spec : spec;
-    result = optional < result ? optional : Math.max(result, 0);
-    if (result <= 0) return query;
+    int result = Math.max(spec < 0 ? optional + spec : spec, 0);  // not capped: more than there are matches nothing
+    if (result == 0) return query;
     BooleanQuery.Builder b = new BooleanQuery.Builder();
     for (BooleanClause c : query.clauses()) b.add(c);
     b.setMinimumNumberShouldMatch(result);

@@ -27,6 +27,8 @@ BUILD = HERE / "build"
 JAR_DIRS = ("/usr/share/java",)
 JARS = ("core", "analyzers-common", "misc")
 ABSENT = "java/liblucene8-java absent"
+JVM_FLAGS = ("-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xss16m")
+"""Short runs on a small machine: one GC thread and the quick JIT start three times faster."""
 
 SIMILARITIES = ("bm25", "legacy_bm25")
 """bm25: Lucene's BM25Similarity(1.2, 0.75), OpenSearch 3.x's default; legacy_bm25:
@@ -97,7 +99,7 @@ def _run(lines: list[str]) -> list[list[str]]:
     classpath = _classpath()
     if classpath is None:
         raise RuntimeError(ABSENT)
-    proc = subprocess.run(["java", "-Xss16m", "-cp", classpath, "LuceneOracle"],
+    proc = subprocess.run(["java", *JVM_FLAGS, "-cp", classpath, "LuceneOracle"],
                           input="\n".join(lines) + "\n", capture_output=True, encoding="utf-8")
     if proc.returncode != 0:
         raise RuntimeError(f"LuceneOracle failed: {proc.stderr.strip()[-2000:]}")

@@ -107,3 +107,25 @@ def long_runs(seed: int = 0) -> list[str]:
             "\U0001d400" * 140, "x" * 254 + "\U0001d400y", "ก" * 300, "カ" * 280, "中" * 300,
             "a" * 254 + "'s", "a" * 253 + ".bb", "😀" * 200, "a\u0301" * 200]
     return [rng.choice(["", "pre ", "x-"]) + r + rng.choice(["", " post", ".z"]) for r in runs]
+
+
+ATTRIBUTE_NAMES = ["color", "material", "finish", "brand", "size", "voltage", "certification", "style"]
+ATTRIBUTE_VALUES = ["red", "white", "black", "stainless steel", "brushed nickel", "oak", "PVC", "copper",
+                    "UL listed", "Energy Star", "12 in.", "3/4 in.", "120-Volt", "modern", "traditional",
+                    "outdoor", "indoor", "the", "and"]
+
+
+def product_docs(n: int, seed: int = 0) -> list[dict[str, str | None]]:
+    """Products with a short title, a long description (40-160 tokens, absent for one in five,
+    empty or all stop words now and then) and ``name: value; ...`` attributes (absent for one in
+    four)."""
+    rng = random.Random(seed)
+    docs: list[dict[str, str | None]] = []
+    for i in range(n):
+        r = rng.random()
+        desc = (None if r < 0.2 else "" if r < 0.22 else "the and of it" if r < 0.24
+                else description(rng))
+        attrs = None if rng.random() < 0.25 else "; ".join(
+            f"{rng.choice(ATTRIBUTE_NAMES)}: {rng.choice(ATTRIBUTE_VALUES)}" for _ in range(rng.randint(1, 6)))
+        docs.append({"id": f"p{i:05d}", "title": title(rng, exotic=0.03), "description": desc, "attributes": attrs})
+    return docs
