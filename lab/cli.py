@@ -13,8 +13,8 @@ from rich.table import Table
 
 from .errors import LabError
 
-console = Console()
-err_console = Console(stderr=True)
+console = Console(width=None if Console().is_terminal else 200)
+err_console = Console(stderr=True, width=None if Console(stderr=True).is_terminal else 200)
 
 
 class LabGroup(click.Group):
@@ -302,3 +302,45 @@ def demo(ctx: click.Context, seed: int, products: int, queries: int, split: str)
     _print_leaderboard(runs, f"{dataset.name} · split {split}")
     for name, why in skipped:
         err_console.print(f"[yellow]skipped {name}:[/] {why}", highlight=False, soft_wrap=True)
+
+
+# --- backends ---------------------------------------------------------------------------------
+
+@cli.group()
+def backend() -> None:
+    """Inspect the search backends."""
+
+
+@backend.command("check")
+@click.option("--strategy", default="textsearch_boosted", show_default=True, help="Strategy to compare.")
+@click.option("--queries", "n_queries", type=int, default=5, show_default=True, help="Queries (from the test split).")
+@click.option("--size", type=int, default=10, show_default=True, help="Hits per query.")
+@click.pass_context
+def backend_check(ctx: click.Context, strategy: str, n_queries: int, size: int) -> None:
+    """Both backends' results for a handful of queries, side by side (scores, ranks)."""
+    from .backends.check import TABLE_COLUMNS, check_backends
+    from .backends.embedded import EmbeddedBackend
+    from .runner import query_vectors, render_bodies
+    from .templates import load_templates
+
+    lab = _lab(ctx)
+    if lab.backend.name == "embedded":
+        raise LabError("`lab backend check` compares the embedded engine with a cluster: add --backend opensearch")
+    templates = load_templates(lab.queries_dir)
+    if strategy not in templates:
+        raise LabError(f"unknown strategy '{strategy}' (known: {', '.join(sorted(templates))})")
+    template = templates[strategy]
+    params = template.resolve_params()
+    texts = lab.dataset.queries_for("test")["query_text"].head(n_queries).tolist()
+    models = template.models(params)
+    vectors = query_vectors(lab, models[0], texts, _progress()) if models else None
+    bodies, pipeline = render_bodies(template, params, texts, vectors, size)
+    result = check_backends(EmbeddedBackend(lab.workspace), lab.backend, lab.index_name, bodies, pipeline,
+                            labels=texts, strategy=strategy)
+    for query in result.queries:
+        table = Table(*TABLE_COLUMNS, title=f"'{query.label}' · hits {query.embedded_total:,} embedded, "
+                                            f"{query.cluster_total:,} cluster")
+        for row in query.table_rows():
+            table.add_row(*row)
+        console.print(table)
+    console.print(result.summary())
