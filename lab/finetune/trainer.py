@@ -183,12 +183,24 @@ def _miner(lab: Any, config: FinetuneConfig, texts, progress: ProgressFactory):
     return base_model_miner(lab, config.base, texts, config.mine_top_k, progress)
 
 
-def _baseline(staging: Path, evaluator, model) -> dict[str, float]:
-    """The evaluator's scores for the untrained base model (kept in staging across a resume)."""
+def _baseline(lab: Any, staging: Path, evaluator, model, base_encoder, progress: ProgressFactory) -> dict[str, float]:
+    """The evaluator's scores for the untrained base model (kept in staging across a resume); its
+    catalogue vectors come from the embedding cache (usually filled by `lab index`)."""
+    import torch
+
+    from ..embeddings import encode_cached
+
     path = staging / BASELINE_FILE
     if path.is_file():
         return read_json(path)
-    scores = {f"eval_{k}": float(v) for k, v in evaluator(model).items()}
+    retrieval = evaluator.evaluators[0]
+    with progress(f"Encoding catalogue ({base_encoder.key})", len(retrieval.corpus)) as advance:
+        vectors = encode_cached(base_encoder, retrieval.corpus, lab.embedding_cache, progress=advance)
+    retrieval.corpus_vectors = torch.from_numpy(vectors)
+    try:
+        scores = {f"eval_{k}": float(v) for k, v in evaluator(model).items()}
+    finally:
+        retrieval.corpus_vectors = None
     write_json(path, scores)
     return scores
 
@@ -236,7 +248,7 @@ def finetune(lab: Any, config: FinetuneConfig, display: TrainingDisplay | None =
         model = load_sentence_transformer(base_dir)
         model.max_seq_length = config.max_seq_length
         evaluator = make_evaluator(validation, bf16)
-        baseline = _baseline(staging, evaluator, model)
+        baseline = _baseline(lab, staging, evaluator, model, base_encoder, progress)
         with redirect_stderr(io.StringIO()):  # the model card's "Computing widget examples" bar
             trainer = SentenceTransformerTrainer(
                 model=model, args=training_arguments(config, staging / CHECKPOINTS, data, bf16),

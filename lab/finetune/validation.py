@@ -69,10 +69,23 @@ def build_validation_data(dataset: Any, config: FinetuneConfig, texts: pd.Series
 
 def make_evaluator(data: ValidationData, bf16: bool = False) -> SequentialEvaluator:
     """Retrieval on val (main score: cosine nDCG@10) then Pearson/Spearman on positive vs random pairs;
-    encoding under bf16 autocast when ``bf16`` (the catalogue is re-encoded at every evaluation)."""
+    encoding under bf16 autocast when ``bf16`` (the catalogue is re-encoded at every evaluation).
+
+    ``evaluator.evaluators[0].corpus_vectors`` may hold the catalogue's vectors (in
+    ``evaluator.evaluators[0].corpus`` order) to score a model whose catalogue vectors are known
+    (the base model's, from the embedding cache) without encoding it again.
+    """
     import torch
     from sentence_transformers.sentence_transformer.evaluation import (
         EmbeddingSimilarityEvaluator, InformationRetrievalEvaluator, SequentialEvaluator)
+
+    class CatalogueRetrievalEvaluator(InformationRetrievalEvaluator):
+        corpus_vectors: torch.Tensor | None = None
+
+        def compute_all_metrics(self, model, corpus_model=None, corpus_embeddings=None, output_path=None):
+            if corpus_embeddings is None:
+                corpus_embeddings = self.corpus_vectors
+            return super().compute_all_metrics(model, corpus_model, corpus_embeddings, output_path)
 
     class ValidationEvaluator(SequentialEvaluator):
         def __call__(self, model, *args, **kwargs):
@@ -82,7 +95,7 @@ def make_evaluator(data: ValidationData, bf16: bool = False) -> SequentialEvalua
     relevant_docs: dict[str, set[str]] = {}
     for qid, judged in data.qrels.items():
         relevant_docs[qid] = {pid for pid, label in judged.items() if label >= RELEVANT_LABEL}
-    retrieval = InformationRetrievalEvaluator(
+    retrieval = CatalogueRetrievalEvaluator(
         queries=data.queries, corpus=data.corpus.to_dict(), relevant_docs=relevant_docs, name=IR_NAME,
         mrr_at_k=[10], ndcg_at_k=[10], accuracy_at_k=[10], precision_recall_at_k=[10, 100], map_at_k=[100],
         batch_size=EVAL_BATCH_SIZE, main_score_function="cosine", write_csv=False)
