@@ -207,6 +207,13 @@ def test_word_rule_equals_lucene_grammar(text, max_length):
 
 
 @settings(max_examples=300, deadline=None)
+@given(text=symbol_text("ANnEKLMBQDOSIhjbk"), max_length=st.sampled_from([3, 255]))
+def test_common_classes_path_equals_lucene_grammar(text, max_length):
+    # text of the commonest classes only takes the one-symbol look-behind path
+    assert standard_tokenize(text, max_length) == reference_tokens(text, max_length)
+
+
+@settings(max_examples=300, deadline=None)
 @given(text=symbol_text("ajbmkRZFVCTUYnO"))
 def test_emoji_rule_equals_lucene_grammar(text):
     assert standard_tokenize(text) == reference_tokens(text, 255)
