@@ -115,9 +115,11 @@ def test_unknown_analyzer_is_a_query_error():
 
 
 def test_stemming_beyond_the_bmp_counts_utf16_units():
-    # Lucene stems UTF-16 units: "𝐀" is two consonants, so the measure of "x𝐀ing"'s stem is 1
-    assert porter_stem("a\U0001d400ing") == "a\U0001d400"
+    # Lucene stems UTF-16 units: "𝐀" is two units, so "𝐀s" is long enough to stem and "𝐀𝐀" does
+    # not end in a double consonant (code point by code point it would be neither)
+    assert porter_stem("a\U0001d400\U0001d400ing") == "a\U0001d400\U0001d400"
     assert porter_stem("\U0001d400s") == "\U0001d400"
+    assert porter_stem("hopping") == "hop"
 
 
 # ---- the ASCII fast path equals the full Unicode path ---------------------------------------------

@@ -25,7 +25,7 @@ def generated_texts() -> list[str]:
     grammar = ["".join(rng.choice(symbols) for _ in range(rng.randint(1, 16))) for _ in range(1500)]
     return (textgen.titles(3000, seed=1) + textgen.titles(500, seed=2, exotic=0.5)
             + [textgen.description(rng) for _ in range(100)] + textgen.long_runs() + grammar
-            + ["", " ", "\n\t", "'s", "_", "a'", "'a"])
+            + ["", " ", "\n\t", "'s", "_", "a'", "'a", "a\U0001d400\U0001d400ing \U0001d400s B\U0001d400\U0001d400S"])
 
 
 def assert_same(analyzer: str, texts: list[str]) -> None:

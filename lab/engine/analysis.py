@@ -63,7 +63,8 @@ from nltk.stem.porter import PorterStemmer
 from lab.errors import QueryError
 
 __all__ = ["Analyzer", "ENGLISH_STOP_WORDS", "ANALYZER_NAMES", "MAX_TOKEN_LENGTH", "get_analyzer",
-           "standard_tokenize"]
+           "standard_tokenize", "letter_tokenize", "whitespace_tokenize", "lowercase", "strip_possessive",
+           "porter_stem"]
 
 ENGLISH_STOP_WORDS = frozenset(
     "a an and are as at be but by for if in into is it no not of on or such that the their "
@@ -244,7 +245,8 @@ _ASCII_WORD = re.compile(
 
 
 def _utf16_length(text: str) -> int:
-    return len(text) + sum(1 for c in text if c > "\uffff") if not text.isascii() else len(text)
+    """Length in UTF-16 code units, as Java counts: characters beyond the BMP count twice."""
+    return len(text) if text.isascii() else len(text) + sum(c > "\uffff" for c in text)
 
 
 def _window_end(text: str, start: int, max_length: int) -> int:
@@ -369,7 +371,7 @@ _STEMMER = PorterStemmer(mode=PorterStemmer.MARTIN_EXTENSIONS)
 def porter_stem(token: str) -> str:
     """Lucene's PorterStemFilter on one (lowercased) token; Java stems UTF-16 units, so
     characters beyond the BMP count as two consonants."""
-    if token <= "\uffff" or max(token) <= "\uffff":
+    if token.isascii() or max(token) <= "\uffff":
         return _STEMMER.stem(token, to_lowercase=False)
     units = "".join(c if c <= "\uffff" else _surrogates(c) for c in token)
     return _STEMMER.stem(units, to_lowercase=False).encode("utf-16-le", "surrogatepass").decode("utf-16-le")
