@@ -273,7 +273,7 @@ def _print_leaderboard(runs, title: str, history: bool = False) -> None:
 @cli.command()
 @click.option("--seed", type=int, default=13, show_default=True, help="Generator seed.")
 @click.option("--products", type=int, default=3000, show_default=True, help="Generated products.")
-@click.option("--queries", type=int, default=300, show_default=True, help="Generated queries.")
+@click.option("--queries", type=int, default=800, show_default=True, help="Generated queries.")
 @click.option("--split", default="test", show_default=True, help="Split to evaluate.")
 @click.pass_context
 def demo(ctx: click.Context, seed: int, products: int, queries: int, split: str) -> None:
@@ -344,3 +344,8 @@ def backend_check(ctx: click.Context, strategy: str, n_queries: int, size: int) 
             table.add_row(*row)
         console.print(table)
     console.print(result.summary())
+
+
+from .cli_experiments import register  # noqa: E402  (experiment commands: compare, queries, explain, tune, report)
+
+register(cli)
