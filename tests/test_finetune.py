@@ -226,3 +226,34 @@ def test_disk_space_is_checked(tmp_path):
     with pytest.raises(LabError, match="not enough disk space"):
         ensure_free_space(tmp_path, 1 << 62)
     ensure_free_space(tmp_path, 1)
+
+
+def test_report_command_prints_tables(trained):
+    from click.testing import CliRunner
+
+    from lab.cli import cli
+    from lab.cli_finetune import finetune as finetune_group
+
+    lab, result, _ = trained
+    if "finetune" not in cli.commands:
+        cli.add_command(finetune_group)
+    outcome = CliRunner().invoke(cli, ["--workspace", str(lab.workspace), "--dataset", lab.dataset.name,
+                                       "finetune", "report", NAME], obj={}, terminal_width=200)
+    assert outcome.exit_code == 0, outcome.output
+    assert "ndcg@10" in outcome.output and "test-query overlap 0" in outcome.output
+    assert "pairs improved most" in outcome.output and PLOTS["similarity"] in outcome.output
+    missing = CliRunner().invoke(cli, ["--workspace", str(lab.workspace), "finetune", "report", "nope"], obj={})
+    assert missing.exit_code == 1 and "no fine-tuned model 'nope'" in missing.output
+
+
+def test_compare_models_on_val(trained):
+    from lab.finetune import compare_models
+
+    lab, _, _ = trained
+    table = compare_models(lab, ["minilm", NAME], tiny_config())
+    assert list(table["model"]) == sorted(table["model"], key=lambda m: -table.set_index("model").loc[m, "ndcg@10"])
+    assert set(table["model"]) == {"minilm", NAME}
+    assert ((0 <= table["ndcg@10"]) & (table["ndcg@10"] <= 1)).all()
+    assert ((0 <= table["triplet_accuracy"]) & (table["triplet_accuracy"] <= 1)).all()
+    assert (table["triplets"] > 0).all() and (table["dimension"] == 384).all()
+    assert table.attrs["split"] == "val" and table.attrs["catalogue"] == len(lab.dataset.products)
