@@ -14,7 +14,7 @@ import numpy as np
 from . import knn as knn_search
 from .fields import InvertedField, NumericField, VectorField
 from .mapping import FieldSpec, Schema
-from .matches import DOC, Matches, union
+from .matches import DOC, Accumulator, Matches, union
 from .nodes import ConstantFilter, Knn, Node
 
 if TYPE_CHECKING:
@@ -32,6 +32,7 @@ class Context:
         self.n_docs = index.doc_count
         self._filters: dict[Any, np.ndarray] = {}
         self._knn: dict[int, Matches] = {}
+        self.accumulator = Accumulator(self.n_docs)
 
     def spec(self, name: str) -> FieldSpec:
         return self.schema.fields[name]
@@ -56,7 +57,8 @@ class Context:
                     pending.setdefault(node.field, []).append(node)
         for field, nodes in pending.items():
             allowed = [None if n.filter is None else n.filter.docs(self) for n in nodes]
-            found = knn_search.search(self.vectors(field), [n.vector for n in nodes], [n.k for n in nodes],
+            found = knn_search.search(self.vectors(field), [np.frombuffer(n.vector, dtype=np.float32) for n in nodes],
+                                      [n.k for n in nodes],
                                       allowed)
             for node, result in zip(nodes, found):
                 self._knn[id(node)] = result
@@ -101,7 +103,7 @@ class Context:
                 lower = bounds.get("gte", bounds.get("gt"))
                 upper = bounds.get("lte", bounds.get("lt"))
                 ids = list(field.term_ids_between(lower, "gte" in bounds, upper, "lte" in bounds))
-            return union([field.postings(i)[0] for i in ids])
+            return union([field.postings(i)[0] for i in ids], self.n_docs)
         field_values = self.numeric(node.field)
         values, present = field_values.values, field_values.present
         dtype = values.dtype

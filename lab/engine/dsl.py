@@ -474,21 +474,34 @@ class Compiler:
         spec = self.field(name, where)
         if spec.type != VECTOR:
             fail(where, f"field \"{name}\" is a {spec.type}, not a {VECTOR}")
-        vector = options.get("vector")
-        if not isinstance(vector, list) or not vector:
-            fail(f"{where}.vector", "must be a non-empty array of numbers")
-        if len(vector) != spec.dimension:
-            fail(f"{where}.vector", f"has dimension {len(vector)}, the field's is {spec.dimension}")
-        values = tuple(float(F32(number(v, f"{where}.vector[{i}]"))) for i, v in enumerate(vector))
+        vector = self._vector(options.get("vector"), spec, f"{where}.vector")
         if "k" not in options:
             fail(where, "missing \"k\" (radial search with max_distance/min_score is not supported)")
         k = integer(options["k"], f"{where}.k", minimum=1)
         if k > MAX_KNN_K:
             fail(f"{where}.k", f"must be at most {MAX_KNN_K}, got {k}")
-        if spec.space_type == "cosinesimil" and not any(values):
-            fail(f"{where}.vector", "a zero vector has no cosine similarity")
         knn_filter = self.query(options["filter"], f"{where}.filter") if options.get("filter") is not None else None
-        return Knn(spec.name, values, k, knn_filter, path=where, boost=boost(options, where))
+        return Knn(spec.name, vector.tobytes(), k, knn_filter, boost=boost(options, where))
+
+    @staticmethod
+    def _vector(value: Any, spec: FieldSpec, path: str) -> np.ndarray:
+        """The query vector as float32 (as OpenSearch parses it); QueryError naming a bad component."""
+        if not isinstance(value, list) or not value:
+            fail(path, "must be a non-empty array of numbers")
+        if len(value) != spec.dimension:
+            fail(path, f"has dimension {len(value)}, the field's is {spec.dimension}")
+        try:
+            parsed = np.array(value)
+        except ValueError:
+            parsed = np.zeros(0)
+        if parsed.dtype.kind not in "fi" or parsed.shape != (spec.dimension,):
+            parsed = np.array([number(v, f"{path}[{i}]") for i, v in enumerate(value)])
+        vector = parsed.astype(np.float32)
+        if not np.isfinite(vector).all():
+            fail(f"{path}[{int(np.flatnonzero(~np.isfinite(vector))[0])}]", "must be a finite number")
+        if spec.space_type == "cosinesimil" and not vector.any():
+            fail(path, "a zero vector has no cosine similarity")
+        return vector
 
 
 def _boost_node(node: Node, extra: np.float32) -> Node:

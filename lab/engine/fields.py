@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_left, bisect_right
+from itertools import chain
 from typing import Any, Sequence
 
 import numpy as np
@@ -22,6 +23,8 @@ from .similarity import NO_NORM
 from .smallfloat import encode_lengths
 
 Values = Sequence[Any]
+_NO_TERMS: list[str] = []
+VECTOR_CHUNK = 8192
 
 
 class InvertedField:
@@ -39,6 +42,8 @@ class InvertedField:
         self.sum_total_term_freq = 0
         self._pending: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         self._norm_inverse: np.ndarray | None = None
+        self._scaled_freqs: np.ndarray | None = None
+        self._doc_count: int | None = None
         self._sorted_terms: tuple[list[str], np.ndarray] | None = None
 
     # ---- indexing ----------------------------------------------------------------------------
@@ -46,66 +51,71 @@ class InvertedField:
     def add(self, values: Values, first_doc: int) -> None:
         """Index one value (or None) per document for docs ``first_doc``, ``first_doc + 1``, ..."""
         n = len(values)
-        present = np.zeros(n, dtype=bool)
-        lengths = np.zeros(n, dtype=np.int64)
-        ids: list[int] = []
-        vocab = self.vocab
-        cache: dict[str, list[int]] = {}
-        keyword = self.spec.type == KEYWORD
-        analyze = get_analyzer(self.spec.analyzer).analyze
-        for i, value in enumerate(values):
-            if value is None:
-                continue
-            text = value if isinstance(value, str) else str(value)
-            present[i] = True
-            term_ids = cache.get(text)
-            if term_ids is None:
-                if keyword:
-                    limit = self.spec.ignore_above
-                    terms = [] if limit is not None and len(text) > limit else [text]
-                else:
-                    terms = analyze(text)
-                term_ids = [vocab.setdefault(t, len(vocab)) for t in terms]
-                cache[text] = term_ids
-            lengths[i] = len(term_ids)
-            ids.extend(term_ids)
-        if keyword and self.spec.ignore_above is not None:
+        present = np.array([v is not None for v in values], dtype=bool)
+        analyzed: dict[str, list[str]] = {}
+        analyze = self._terms_of
+        token_lists = [_NO_TERMS if v is None else analyzed.get(v) or analyzed.setdefault(v, analyze(v))
+                       for v in (x if x is None or isinstance(x, str) else str(x) for x in values)]
+        lengths = np.fromiter(map(len, token_lists), dtype=np.int64, count=n)
+        if self.spec.type == KEYWORD:
             present &= lengths > 0
-        term_ids = np.asarray(ids, dtype=np.int64)
+        flat = list(chain.from_iterable(token_lists))
+        vocab = self.vocab
+        for term in dict.fromkeys(flat):
+            if term not in vocab:
+                vocab[term] = len(vocab)
+        term_ids = np.fromiter(map(vocab.__getitem__, flat), dtype=np.int64, count=len(flat))
         local_docs = np.repeat(np.arange(n, dtype=np.int64), lengths)
-        keys, tf = np.unique(term_ids * n + local_docs, return_counts=True)
-        terms = keys // n
-        docs = (keys % n + first_doc).astype(np.int32)
+        keys, tf = np.unique(term_ids * max(n, 1) + local_docs, return_counts=True)
+        docs = (keys % max(n, 1) + first_doc).astype(np.int32)
         freqs = tf.astype(np.float32) if self.spec.freqs else np.ones(len(tf), dtype=np.float32)
-        self._pending.append((terms, docs, freqs))
+        self._pending.append(((keys // max(n, 1)).astype(np.int32), docs, freqs))
         self.present = np.concatenate([self.present, present])
         self.has_terms = np.concatenate([self.has_terms, lengths > 0])
         self.norms = np.concatenate([self.norms, encode_lengths(lengths)])
         self.sum_total_term_freq += int(lengths.sum()) if self.spec.freqs else len(tf)
         self._norm_inverse = None
+        self._scaled_freqs = None
+        self._doc_count = None
         self._sorted_terms = None
 
+    def _terms_of(self, text: str) -> list[str]:
+        if self.spec.type != KEYWORD:
+            return get_analyzer(self.spec.analyzer).analyze(text)
+        limit = self.spec.ignore_above
+        return [] if limit is not None and len(text) > limit else [text]
+
     def refresh(self) -> None:
-        """Merge pending postings into the CSR arrays."""
+        """Merge pending postings into the CSR arrays (a per-chunk counting sort: no global argsort)."""
         if not self._pending:
             return
         n_terms = len(self.vocab)
-        old_terms = np.repeat(np.arange(len(self.indptr) - 1, dtype=np.int64), np.diff(self.indptr))
-        terms = np.concatenate([old_terms] + [t for t, _, _ in self._pending])
-        docs = np.concatenate([self.docs] + [d for _, d, _ in self._pending])
-        freqs = np.concatenate([self.freqs] + [f for _, _, f in self._pending])
-        order = np.argsort(terms, kind="stable")
-        self.docs, self.freqs = docs[order], freqs[order]
-        self.indptr = np.zeros(n_terms + 1, dtype=np.int64)
-        np.cumsum(np.bincount(terms, minlength=n_terms), out=self.indptr[1:])
+        chunks = [(np.repeat(np.arange(len(self.indptr) - 1, dtype=np.int32), np.diff(self.indptr)),
+                   self.docs, self.freqs)] + self._pending
         self._pending = []
+        counts = [np.bincount(terms, minlength=n_terms) for terms, _, _ in chunks]
+        indptr = np.zeros(n_terms + 1, dtype=np.int64)
+        np.cumsum(np.sum(counts, axis=0), out=indptr[1:])
+        docs = np.empty(indptr[-1], dtype=np.int32)
+        freqs = np.empty(indptr[-1], dtype=np.float32)
+        next_free = indptr[:-1].copy()
+        for (terms, chunk_docs, chunk_freqs), chunk_counts in zip(chunks, counts):
+            chunk_starts = np.concatenate(([0], np.cumsum(chunk_counts)[:-1]))
+            destination = next_free[terms] + (np.arange(len(terms)) - chunk_starts[terms])
+            docs[destination] = chunk_docs
+            freqs[destination] = chunk_freqs
+            next_free += chunk_counts
+        self.indptr, self.docs, self.freqs = indptr, docs, freqs
+        self._scaled_freqs = None
 
     # ---- statistics and scoring --------------------------------------------------------------
 
     @property
     def doc_count(self) -> int:
         """Documents with at least one indexed term (Lucene's docCount)."""
-        return int(np.count_nonzero(self.has_terms))
+        if self._doc_count is None:
+            self._doc_count = int(np.count_nonzero(self.has_terms))
+        return self._doc_count
 
     def term_id(self, term: str) -> int | None:
         return self.vocab.get(term)
@@ -113,6 +123,13 @@ class InvertedField:
     def postings(self, term_id: int) -> tuple[np.ndarray, np.ndarray]:
         start, end = self.indptr[term_id], self.indptr[term_id + 1]
         return self.docs[start:end], self.freqs[start:end]
+
+    def scaled_postings(self, term_id: int) -> tuple[np.ndarray, np.ndarray]:
+        """Docs (int64) of a term and ``freq * normInverse[doc]`` (float32), BM25's per-posting factor."""
+        if self._scaled_freqs is None:
+            self._scaled_freqs = self.freqs * self.norm_inverse()[self.docs]
+        start, end = self.indptr[term_id], self.indptr[term_id + 1]
+        return self.docs[start:end].astype(np.int64), self._scaled_freqs[start:end]
 
     def doc_freq(self, term_id: int) -> int:
         return int(self.indptr[term_id + 1] - self.indptr[term_id])
@@ -243,30 +260,36 @@ class VectorField:
 
     def set_rows(self, rows: np.ndarray, vectors: np.ndarray, ids: Sequence[str]) -> None:
         """Store ``vectors[i]`` as document ``rows[i]``'s vector; a NaN row means no vector."""
-        vectors = np.asarray(vectors, dtype=np.float32)
-        if vectors.ndim != 2 or vectors.shape != (len(rows), self.spec.dimension):
+        if np.ndim(vectors) != 2 or np.shape(vectors) != (len(rows), self.spec.dimension):
             raise DataError(f"field {self.spec.name!r}: expected a ({len(rows)}, {self.spec.dimension}) "
-                            f"vector matrix, got {vectors.shape}")
-        nan = np.isnan(vectors)
+                            f"vector matrix, got {np.shape(vectors)}")
+        if self.matrix is None:
+            self.matrix = np.zeros((len(self.present), self.spec.dimension), dtype=np.float32)
+        for lo in range(0, len(rows), VECTOR_CHUNK):
+            hi = min(lo + VECTOR_CHUNK, len(rows))
+            chunk, has_vector = self._checked(np.asarray(vectors[lo:hi], dtype=np.float32), ids[lo:hi])
+            self.matrix[rows[lo:hi]] = chunk
+            self.present[rows[lo:hi]] = has_vector
+        self._square_norms = None
+
+    def _checked(self, chunk: np.ndarray, ids: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Rows ready to store (NaN rows zeroed, cosine rows unit length) and which rows have a vector."""
+        nan = np.isnan(chunk)
         missing = nan.all(axis=1)
-        bad = (nan.any(axis=1) & ~missing) | (~missing & ~np.isfinite(np.where(nan, 0, vectors)).all(axis=1))
+        bad = (nan.any(axis=1) & ~missing) | ~np.isfinite(np.where(nan, np.float32(0), chunk)).all(axis=1)
         if bad.any():
             raise DataError(f"document {ids[int(np.flatnonzero(bad)[0])]!r}, field {self.spec.name!r}: "
                             "vector has NaN or infinite components")
-        vectors = np.where(missing[:, None], np.float32(0), vectors)
+        chunk = np.where(missing[:, None], np.float32(0), chunk)
         if self.spec.space_type == "cosinesimil":
-            wide = vectors.astype(np.float64)
+            wide = chunk.astype(np.float64)
             norms = np.sqrt(np.einsum("ij,ij->i", wide, wide))
             zero = ~missing & (norms == 0)
             if zero.any():
                 raise DataError(f"document {ids[int(np.flatnonzero(zero)[0])]!r}, field {self.spec.name!r}: "
                                 "a zero vector has no cosine similarity")
-            vectors = (wide / np.where(missing, 1.0, norms)[:, None]).astype(np.float32)
-        if self.matrix is None:
-            self.matrix = np.zeros((len(self.present), self.spec.dimension), dtype=np.float32)
-        self.matrix[rows] = vectors
-        self.present[rows] = ~missing
-        self._square_norms = None
+            chunk = (wide / np.where(missing, 1.0, norms)[:, None]).astype(np.float32)
+        return chunk, ~missing
 
     def grow(self, n_docs: int) -> None:
         """Make room for documents added after this field was created (they have no vector yet)."""

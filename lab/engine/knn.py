@@ -13,6 +13,8 @@ candidates are ranked by ``|q|^2 + |d|^2 - 2 q.d`` and then rescored by the exac
 
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
 
 from .fields import VectorField
@@ -20,7 +22,7 @@ from .matches import DOC, EMPTY, Matches
 from .similarity import F32, ONE
 
 HALF = F32(0.5)
-BLOCK_CELLS = 1 << 23
+BLOCK_CELLS = 1 << 24
 """Query rows per block are chosen so one block of scores holds about this many floats."""
 L2_MARGIN = 16
 """Extra l2 candidates rescored exactly beyond k."""
@@ -29,9 +31,9 @@ FORMULAS = {"cosinesimil": "score = (1 + cosine) / 2", "l2": "score = 1 / (1 + s
             "innerproduct": "score = dot < 0 ? 1 / (1 - dot) : dot + 1"}
 
 
-def query_matrix(field: VectorField, vectors: list[tuple[float, ...]]) -> np.ndarray:
+def query_matrix(field: VectorField, vectors: list[np.ndarray]) -> np.ndarray:
     """The query vectors as float32 rows (unit length for cosinesimil)."""
-    q = np.asarray(vectors, dtype=np.float32)
+    q = np.asarray(vectors, dtype=np.float32).reshape(len(vectors), field.spec.dimension)
     if field.spec.space_type == "cosinesimil":
         wide = q.astype(np.float64)
         q = (wide / np.linalg.norm(wide, axis=1, keepdims=True)).astype(np.float32)
@@ -57,7 +59,7 @@ def exact_l2_scores(field: VectorField, query: np.ndarray, docs: np.ndarray) -> 
     return (ONE / (ONE + np.einsum("ij,ij->i", diff, diff).astype(np.float32))).astype(np.float32)
 
 
-def search(field: VectorField, vectors: list[tuple[float, ...]], ks: list[int],
+def search(field: VectorField, vectors: list[np.ndarray], ks: list[int],
            allowed: list[np.ndarray | None]) -> list[Matches]:
     """For each query vector: its top ``k`` documents (ascending) with their similarity scores.
 
@@ -69,68 +71,82 @@ def search(field: VectorField, vectors: list[tuple[float, ...]], ks: list[int],
     n_docs = len(field.present)
     space = field.spec.space_type
     queries = query_matrix(field, vectors)
+    absent = np.flatnonzero(~field.present)
     rows_per_block = max(1, min(len(vectors), BLOCK_CELLS // max(n_docs, 1)))
     results: list[Matches] = []
     for lo in range(0, len(vectors), rows_per_block):
         hi = min(lo + rows_per_block, len(vectors))
         block = queries[lo:hi]
-        products = block @ matrix.T
+        raw = block @ matrix.T
         if space == "l2":
-            scores = scores_from_products(space, products, np.einsum("ij,ij->i", block, block), field.square_norms())
-        else:
-            scores = scores_from_products(space, products)
-        scores[:, ~field.present] = -np.inf
+            raw = scores_from_products(space, raw, np.einsum("ij,ij->i", block, block), field.square_norms())
+        raw[:, absent] = -np.inf
         for row in range(hi - lo):
             mask = allowed[lo + row]
             if mask is not None:
                 keep = np.zeros(n_docs, dtype=bool)
                 keep[mask] = True
-                scores[row, ~keep] = -np.inf
+                raw[row, ~keep] = -np.inf
         wanted = [ks[i] + (L2_MARGIN if space == "l2" else 0) for i in range(lo, hi)]
-        for row, chosen in enumerate(top_rows(scores, wanted)):
+        score = (lambda values: values) if space == "l2" else (lambda values: scores_from_products(space, values))
+        for row, (chosen, values) in enumerate(top_rows(raw, wanted, score)):
             i = lo + row
             if space == "l2":
                 exact = exact_l2_scores(field, queries[i], chosen)
-                best = _best(chosen, exact, ks[i])
-                results.append(_ascending(chosen[best], exact[best]))
-            else:
-                results.append(_ascending(chosen, scores[row, chosen]))
+                best = np.lexsort((chosen, -exact))[:ks[i]]
+                chosen, values = chosen[best], exact[best]
+            order = np.argsort(chosen)
+            results.append(Matches(chosen[order].astype(DOC), values[order].astype(np.float32)))
     return results
 
 
-def _best(docs: np.ndarray, scores: np.ndarray, k: int) -> np.ndarray:
-    order = np.lexsort((docs, -scores))
-    return order[:k]
+def top_rows(raw: np.ndarray, ks: list[int], score: Callable[[np.ndarray], np.ndarray]
+             ) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Per row, the ``k`` docs with the best finite ``score(raw)`` (ties: lower doc first) and their scores.
 
-
-def _ascending(docs: np.ndarray, scores: np.ndarray) -> Matches:
-    order = np.argsort(docs)
-    return Matches(docs[order].astype(DOC), scores[order].astype(np.float32))
-
-
-def top_rows(scores: np.ndarray, ks: list[int]) -> list[np.ndarray]:
-    """Per row, the doc positions of its ``k`` best finite scores (ties: lower doc first)."""
-    n = scores.shape[1]
+    ``score`` is non-decreasing, so one partition of the raw values finds each row's k-th best raw
+    value; every doc whose raw value maps to at least that score is a candidate (k of them, more
+    only on ties), and candidates are ordered by (-score, doc).
+    """
+    n = raw.shape[1]
     widest = min(max(ks), n)
-    part = np.argpartition(scores, n - widest, axis=1)[:, n - widest:]
+    top_values = np.partition(raw, n - widest, axis=1)[:, n - widest:]
+    top_values.sort(axis=1)
+    kth = np.array([top_values[row, widest - min(k, n)] for row, k in enumerate(ks)], dtype=raw.dtype)
+    lower = _lowest_with_same_score(np.where(np.isfinite(kth), kth, np.finfo(np.float32).min).astype(raw.dtype),
+                                    score)
+    rows, cols = np.nonzero(raw >= lower[:, None])
+    bounds = np.searchsorted(rows, np.arange(len(ks) + 1))
     out = []
     for row, k in enumerate(ks):
-        values = scores[row]
-        cand = part[row]
-        cand = cand[np.isfinite(values[cand])]
-        k = min(k, len(cand))
-        if k == 0:
-            out.append(np.zeros(0, dtype=np.int64))
-            continue
-        order = np.lexsort((cand, -values[cand]))
-        kth = values[cand[order[k - 1]]]
-        boundary_ties = np.count_nonzero(values == kth)
-        if boundary_ties > np.count_nonzero(values[cand] == kth):
-            above = np.flatnonzero(values > kth)
-            ties = np.flatnonzero(values == kth)[:k - len(above)]
-            chosen = np.concatenate([above, ties])
-            out.append(chosen[np.lexsort((chosen, -values[chosen]))])
-        else:
-            out.append(cand[order[:k]])
+        cand = cols[bounds[row]:bounds[row + 1]]
+        values = score(raw[row, cand])
+        best = np.lexsort((cand, -values))[:k]
+        out.append((cand[best], values[best]))
     return out
 
+
+def _lowest_with_same_score(values: np.ndarray, score: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    """For each value, the smallest float32 whose score equals the value's score (scores round).
+
+    A binary search over float32s in order (their bit patterns mapped to ordered integers).
+    """
+    target = score(values)
+    low = np.full(len(values), _ordered(np.array([np.finfo(np.float32).min], dtype=np.float32))[0])
+    high = _ordered(values)
+    for _ in range(33):
+        middle = (low + high) // 2
+        same = score(_from_ordered(middle)) == target
+        high = np.where(same, middle, high)
+        low = np.where(same, low, middle + 1)
+    return _from_ordered(high)
+
+
+def _ordered(values: np.ndarray) -> np.ndarray:
+    bits = values.astype(np.float32).view(np.int32).astype(np.int64)
+    return np.where(bits < 0, -(bits & 0x7FFFFFFF), bits)
+
+
+def _from_ordered(keys: np.ndarray) -> np.ndarray:
+    bits = np.where(keys < 0, (-keys) | 0x80000000, keys)
+    return bits.astype(np.uint32).view(np.float32)

@@ -1,9 +1,7 @@
 """The documents a query matches with their float32 scores, and the set algebra that combines them.
 
 Sums are accumulated in float64 and rounded to float32 once, as Lucene's disjunction and
-conjunction scorers do (``double score += subScorer.score(); return (float) score``). A union
-either sorts the concatenated postings or, when they cover a good part of the index, scatters
-them into dense per-document arrays (``np.bincount``); both give the same float64 sums.
+conjunction scorers do (``double score += subScorer.score(); return (float) score``).
 """
 
 from __future__ import annotations
@@ -12,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-DOC = np.int32
+DOC = np.int64
 DENSE_FRACTION = 16
 """Unions of more than n_docs / DENSE_FRACTION postings use dense per-document accumulators."""
 
@@ -39,40 +37,81 @@ def constant(docs: np.ndarray, score: np.float32) -> Matches:
     return Matches(docs, np.full(len(docs), score, dtype=np.float32))
 
 
-def group_sum(docs: np.ndarray, scores: np.ndarray, n_docs: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Unique docs of (possibly repeated) ``docs``, the float64 sum of their scores, and their counts."""
-    if len(docs) == 0:
-        return docs.astype(DOC), np.zeros(0), np.zeros(0, dtype=np.int64)
-    if len(docs) * DENSE_FRACTION > n_docs:
-        counts = np.bincount(docs, minlength=n_docs)
-        sums = np.bincount(docs, weights=scores.astype(np.float64), minlength=n_docs)
-        unique = np.flatnonzero(counts).astype(DOC)
-        return unique, sums[unique], counts[unique]
+@dataclass(frozen=True)
+class Union:
+    """Documents matching any of several parts: their float64 score sums, match counts and max score."""
+
+    docs: np.ndarray
+    sums: np.ndarray
+    counts: np.ndarray
+    best: np.ndarray
+
+
+class Accumulator:
+    """Dense per-document buffers reused by every union of one batch (cleared after each use).
+
+    A union whose parts hold few postings sorts them instead; both give the same float64 sums,
+    added part by part in clause order.
+    """
+
+    def __init__(self, n_docs: int):
+        self.n_docs = n_docs
+        self._seen = np.zeros(0, dtype=bool)
+        self._counts = np.zeros(0, dtype=np.uint16)
+        self._sums = np.zeros(0)
+        self._best = np.zeros(0, dtype=np.float32)
+
+    def union(self, parts: list[Matches], sums: bool = True, best: bool = False, counts: bool = False) -> Union:
+        """The union of ``parts``; the flags say which of float64 sums, maxima and counts are needed."""
+        total = sum(len(p) for p in parts)
+        if total == 0:
+            return Union(EMPTY.docs, _NONE, _NO_COUNTS, _NONE)
+        if len(parts) == 1:
+            only = parts[0]
+            wide = only.scores.astype(np.float64)
+            return Union(only.docs, wide, np.ones(len(only), dtype=np.int64), wide)
+        if total * DENSE_FRACTION <= self.n_docs:
+            return _sorted_union(parts)
+        if len(self._seen) != self.n_docs:
+            self._seen = np.zeros(self.n_docs, dtype=bool)
+            self._counts = np.zeros(self.n_docs, dtype=np.uint16)
+            self._sums = np.zeros(self.n_docs)
+            self._best = np.zeros(self.n_docs, dtype=np.float32)
+        for part in parts:
+            self._seen[part.docs] = True
+            if counts:
+                self._counts[part.docs] += ONE_COUNT
+            if sums:
+                self._sums[part.docs] += part.scores
+            if best:
+                self._best[part.docs] = np.maximum(self._best[part.docs], part.scores)
+        docs = np.flatnonzero(self._seen)
+        self._seen[docs] = False
+        return Union(docs, _take_and_clear(self._sums, docs) if sums else _NONE,
+                     _take_and_clear(self._counts, docs).astype(np.int64) if counts else _NO_COUNTS,
+                     _take_and_clear(self._best, docs).astype(np.float64) if best else _NONE)
+
+
+def _take_and_clear(buffer: np.ndarray, docs: np.ndarray) -> np.ndarray:
+    values = buffer[docs]
+    buffer[docs] = 0
+    return values
+
+
+ONE_COUNT = np.uint16(1)
+_NONE = np.zeros(0)
+_NO_COUNTS = np.zeros(0, dtype=np.int64)
+
+
+def _sorted_union(parts: list[Matches]) -> Union:
+    docs = np.concatenate([p.docs for p in parts])
+    scores = np.concatenate([p.scores for p in parts])
     order = np.argsort(docs, kind="stable")
     sorted_docs = docs[order]
     starts = np.flatnonzero(np.concatenate(([True], sorted_docs[1:] != sorted_docs[:-1])))
-    sums = np.add.reduceat(scores[order].astype(np.float64), starts)
-    counts = np.diff(np.append(starts, len(docs)))
-    return sorted_docs[starts].astype(DOC), sums, counts
-
-
-def group_max(docs: np.ndarray, scores: np.ndarray, n_docs: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Unique docs, the float64 sum and the max of their scores (scores are >= 0)."""
-    unique, sums, _counts = group_sum(docs, scores, n_docs)
-    if len(docs) * DENSE_FRACTION > n_docs:
-        best = np.zeros(n_docs, dtype=np.float32)
-        np.maximum.at(best, docs, scores)
-        return unique, sums, best[unique].astype(np.float64)
-    order = np.lexsort((scores, docs))
-    sorted_docs = docs[order]
-    last = np.flatnonzero(np.append(sorted_docs[1:] != sorted_docs[:-1], True))
-    return unique, sums, scores[order][last].astype(np.float64)
-
-
-def concat(parts: list[Matches]) -> tuple[np.ndarray, np.ndarray]:
-    if len(parts) == 1:
-        return parts[0].docs, parts[0].scores
-    return np.concatenate([p.docs for p in parts]), np.concatenate([p.scores for p in parts])
+    ordered = scores[order].astype(np.float64)
+    return Union(sorted_docs[starts], np.add.reduceat(ordered, starts), np.diff(np.append(starts, len(docs))),
+                 np.maximum.reduceat(ordered, starts))
 
 
 def member(docs: np.ndarray, of: np.ndarray) -> np.ndarray:
@@ -93,10 +132,20 @@ def intersect(docs: np.ndarray, *others: np.ndarray) -> np.ndarray:
     return docs
 
 
-def union(arrays: list[np.ndarray]) -> np.ndarray:
-    if not arrays:
+def union(arrays: list[np.ndarray], n_docs: int) -> np.ndarray:
+    """Sorted unique docs of several arrays (a sort for few docs, a dense mask for many)."""
+    total = sum(len(a) for a in arrays)
+    if total == 0:
         return EMPTY.docs
-    return np.unique(np.concatenate(arrays)).astype(DOC)
+    if len(arrays) == 1:
+        return arrays[0].astype(DOC)
+    if total * DENSE_FRACTION <= n_docs:
+        docs = np.sort(np.concatenate(arrays))
+        return docs[np.concatenate(([True], docs[1:] != docs[:-1]))].astype(DOC)
+    mask = np.zeros(n_docs, dtype=bool)
+    for array in arrays:
+        mask[array] = True
+    return np.flatnonzero(mask)
 
 
 def restrict(matches: Matches, docs: np.ndarray, keep: bool = True) -> Matches:

@@ -137,12 +137,12 @@ class Term(Node):
             return EMPTY
         sim: BM25 = inverted.spec.similarity
         weight = sim.weight(_eff(self, boost), sim.idf(df, inverted.doc_count))
-        docs, freqs = inverted.postings(term_id)
-        return Matches(docs, sim.score(weight, freqs, inverted.norm_inverse()[docs]))
+        docs, scaled = inverted.scaled_postings(term_id)
+        return Matches(docs, sim.score_scaled(weight, scaled))
 
     def docs(self, ctx: Context) -> np.ndarray:
         inverted, term_id, df = self._stats(ctx)
-        return EMPTY.docs if term_id is None or df == 0 else inverted.postings(term_id)[0]
+        return EMPTY.docs if term_id is None or df == 0 else inverted.postings(term_id)[0].astype(m.DOC)
 
     def explain(self, ctx: Context, boost: np.float32, doc: int) -> Explanation:
         inverted, term_id, df = self._stats(ctx)
@@ -213,10 +213,10 @@ class Knn(Node):
     """Exact k-NN: the ``k`` documents (among those passing ``filter``) most similar to ``vector``."""
 
     field: str
-    vector: tuple[float, ...]
+    vector: bytes
+    """The query vector, float32 bytes."""
     k: int
     filter: Node | None = None
-    path: str = "query.knn"
 
     def key(self) -> tuple[Any, ...]:
         return ("knn", self.field, self.vector, self.k, None if self.filter is None else
@@ -276,15 +276,16 @@ class Bool(Node):
 
     def execute(self, ctx: Context, boost: np.float32) -> Matches:
         eff = _eff(self, boost)
-        n_docs = ctx.n_docs
         required = bool(self.must or self.filter)
         optional = None
+        if self.msm > len(self.should):
+            return EMPTY
         if self.should:
-            docs, scores = m.concat([c.execute(ctx, eff) for c in self.should])
-            opt_docs, opt_sums, counts = m.group_sum(docs, scores, n_docs)
             need = self.msm if required else max(self.msm, 1)
+            found = ctx.accumulator.union([c.execute(ctx, eff) for c in self.should], counts=need > 1)
+            opt_docs, opt_sums = found.docs, found.sums
             if need > 1:
-                keep = counts >= need
+                keep = found.counts >= need
                 opt_docs, opt_sums = opt_docs[keep], opt_sums[keep]
             optional = Matches(opt_docs, opt_sums.astype(np.float32))
         if required:
@@ -303,7 +304,7 @@ class Bool(Node):
         else:
             result = optional if optional is not None else EMPTY
         if self.must_not:
-            result = m.restrict(result, m.union([c.docs(ctx) for c in self.must_not]), keep=False)
+            result = m.restrict(result, m.union([c.docs(ctx) for c in self.must_not], ctx.n_docs), keep=False)
         return result
 
     def explain(self, ctx: Context, boost: np.float32, doc: int) -> Explanation:
@@ -369,9 +370,11 @@ class DisMax(Node):
 
     def execute(self, ctx: Context, boost: np.float32) -> Matches:
         eff = _eff(self, boost)
-        docs, scores = m.concat([d.execute(ctx, eff) for d in self.disjuncts])
-        unique, sums, best = m.group_max(docs, scores, ctx.n_docs)
-        return Matches(unique, (best + (sums - best) * float(self.tie)).astype(np.float32))
+        found = ctx.accumulator.union([d.execute(ctx, eff) for d in self.disjuncts], sums=self.tie != 0,
+                                       best=True)
+        if self.tie == 0:
+            return Matches(found.docs, found.best.astype(np.float32))
+        return Matches(found.docs, (found.best + (found.sums - found.best) * float(self.tie)).astype(np.float32))
 
     def explain(self, ctx: Context, boost: np.float32, doc: int) -> Explanation:
         eff = _eff(self, boost)

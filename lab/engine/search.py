@@ -106,7 +106,7 @@ def execute(ctx: Context, request: Plan, pipeline: SearchPipeline | None) -> dic
         assert pipeline is not None
         results = [sub.execute(ctx, ONE) for sub in request.hybrid]
         docs, scores = pipeline.fuse([ranked(r, request.depth) for r in results])
-        total = len(union([r.docs for r in results]))
+        total = len(union([r.docs for r in results], ctx.n_docs))
         max_score = float(scores[0]) if request.size and len(scores) else None
     page = slice(request.start, request.start + request.size)
     docs, scores = docs[page], scores[page]

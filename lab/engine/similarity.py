@@ -53,9 +53,12 @@ class BM25:
         return F32(self.scorer_boost(boost) * idf)
 
     @staticmethod
-    def score(weight: np.ndarray | np.float32, freq: np.ndarray, norm_inverse: np.ndarray) -> np.ndarray:
-        """``weight - weight / (1 + freq * normInverse)`` element-wise in float32."""
-        return (weight - weight / (ONE + freq * norm_inverse)).astype(F32, copy=False)
+    def score_scaled(weight: np.float32, scaled_freq: np.ndarray) -> np.ndarray:
+        """``weight - weight / (1 + scaled_freq)`` in float32, ``scaled_freq`` being ``freq * normInverse``."""
+        out = scaled_freq + ONE
+        np.divide(weight, out, out=out)
+        np.subtract(weight, out, out=out)
+        return out
 
     def describe(self) -> str:
         return f"{'LegacyBM25' if self.legacy else 'BM25'}(k1={self.k1},b={self.b})"
