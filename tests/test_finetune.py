@@ -20,7 +20,7 @@ from lab.finetune import (FinetuneConfig, assert_same_pipeline, build_training_d
                           load_card, load_report, model_dir, pipeline_signature, report_dir)
 from lab.finetune.examples import product_texts, refuse_test_queries
 from lab.finetune.report import PLOTS
-from lab.finetune.trainer import CHECKPOINTS, ensure_free_space, staging_dir
+from lab.finetune.trainer import CHECKPOINTS, disk_errors, ensure_free_space, staging_dir
 
 NAME = "tiny"
 INTERRUPT_AT = 3
@@ -226,6 +226,14 @@ def test_disk_space_is_checked(tmp_path):
     with pytest.raises(LabError, match="not enough disk space"):
         ensure_free_space(tmp_path, 1 << 62)
     ensure_free_space(tmp_path, 1)
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full (Linux)")
+def test_full_disk_becomes_one_clear_message(tmp_path):
+    with pytest.raises(LabError, match="disk full while writing under .*rerun the same command"):
+        with disk_errors(tmp_path), open("/dev/full", "wb") as full:
+            full.write(b"checkpoint" * 1000)
+            full.flush()
 
 
 def test_report_command_prints_tables(trained):

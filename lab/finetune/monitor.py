@@ -39,6 +39,8 @@ class RichTrainingBar:
                                              loss="-", metric="-")
 
     def update(self, step: int, loss: float | None, metric: float | None) -> None:
+        if self._progress is None:
+            return
         fields: dict[str, Any] = {"completed": step}
         if loss is not None:
             fields["loss"] = f"{loss:.4f}"
@@ -49,6 +51,7 @@ class RichTrainingBar:
     def stop(self) -> None:
         if self._progress is not None:
             self._progress.stop()
+            self._progress = None
 
 
 class DisplayCallback(TrainerCallback):

@@ -154,8 +154,9 @@ def training_arguments(config: FinetuneConfig, output_dir: Path, data: TrainingD
 
     per_epoch = steps_per_epoch(data, config.batch_size)
     total = config.max_steps if config.max_steps > 0 else max(1, math.ceil(per_epoch * config.epochs))
-    eval_steps = config.eval_steps or max(1, per_epoch // config.evals_per_epoch)
-    eval_steps = min(eval_steps, total)
+    # evaluations evenly spaced, the last at the end of training (FinalEvaluationCallback)
+    evals = max(1, math.ceil(total / per_epoch * config.evals_per_epoch))
+    eval_steps = min(config.eval_steps or math.ceil(total / evals), total)
     return SentenceTransformerTrainingArguments(
         output_dir=str(output_dir), num_train_epochs=config.epochs, max_steps=config.max_steps,
         per_device_train_batch_size=config.batch_size, per_device_eval_batch_size=config.batch_size,
