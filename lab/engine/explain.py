@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 
 @dataclass
 class Explanation:
@@ -22,7 +24,8 @@ class Explanation:
 
 
 def match(value: Any, description: str, details: list[Explanation] | None = None) -> Explanation:
-    return Explanation(True, float(value), description, list(details or []))
+    """A matching part; ``value`` is rounded to float32 and kept as its shortest decimal, as Java prints it."""
+    return Explanation(True, float(str(np.float32(value))), description, list(details or []))
 
 
 def no_match(description: str, details: list[Explanation] | None = None) -> Explanation:

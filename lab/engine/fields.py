@@ -198,7 +198,8 @@ class NumericField:
             return np.float32
         return np.float64 if self.spec.type == "double" else np.int64
 
-    def add(self, values: Values, first_doc: int, ids: Sequence[str]) -> None:
+    def parse_column(self, values: Values, ids: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """One value (or None) per document parsed into (values, present); DataError naming a bad one."""
         parsed = np.zeros(len(values), dtype=self.dtype)
         present = np.zeros(len(values), dtype=bool)
         for i, value in enumerate(values):
@@ -209,8 +210,11 @@ class NumericField:
             except ValueError as exc:
                 raise DataError(f"document {ids[i]!r}, field {self.spec.name!r}: {exc}") from None
             present[i] = True
-        self.values = np.concatenate([self.values, parsed])
-        self.present = np.concatenate([self.present, present])
+        return parsed, present
+
+    def append(self, column: tuple[np.ndarray, np.ndarray]) -> None:
+        self.values = np.concatenate([self.values, column[0]])
+        self.present = np.concatenate([self.present, column[1]])
 
     def parse(self, value: Any) -> Any:
         """One value as the field stores it; ValueError with the reason if it cannot."""
@@ -258,38 +262,40 @@ class VectorField:
         self.present = np.zeros(n_docs, dtype=bool)
         self._square_norms: np.ndarray | None = None
 
-    def set_rows(self, rows: np.ndarray, vectors: np.ndarray, ids: Sequence[str]) -> None:
-        """Store ``vectors[i]`` as document ``rows[i]``'s vector; a NaN row means no vector."""
-        if np.ndim(vectors) != 2 or np.shape(vectors) != (len(rows), self.spec.dimension):
-            raise DataError(f"field {self.spec.name!r}: expected a ({len(rows)}, {self.spec.dimension}) "
+    def check(self, vectors: np.ndarray, ids: Sequence[str]) -> None:
+        """DataError unless ``vectors`` is one row per id, each all-NaN (no vector) or finite (and
+        non-zero for cosinesimil)."""
+        if np.ndim(vectors) != 2 or np.shape(vectors) != (len(ids), self.spec.dimension):
+            raise DataError(f"field {self.spec.name!r}: expected a ({len(ids)}, {self.spec.dimension}) "
                             f"vector matrix, got {np.shape(vectors)}")
+        for lo in range(0, len(ids), VECTOR_CHUNK):
+            chunk = np.asarray(vectors[lo:lo + VECTOR_CHUNK], dtype=np.float32)
+            nan = np.isnan(chunk)
+            missing = nan.all(axis=1)
+            bad = (nan.any(axis=1) & ~missing) | ~np.isfinite(np.where(nan, np.float32(0), chunk)).all(axis=1)
+            if bad.any():
+                raise DataError(f"document {ids[lo + int(np.flatnonzero(bad)[0])]!r}, field {self.spec.name!r}: "
+                                "vector has NaN or infinite components")
+            zero = ~missing & ~chunk.any(axis=1)
+            if self.spec.space_type == "cosinesimil" and zero.any():
+                raise DataError(f"document {ids[lo + int(np.flatnonzero(zero)[0])]!r}, field {self.spec.name!r}: "
+                                "a zero vector has no cosine similarity")
+
+    def set_rows(self, rows: np.ndarray, vectors: np.ndarray) -> None:
+        """Store ``vectors[i]`` (checked by :meth:`check`) as document ``rows[i]``'s; NaN rows: no vector."""
         if self.matrix is None:
             self.matrix = np.zeros((len(self.present), self.spec.dimension), dtype=np.float32)
         for lo in range(0, len(rows), VECTOR_CHUNK):
-            hi = min(lo + VECTOR_CHUNK, len(rows))
-            chunk, has_vector = self._checked(np.asarray(vectors[lo:hi], dtype=np.float32), ids[lo:hi])
-            self.matrix[rows[lo:hi]] = chunk
-            self.present[rows[lo:hi]] = has_vector
+            chunk = np.asarray(vectors[lo:lo + VECTOR_CHUNK], dtype=np.float32)
+            missing = np.isnan(chunk).all(axis=1)
+            chunk = np.where(missing[:, None], np.float32(0), chunk)
+            if self.spec.space_type == "cosinesimil":
+                wide = chunk.astype(np.float64)
+                norms = np.sqrt(np.einsum("ij,ij->i", wide, wide))
+                chunk = (wide / np.where(missing, 1.0, norms)[:, None]).astype(np.float32)
+            self.matrix[rows[lo:lo + VECTOR_CHUNK]] = chunk
+            self.present[rows[lo:lo + VECTOR_CHUNK]] = ~missing
         self._square_norms = None
-
-    def _checked(self, chunk: np.ndarray, ids: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-        """Rows ready to store (NaN rows zeroed, cosine rows unit length) and which rows have a vector."""
-        nan = np.isnan(chunk)
-        missing = nan.all(axis=1)
-        bad = (nan.any(axis=1) & ~missing) | ~np.isfinite(np.where(nan, np.float32(0), chunk)).all(axis=1)
-        if bad.any():
-            raise DataError(f"document {ids[int(np.flatnonzero(bad)[0])]!r}, field {self.spec.name!r}: "
-                            "vector has NaN or infinite components")
-        chunk = np.where(missing[:, None], np.float32(0), chunk)
-        if self.spec.space_type == "cosinesimil":
-            wide = chunk.astype(np.float64)
-            norms = np.sqrt(np.einsum("ij,ij->i", wide, wide))
-            zero = ~missing & (norms == 0)
-            if zero.any():
-                raise DataError(f"document {ids[int(np.flatnonzero(zero)[0])]!r}, field {self.spec.name!r}: "
-                                "a zero vector has no cosine similarity")
-            chunk = (wide / np.where(missing, 1.0, norms)[:, None]).astype(np.float32)
-        return chunk, ~missing
 
     def grow(self, n_docs: int) -> None:
         """Make room for documents added after this field was created (they have no vector yet)."""

@@ -64,17 +64,21 @@ class EmbeddedIndex:
         for name in docs.vectors:
             if name not in self.vectors:
                 raise DataError(f"documents: vector field {name!r} is not a {VECTOR} field of the mapping")
-        first = self.doc_count
         empty: list[Any] = [None] * n
-        for name, field in self.inverted.items():
+        numeric = {name: field.parse_column(docs.fields.get(field.spec.source, empty), docs.ids)
+                   for name, field in self.numeric.items()}
+        for name, matrix in docs.vectors.items():
+            self.vectors[name].check(matrix, docs.ids)
+        first = self.doc_count
+        for field in self.inverted.values():
             field.add(docs.fields.get(field.spec.source, empty), first)
-        for name, numeric in self.numeric.items():
-            numeric.add(docs.fields.get(numeric.spec.source, empty), first, docs.ids)
+        for name, column in numeric.items():
+            self.numeric[name].append(column)
         rows = np.arange(first, first + n)
         for name, vector_field in self.vectors.items():
             vector_field.grow(first + n)
             if name in docs.vectors:
-                vector_field.set_rows(rows, docs.vectors[name], docs.ids)
+                vector_field.set_rows(rows, docs.vectors[name])
         self.ids.extend(docs.ids)
         self.id_index.update((doc_id, first + i) for i, doc_id in enumerate(docs.ids))
 
@@ -102,12 +106,17 @@ class EmbeddedIndex:
         if unknown:
             raise DataError(f"put_vectors: {len(unknown)} ids are not in the index, e.g. {unknown[0]!r}")
         rows = np.array([self.id_index[i] for i in ids], dtype=np.int64)
-        for spec in self.schema.add_vector_fields(field_bodies):
+        fields = {}
+        for spec in self.schema.vector_specs(field_bodies):
             field = self.vectors.get(spec.name)
             if field is None or field.spec != spec:
                 field = VectorField(spec, self.doc_count)
-            field.set_rows(rows, vectors[spec.name], ids)
-            self.vectors[spec.name] = field
+            field.check(vectors[spec.name], ids)
+            fields[spec.name] = field
+        self.schema.add_vector_fields(field_bodies)
+        for name, field in fields.items():
+            field.set_rows(rows, vectors[name])
+            self.vectors[name] = field
 
     def _refresh(self) -> None:
         for field in self.inverted.values():

@@ -84,8 +84,8 @@ class Schema:
     def properties(self) -> dict[str, Any]:
         return self.body["mappings"]["properties"]
 
-    def add_vector_fields(self, field_bodies: dict[str, dict[str, Any]]) -> list[FieldSpec]:
-        """Add (or redefine) knn_vector fields; LabError if a body is not a knn_vector or clashes."""
+    def vector_specs(self, field_bodies: dict[str, dict[str, Any]]) -> list[FieldSpec]:
+        """The specs of knn_vector field bodies; LabError if one is not a knn_vector or clashes."""
         specs = []
         for name, body in field_bodies.items():
             where = f"mappings.properties.{name}"
@@ -94,12 +94,14 @@ class Schema:
             existing = self.fields.get(name)
             if existing is not None and existing.type != VECTOR:
                 raise LabError(f"{where}: already a {existing.type} field")
-            spec = _vector_spec(name, body, where)
-            specs.append(spec)
-        for spec in specs:
+            specs.append(_vector_spec(name, body, where))
+        return specs
+
+    def add_vector_fields(self, field_bodies: dict[str, dict[str, Any]]) -> None:
+        """Add (or redefine) knn_vector fields."""
+        for spec in self.vector_specs(field_bodies):
             self.fields[spec.name] = spec
             self.properties[spec.name] = copy.deepcopy(field_bodies[spec.name])
-        return specs
 
 
 def parse_index_body(body: Any) -> Schema:
