@@ -1,0 +1,232 @@
+"""The HTML report: one self-contained page (inline CSS, figures as base64 PNG), viewable offline."""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from .. import __version__
+from ..context import Lab
+from ..errors import LabError
+from ..evaluation import DEFAULT_METRICS, PRIMARY_METRIC
+from ..results import StoredRun, latest_runs, list_runs
+from ..workspace import atomic_path
+from . import plots
+from .compare import DEFAULT_COMPARE_METRICS, compare_runs, describe_test, display_rows
+from .history import history_table
+from .tuning import list_tunings, load_trials
+
+MAX_TUNINGS = 6
+MAX_HISTORY_ROWS = 40
+MAX_FINETUNE_FACTS = 24
+
+STYLE = """
+body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2rem auto; max-width: 1100px;
+       color: #1c2733; padding: 0 1rem; }
+h1 { font-size: 1.6rem; margin-bottom: .2rem; } h2 { margin-top: 2.4rem; border-bottom: 1px solid #d0d7de; }
+.meta { color: #57606a; font-size: .9rem; }
+table { border-collapse: collapse; margin: .8rem 0; font-size: .88rem; }
+th, td { border: 1px solid #d0d7de; padding: .25rem .55rem; text-align: right; }
+th { background: #f6f8fa; } td.text, th.text { text-align: left; }
+td.id { font-size: .75rem; color: #57606a; word-break: break-all; max-width: 16rem; }
+tr.best td { background: #eef7ee; font-weight: 600; }
+figure { margin: 1rem 0; } figure img { max-width: 100%; border: 1px solid #eaeef2; }
+figcaption { color: #57606a; font-size: .85rem; }
+.note { background: #fff8c5; border: 1px solid #d4a72c; padding: .4rem .7rem; border-radius: 4px; }
+code { background: #f6f8fa; padding: 0 .25rem; }
+"""
+
+
+def report_path(workspace: Path, dataset: str, split: str) -> Path:
+    return workspace / "reports" / f"{dataset}-{split}.html"
+
+
+def build_report(lab: Lab, split: str = "test", baseline: str | None = None, metric: str = PRIMARY_METRIC,
+                 output: Path | None = None) -> Path:
+    """Write the report of the dataset's latest comparable runs on ``split``; returns its path."""
+    dataset = lab.dataset
+    fingerprint, qrels_fingerprint = dataset.fingerprint(), dataset.qrels_fingerprint()
+    candidates = latest_runs(lab.workspace, dataset.name, split, qrels_fingerprint)
+    runs = [r for r in candidates if r.manifest["dataset"]["fingerprint"] == fingerprint]
+    stale = [r for r in candidates if r not in runs]
+    if not runs:
+        raise LabError(f"no runs of dataset '{dataset.name}' on split '{split}' comparable with its current "
+                       "judgments: run `lab run --all` first")
+    runs.sort(key=lambda r: (-r.metrics[metric], r.strategy))
+    if baseline is not None and baseline not in {r.strategy for r in runs}:
+        raise LabError(f"--baseline {baseline}: no comparable run of that strategy on split '{split}' "
+                       f"(strategies: {', '.join(sorted(r.strategy for r in runs))})")
+    base = next(r for r in runs if r.strategy == (baseline or runs[0].strategy))
+    sections = [
+        _leaderboard_section(runs, metric, stale),
+        _bars_section(runs),
+        *(_significance_sections(runs, base, metric) if len(runs) > 1 else []),
+        _tuning_section(lab, dataset.name, qrels_fingerprint),
+        _finetune_section(lab.workspace),
+        _history_section(lab, dataset.name, split, fingerprint, qrels_fingerprint, metric),
+    ]
+    title = f"relevance-lab report · {dataset.name} · split {split}"
+    created = datetime.now(timezone.utc)
+    meta = (f"generated {created:%Y-%m-%d %H:%M UTC} by relevance-lab {__version__} · dataset fingerprint "
+            f"<code>{fingerprint}</code> · qrels <code>{qrels_fingerprint}</code> · {runs[0].manifest['n_queries']:,} "
+            f"judged queries · backend {html.escape(runs[0].manifest['backend'].get('backend', '?'))}")
+    page = (f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{html.escape(title)}</title>"
+            f"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><style>{STYLE}</style></head>"
+            f"<body><h1>{html.escape(title)}</h1><p class=\"meta\">{meta}</p>"
+            + "".join(s for s in sections if s) + "</body></html>\n")
+    path = output or report_path(lab.workspace, dataset.name, split)
+    with atomic_path(path) as tmp:
+        tmp.write_text(page, encoding="utf-8")
+    return path
+
+
+# --- sections ---------------------------------------------------------------------------------
+
+def _leaderboard_section(runs: list[StoredRun], metric: str, stale: list[StoredRun]) -> str:
+    header = ["#", "strategy", *DEFAULT_METRICS, "queries/s", "run"]
+    rows = []
+    for i, run in enumerate(runs, 1):
+        qps = run.manifest.get("queries_per_second")
+        rows.append([str(i), run.strategy, *(f"{run.metrics[m]:.4f}" for m in DEFAULT_METRICS),
+                     "" if qps is None else f"{qps:,.0f}", run.run_id])
+    notes = "".join(f"<p class=\"note\">{html.escape(r.strategy)} ({html.escape(r.run_id)}) left out: "
+                    f"not comparable: dataset hash differs</p>" for r in stale)
+    return (f"<section id=\"leaderboard\"><h2>Leaderboard</h2><p>Latest run of each strategy, by {metric}.</p>"
+            + _table(header, rows, text_columns={1}, highlight=0, id_columns=frozenset({len(header) - 1}))
+            + notes + "</section>")
+
+
+def _bars_section(runs: list[StoredRun]) -> str:
+    per_query = {r.strategy: r.per_query() for r in runs}
+    image = plots.metric_bars(per_query, list(DEFAULT_METRICS))
+    return ("<section id=\"metrics\"><h2>Metrics with confidence intervals</h2>"
+            + _figure(image, "Mean of each metric over the judged queries; whiskers: 95% t-interval of the mean.")
+            + "</section>")
+
+
+def _significance_sections(runs: list[StoredRun], base: StoredRun, metric: str) -> list[str]:
+    ordered = [base, *[r for r in runs if r is not base]]
+    metrics = list(dict.fromkeys([metric, *DEFAULT_COMPARE_METRICS]))
+    comparison = compare_runs(ordered, metrics)
+    header, rows = display_rows(comparison)
+    significance = (f"<section id=\"significance\"><h2>Against the baseline {html.escape(base.strategy)}</h2>"
+                    f"<p>{html.escape(describe_test(comparison))}</p>"
+                    + _table(header, rows, text_columns={0, 1}) + "</section>")
+    base_values = base.per_query()[metric]
+    deltas = {r.strategy: (r.per_query()[metric].reindex(base_values.index) - base_values).to_numpy()
+              for r in ordered[1:]}
+    image = plots.win_loss(deltas, base.strategy, metric)
+    wins = ("<section id=\"per-query\"><h2>Per-query wins and losses</h2>"
+            + _figure(image, f"Each bar is one query: {metric} of the strategy minus {metric} of "
+                             f"{base.strategy}, sorted. `lab queries {base.strategy} STRATEGY` lists them.")
+            + "</section>")
+    return [significance, wins]
+
+
+def _tuning_section(lab: Lab, dataset: str, qrels_fingerprint: str) -> str:
+    tunings = list_tunings(lab.workspace, dataset)[-MAX_TUNINGS:]
+    if not tunings:
+        return ("<section id=\"tuning\"><h2>Tuning</h2><p>No tuning yet: "
+                "<code>lab tune --strategy S --param NAME=SPEC</code>.</p></section>")
+    parts = ["<section id=\"tuning\"><h2>Tuning</h2>"]
+    for path, manifest in reversed(tunings):
+        trials = load_trials(path)
+        metric = manifest["metric"]
+        names = [d["name"] for d in manifest["space"]]
+        best = manifest["best"]
+        stale = manifest["dataset"]["qrels_fingerprint"] != qrels_fingerprint
+        parts.append(f"<h3>{html.escape(manifest['strategy'])} · {manifest['created'][:19]}</h3>")
+        if stale:
+            parts.append("<p class=\"note\">not comparable: qrels hash differs from the current dataset</p>")
+        tuned = {k: best["params"][k] for k in names}
+        parts.append(f"<p>{manifest['n_trials']} trials ({manifest['method']}) on split {manifest['split']} "
+                     f"({manifest['n_queries']:,} queries), {manifest['trials_per_minute']} trials/min. "
+                     f"Best (trial {best['trial']}): <code>{html.escape(json.dumps(tuned))}</code>: {metric} "
+                     f"{best['tune_metrics'][metric]:.4f} on {manifest['split']}, "
+                     f"{best['test_metrics'][metric]:.4f} on {manifest['final_split']}.</p>")
+        top = trials.sort_values([metric, "trial"], ascending=[False, True]).head(5)
+        rows = [[str(r["trial"]), *(str(r[f"param.{n}"]) for n in names), f"{r[metric]:.4f}"]
+                for r in top.to_dict(orient="records")]
+        parts.append(_table(["trial", *names, metric], rows, text_columns=set(), highlight=0))
+        parts.append(_figure(plots.tuning_effects(trials, names, metric, best["trial"]),
+                             f"{metric} of every trial against each tuned param (★ = best), and in trial order."))
+    return "".join(parts) + "</section>"
+
+
+def _finetune_section(workspace: Path) -> str:
+    models = sorted(p for p in (workspace / "models").glob("*") if p.is_dir()) if (workspace / "models").exists() else []
+    parts = []
+    for model in models:
+        images = sorted(model.rglob("*.png"))
+        reports = sorted(model.rglob("report.json"))
+        if not images and not reports:
+            continue
+        parts.append(f"<h3>{html.escape(model.name)}</h3>")
+        for report in reports:
+            facts = _facts(json.loads(report.read_text(encoding="utf-8")))[:MAX_FINETUNE_FACTS]
+            if facts:
+                parts.append(_table(["", "value"], [[k, v] for k, v in facts], text_columns={0, 1}))
+        parts.extend(_figure(image.read_bytes(), str(image.relative_to(workspace))) for image in images)
+    if not parts:
+        return ""
+    return "<section id=\"finetune\"><h2>Fine-tuned models</h2>" + "".join(parts) + "</section>"
+
+
+def _history_section(lab: Lab, dataset: str, split: str, fingerprint: str, qrels_fingerprint: str,
+                     metric: str) -> str:
+    runs = [r for r in list_runs(lab.workspace, dataset) if r.manifest["split"] == split]
+    frame = history_table(runs, fingerprint, qrels_fingerprint, metric)
+    repeated = frame[frame["comparable"]].groupby("strategy").size()
+    parts = ["<section id=\"history\"><h2>History</h2><p>Every stored run of the split, per strategy, oldest first; "
+             "Δ is against the strategy's previous comparable run.</p>"]
+    if (repeated > 1).any():
+        parts.append(_figure(plots.history_lines(frame, metric), f"{metric} of strategies run more than once."))
+    rows = []
+    for row in frame.tail(MAX_HISTORY_ROWS).to_dict(orient="records"):
+        delta = "" if row["delta"] is None or pd.isna(row["delta"]) else f"{row['delta']:+.4f}"
+        rows.append([row["strategy"], row["created"][:19], row["template"], row["models"], row["changed"],
+                     f"{row[metric]:.4f}", delta, row["note"]])
+    parts.append(_table(["strategy", "created", "template", "models", "changed", metric, "Δ", ""], rows,
+                        text_columns={0, 1, 2, 3, 4, 7}))
+    return "".join(parts) + "</section>"
+
+
+# --- html helpers -----------------------------------------------------------------------------
+
+def _table(header: list[str], rows: list[list[str]], text_columns: set[int], highlight: int | None = None,
+           id_columns: frozenset[int] = frozenset()) -> str:
+    def cell(tag: str, i: int, value: str) -> str:
+        klass = " class=\"text\"" if i in text_columns else ""
+        if tag == "td" and i in id_columns:
+            klass = " class=\"text id\""
+        return f"<{tag}{klass}>{html.escape(str(value))}</{tag}>"
+
+    head = "<tr>" + "".join(cell("th", i, h) for i, h in enumerate(header)) + "</tr>"
+    best = " class=\"best\""
+    body = "".join(f"<tr{best if r == highlight else ''}>" + "".join(cell("td", i, v) for i, v in enumerate(row))
+                   + "</tr>" for r, row in enumerate(rows))
+    return f"<table><thead>{head}</thead><tbody>{body}</tbody></table>"
+
+
+def _figure(png: bytes, caption: str) -> str:
+    data = base64.b64encode(png).decode("ascii")
+    return (f"<figure><img alt=\"{html.escape(caption)}\" src=\"data:image/png;base64,{data}\">"
+            f"<figcaption>{html.escape(caption)}</figcaption></figure>")
+
+
+def _facts(data: Any, prefix: str = "", depth: int = 0) -> list[tuple[str, str]]:
+    """Scalar values of a JSON report, flattened to ``a.b`` keys (two levels deep)."""
+    out: list[tuple[str, str]] = []
+    if isinstance(data, dict) and depth <= 2:
+        for key, value in data.items():
+            out.extend(_facts(value, f"{prefix}{key}.", depth + 1))
+    elif isinstance(data, (int, float, str, bool)) and not isinstance(data, dict):
+        text = f"{data:.4f}" if isinstance(data, float) else str(data)
+        out.append((prefix.rstrip("."), text[:120]))
+    return out
