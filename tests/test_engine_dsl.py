@@ -148,6 +148,12 @@ def test_cross_fields_blends_document_frequencies(index):
     assert idf(4, TITLE_N) < idf(2, TITLE_N)
 
 
+def test_cross_fields_operator_and_needs_every_term_in_some_field(index):
+    query = {"type": "cross_fields", "fields": ["title", "body", "brand"], "operator": "and"}
+    assert search(index, {"multi_match": {"query": "red lamp", **query}}) == {}
+    assert set(search(index, {"multi_match": {"query": "red leather", **query}})) == {"p0"}
+
+
 def test_cross_fields_keeps_field_boosts(index):
     got = search(index, {"multi_match": {"query": "hat", "type": "cross_fields", "fields": ["title^3", "body"]}})
     assert got == {"p2": max(term_score(1, 2, 1, TITLE_N, TITLE_AVGDL, boost=3), body(1, 3, 1))}

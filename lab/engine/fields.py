@@ -99,12 +99,17 @@ class InvertedField:
         docs = np.empty(indptr[-1], dtype=np.int32)
         freqs = np.empty(indptr[-1], dtype=np.float32)
         next_free = indptr[:-1].copy()
-        for (terms, chunk_docs, chunk_freqs), chunk_counts in zip(chunks, counts):
+        chunks.reverse()
+        counts.reverse()
+        while chunks:
+            terms, chunk_docs, chunk_freqs = chunks.pop()
+            chunk_counts = counts.pop()
             chunk_starts = np.concatenate(([0], np.cumsum(chunk_counts)[:-1]))
             destination = next_free[terms] + (np.arange(len(terms)) - chunk_starts[terms])
             docs[destination] = chunk_docs
             freqs[destination] = chunk_freqs
             next_free += chunk_counts
+            del terms, chunk_docs, chunk_freqs
         self.indptr, self.docs, self.freqs = indptr, docs, freqs
         self._scaled_freqs = None
 

@@ -24,6 +24,8 @@ from .similarity import F32, ONE
 HALF = F32(0.5)
 BLOCK_CELLS = 1 << 24
 """Query rows per block are chosen so one block of scores holds about this many floats."""
+TOP_ROWS = 16
+"""Rows per partition when selecting each query's top k."""
 L2_MARGIN = 16
 """Extra l2 candidates rescored exactly beyond k."""
 
@@ -106,8 +108,17 @@ def top_rows(raw: np.ndarray, ks: list[int], score: Callable[[np.ndarray], np.nd
 
     ``score`` is non-decreasing, so one partition of the raw values finds each row's k-th best raw
     value; every doc whose raw value maps to at least that score is a candidate (k of them, more
-    only on ties), and candidates are ordered by (-score, doc).
+    only on ties), and candidates are ordered by (-score, doc). Rows are handled a few at a time to
+    keep the partition's copy small.
     """
+    out = []
+    for lo in range(0, len(ks), TOP_ROWS):
+        out.extend(_top_rows(raw[lo:lo + TOP_ROWS], ks[lo:lo + TOP_ROWS], score))
+    return out
+
+
+def _top_rows(raw: np.ndarray, ks: list[int], score: Callable[[np.ndarray], np.ndarray]
+              ) -> list[tuple[np.ndarray, np.ndarray]]:
     n = raw.shape[1]
     widest = min(max(ks), n)
     top_values = np.partition(raw, n - widest, axis=1)[:, n - widest:]
