@@ -199,8 +199,7 @@ class Compiler:
         return {"operator": operator, "zero_terms": zero, "analyzer": analyzer,
                 "lenient": boolean(options.get("lenient", False), f"{path}.lenient")}
 
-    def field_query(self, spec: FieldSpec, text: str, options: dict[str, Any], path: str,
-                    analyzer: str | None = None) -> Node:
+    def field_query(self, spec: FieldSpec, text: str, options: dict[str, Any], path: str) -> Node:
         """MatchQuery.parse for one field (before minimum_should_match and boost)."""
         if spec.type == VECTOR:
             fail(path, f"field \"{spec.name}\" is a {VECTOR}: query it with knn")
@@ -211,7 +210,7 @@ class Compiler:
                 if options["lenient"]:
                     return MatchNone(reason=f"unparseable value for {spec.name}")
                 raise
-        analyzer = analyzer or options["analyzer"]
+        analyzer = options["analyzer"]
         if analyzer is None and spec.type == KEYWORD:
             return Term(spec.name, text)
         terms = get_analyzer(analyzer or spec.search_analyzer).analyze(text)

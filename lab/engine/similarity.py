@@ -60,9 +60,6 @@ class BM25:
         np.subtract(weight, out, out=out)
         return out
 
-    def describe(self) -> str:
-        return f"{'LegacyBM25' if self.legacy else 'BM25'}(k1={self.k1},b={self.b})"
-
     def explain(self, *, field: str, term: str, doc: int, boost: np.float32, doc_freq: int, doc_count: int,
                 freq: float, norm: int, avgdl: np.float32, score: np.float32) -> Explanation:
         """Lucene's TermWeight/BM25Scorer explanation of one document's term score."""
