@@ -347,5 +347,7 @@ def backend_check(ctx: click.Context, strategy: str, n_queries: int, size: int) 
 
 
 from .cli_experiments import register  # noqa: E402  (experiment commands: compare, queries, explain, tune, report)
+from .cli_finetune import finetune  # noqa: E402
 
 register(cli)
+cli.add_command(finetune)
