@@ -66,7 +66,7 @@ def compare(ctx: click.Context, runs: tuple[str, ...], metrics: tuple[str, ...],
             chosen.append(gate)
     for metric in chosen:
         _metric_choice(metric)
-    stored = resolve_runs(lab.workspace, lab.current_dataset_name, list(runs), split)
+    stored = resolve_runs(lab.workspace, lab.dataset, list(runs), split)
     comparison = compare_runs(stored, chosen, test=test, alpha=alpha, permutations=permutations, seed=seed)
     header, rows = display_rows(comparison)
     note = describe_test(comparison)
@@ -116,7 +116,7 @@ def queries(ctx: click.Context, a: str, b: str, metric: str, n: int, depth: int,
     _metric_choice(metric)
     if n < 0:
         raise LabError(f"--top must be 0 or more, got {n}")
-    run_a, run_b = resolve_runs(lab.workspace, lab.current_dataset_name, [a, b], split)
+    run_a, run_b = resolve_runs(lab.workspace, lab.dataset, [a, b], split)
     diff = query_differences(run_a, run_b, lab.dataset, metric, depth, rbo_p)
     summary = diff.summary()
     if fmt == "csv":

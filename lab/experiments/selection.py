@@ -9,24 +9,32 @@ from ..errors import LabError
 from ..results import StoredRun, list_runs, runs_dir
 
 
-def resolve_runs(workspace: Path, dataset: str, refs: list[str], split: str | None = None) -> list[StoredRun]:
-    """The stored run each reference names: a run id, or a strategy name (its latest run, on ``split``
-    when given). LabError naming the first unknown reference and what is known."""
-    runs = list_runs(workspace, dataset)
+def resolve_runs(workspace: Path, dataset, refs: list[str], split: str | None = None) -> list[StoredRun]:
+    """The stored run each reference names: a run id, or a strategy name: its latest run (on ``split``
+    when given) scored on the current ``dataset`` and its judgments. LabError naming the first
+    reference that names nothing, and what is known."""
+    runs = list_runs(workspace, dataset.name)
     by_id = {r.run_id: r for r in runs}
+    current = (dataset.fingerprint(), dataset.qrels_fingerprint())
     resolved = []
     for ref in refs:
         if ref in by_id:
             resolved.append(by_id[ref])
             continue
-        candidates = [r for r in runs if r.strategy == ref and (split is None or r.manifest["split"] == split)]
-        if not candidates:
-            strategies = sorted({r.strategy for r in runs})
-            where = f" on split '{split}'" if split else ""
-            known = f"strategies with runs: {', '.join(strategies)}" if strategies else "no runs yet: `lab run` first"
-            raise LabError(f"no run of '{ref}'{where} for dataset '{dataset}' in {runs_dir(workspace, dataset)} "
-                           f"(not a run id or a strategy with runs; {known})")
-        resolved.append(candidates[-1])
+        named = [r for r in runs if r.strategy == ref and (split is None or r.manifest["split"] == split)]
+        usable = [r for r in named if (r.manifest["dataset"]["fingerprint"],
+                                       r.manifest["dataset"]["qrels_fingerprint"]) == current]
+        if usable:
+            resolved.append(usable[-1])
+            continue
+        where = f" on split '{split}'" if split else ""
+        if named:
+            raise LabError(f"the runs of '{ref}'{where} were scored on another version of dataset "
+                           f"'{dataset.name}' (dataset or qrels hash differs): re-run it, or name a run id")
+        strategies = sorted({r.strategy for r in runs})
+        known = f"strategies with runs: {', '.join(strategies)}" if strategies else "no runs yet: `lab run` first"
+        raise LabError(f"no run of '{ref}'{where} for dataset '{dataset.name}' in {runs_dir(workspace, dataset.name)} "
+                       f"(not a run id or a strategy with runs; {known})")
     return resolved
 
 
