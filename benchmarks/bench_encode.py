@@ -11,6 +11,7 @@ when not given), so that cache can be reused afterwards.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 import time
@@ -37,10 +38,11 @@ def catalogue_titles(data: Path, limit: int | None) -> list[str]:
 
 
 def timed(label: str, count: int, run) -> np.ndarray:
-    start = time.perf_counter()
+    """Run and print wall time, titles/s, and CPU seconds (which show how contended the cores were)."""
+    start, cpu_start = time.perf_counter(), time.process_time()
     vectors = run()
-    seconds = time.perf_counter() - start
-    print(f"{label:<34} {seconds:8.2f} s  {count / seconds:8.1f} titles/s")
+    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu_start
+    print(f"{label:<34} {seconds:8.2f} s  {count / seconds:8.1f} titles/s  ({cpu:.1f} CPU s)")
     return vectors
 
 
@@ -59,9 +61,10 @@ def main() -> None:
 
 def run(titles: list[str], workspace: Path, cache_root: Path, batch_size: int) -> None:
     auto = load_encoder("minilm", workspace)
-    encoders: dict[str, Encoder] = {p: auto if auto.precision == p else load_encoder("minilm", workspace, p)
-                                    for p in ("fp32", "bf16")}
-    print(f"{len(titles)} titles, {torch_threads()} torch threads, batch size {batch_size}")
+    other = "fp32" if auto.precision == "bf16" else "bf16"
+    encoders: dict[str, Encoder] = {auto.precision: auto, other: load_encoder("minilm", workspace, other)}
+    print(f"{len(titles)} titles, {torch_threads()} torch threads, batch size {batch_size}, "
+          f"load average {os.getloadavg()[0]:.1f}")
     print(f"auto precision: {auto.precision_report}")
     print(f"fingerprint: {auto.fingerprint}")
 

@@ -28,7 +28,7 @@ KEY_DTYPE = "S40"
 
 def text_key(text: str) -> bytes:
     """The cache key of a text: its sha1, hex (never ends in NUL, so numpy bytes round-trip it)."""
-    return hashlib.sha1(text.encode("utf-8")).hexdigest().encode("ascii")
+    return hashlib.sha1(text.encode("utf-8", "surrogatepass")).hexdigest().encode("ascii")
 
 
 class _Shelf:
