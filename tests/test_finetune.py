@@ -92,6 +92,8 @@ def test_model_loads_through_load_encoder_and_keeps_pooling(trained):
     assert pipeline_signature(result.path) == pipeline_signature(base.path)
     assert pipeline_signature(result.path)["pooling"]["pooling_mode"] == "mean"
     assert pipeline_signature(result.path)["normalized"] is True
+    catalogue = product_texts(lab.dataset.products, tiny_config().text_fields)
+    assert lab.embedding_cache.count(tuned.cache_namespace) >= catalogue.nunique()  # nothing left to encode
 
 
 def test_changed_pooling_is_refused(trained, tmp_path):

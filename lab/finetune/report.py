@@ -112,6 +112,7 @@ def build_report(lab: Any, model_path: Path, card: dict[str, Any], validation: V
         "curves": training_curves(log_history, baseline),
         "pairs": movers(pairs, card["config"]["min_label"]),
         "plots": dict(PLOTS),
+        "encoder_namespace": encoders["finetuned"].cache_namespace,
     }
     write_report(report_dir(model_path), report)
     return report

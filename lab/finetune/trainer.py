@@ -275,10 +275,26 @@ def finetune(lab: Any, config: FinetuneConfig, display: TrainingDisplay | None =
         report = build_report(lab, final, card, validation, trainer.state.log_history, baseline, progress)
         card["metrics"]["leaderboard"] = report["metrics"]
         write_card(final, card)
+        refile_cached_vectors(lab, final, report["encoder_namespace"], validation.corpus.tolist())
         with atomic_path(target) as registered:
             final.rename(registered)
     shutil.rmtree(staging, ignore_errors=True)
     return FinetuneResult(config.name, target, card, report)
+
+
+def refile_cached_vectors(lab: Any, model_path: Path, namespace: str, texts: list[str]) -> None:
+    """File the catalogue vectors the report encoded under the fingerprint the registered model has
+    (its card and report are among the fingerprinted files), so `lab index --model NAME` reads
+    them from the cache instead of encoding the catalogue again."""
+    from ..embeddings import load_encoder
+    from ..embeddings.cache import text_key
+
+    registered = load_encoder(str(model_path), lab.workspace)
+    if registered.cache_namespace == namespace:
+        return
+    keys = [text_key(text) for text in dict.fromkeys(texts)]
+    positions, vectors = lab.embedding_cache.lookup(namespace, keys, registered.dimension)
+    lab.embedding_cache.store(registered.cache_namespace, [keys[i] for i in positions], vectors)
 
 
 def model_card(config: FinetuneConfig, dataset: Any, base_encoder: Any, data: TrainingData,
