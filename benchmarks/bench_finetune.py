@@ -2,7 +2,8 @@
 fields, and the test-split leaderboard (vectorsearch_finetune vs vectorsearch, rrf_finetune rank).
 
     python benchmarks/bench_finetune.py --workspace /work/ws-hd [--data /work/shared/data/homedepot]
-        [--stages import,index,train,add,runs] [--name finetuned] [-- extra `lab finetune` options]
+        [--stages import,index,train,add,runs] [--name finetuned] [--strategies a,b]
+        [-- extra `lab finetune` options]
 
 Stages: ``import`` the dataset (skipped when present), ``index`` the base model (skipped when the
 index exists), ``train`` one epoch in a child process pinned to 2 cores (wall time, peak RSS),
@@ -99,22 +100,29 @@ def stage_add(workspace: Path, name: str) -> dict:
             "texts_already_cached": before}
 
 
-def stage_runs(workspace: Path, name: str) -> dict:
+def stage_runs(workspace: Path, name: str, strategies: list[str] | None) -> dict:
+    """Run the templates (all, or ``strategies``) on `test`; the leaderboard is the latest stored run
+    of every strategy, so strategies can be run in several goes."""
     from lab.errors import LabError
+    from lab.results import latest_runs
     from lab.runner import run_strategy
     from lab.templates import load_templates
 
     lab = make_lab(workspace)
-    scores, skipped = {}, {}
+    skipped = {}
     for strategy, template in sorted(load_templates(lab.queries_dir).items()):
+        if strategies and strategy not in strategies:
+            continue
         overrides = {"model": name} if "finetune" in strategy and "model" in template.params else {}
         try:
             run = run_strategy(lab, template, "test", overrides)
         except LabError as exc:
             skipped[strategy] = str(exc)
             continue
-        scores[strategy] = {m: round(v, 4) for m, v in run.metrics.items()}
         print(f"{strategy:34s} ndcg@10 {run.metrics['ndcg@10']:.4f}", flush=True)
+    dataset = lab.dataset
+    runs = latest_runs(lab.workspace, dataset.name, "test", dataset.qrels_fingerprint())
+    scores = {run.strategy: {m: round(v, 4) for m, v in run.metrics.items()} for run in runs}
     board = sorted(scores, key=lambda s: scores[s]["ndcg@10"], reverse=True)
     out = {"leaderboard": [(s, scores[s]["ndcg@10"]) for s in board], "skipped": skipped, "metrics": scores}
     if "vectorsearch" in scores and "vectorsearch_finetune" in scores:
@@ -131,6 +139,7 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--stages", default=",".join(STAGES))
     parser.add_argument("--name", default="finetuned")
+    parser.add_argument("--strategies", help="runs stage: only these templates (comma-separated)")
     parser.add_argument("extra", nargs="*", help="extra `lab finetune` options (after --)")
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -151,7 +160,8 @@ def main() -> None:
         elif stage == "add":
             summary[stage] = stage_add(workspace, args.name)
         else:
-            summary[stage] = stage_runs(workspace, args.name)
+            summary[stage] = stage_runs(workspace, args.name,
+                                        [x for x in (args.strategies or "").split(",") if x] or None)
         print(json.dumps(summary[stage], indent=1, default=str), flush=True)
     print(json.dumps(summary, default=str))
 
