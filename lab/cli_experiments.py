@@ -300,6 +300,9 @@ def tune(ctx: click.Context, strategy: str, specs: tuple[str, ...], fixed: tuple
     console.print(f"best (trial {best['trial']}): {tuned} · {metric} {best['tune_metrics'][metric]:.4f} on "
                   f"{tune_split} → {best['test_metrics'][metric]:.4f} on test (run {best['test_run_id']})",
                   highlight=False, soft_wrap=True)
+    if result.trials[metric].nunique() == 1:
+        console.print(f"note: every trial scored the same {metric} on {tune_split}: these params do not change "
+                      "the ranking of its queries", highlight=False, soft_wrap=True)
     console.print(f"trials stored in {result.path}", highlight=False, soft_wrap=True)
 
 
