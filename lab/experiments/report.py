@@ -27,14 +27,13 @@ MAX_HISTORY_ROWS = 40
 MAX_FINETUNE_FACTS = 24
 
 STYLE = """
-body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2rem auto; max-width: 1100px;
+body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2rem auto; max-width: 1240px;
        color: #1c2733; padding: 0 1rem; }
 h1 { font-size: 1.6rem; margin-bottom: .2rem; } h2 { margin-top: 2.4rem; border-bottom: 1px solid #d0d7de; }
 .meta { color: #57606a; font-size: .9rem; }
 table { border-collapse: collapse; margin: .8rem 0; font-size: .88rem; }
-th, td { border: 1px solid #d0d7de; padding: .25rem .55rem; text-align: right; }
-th { background: #f6f8fa; } td.text, th.text { text-align: left; }
-td.id { font-size: .75rem; color: #57606a; word-break: break-all; max-width: 16rem; }
+th, td { border: 1px solid #d0d7de; padding: .25rem .55rem; text-align: right; white-space: nowrap; }
+th { background: #f6f8fa; } td.text, th.text { text-align: left; white-space: normal; }
 tr.best td { background: #eef7ee; font-weight: 600; }
 figure { margin: 1rem 0; } figure img { max-width: 100%; border: 1px solid #eaeef2; }
 figcaption { color: #57606a; font-size: .85rem; }
@@ -89,17 +88,16 @@ def build_report(lab: Lab, split: str = "test", baseline: str | None = None, met
 # --- sections ---------------------------------------------------------------------------------
 
 def _leaderboard_section(runs: list[StoredRun], metric: str, stale: list[StoredRun]) -> str:
-    header = ["#", "strategy", *DEFAULT_METRICS, "queries/s", "run"]
+    header = ["#", "strategy", *DEFAULT_METRICS, "queries/s", "run at"]
     rows = []
     for i, run in enumerate(runs, 1):
         qps = run.manifest.get("queries_per_second")
         rows.append([str(i), run.strategy, *(f"{run.metrics[m]:.4f}" for m in DEFAULT_METRICS),
-                     "" if qps is None else f"{qps:,.0f}", run.run_id])
+                     "" if qps is None else f"{qps:,.0f}", run.manifest["created"][:16].replace("T", " ")])
     notes = "".join(f"<p class=\"note\">{html.escape(r.strategy)} ({html.escape(r.run_id)}) left out: "
                     f"not comparable: dataset hash differs</p>" for r in stale)
     return (f"<section id=\"leaderboard\"><h2>Leaderboard</h2><p>Latest run of each strategy, by {metric}.</p>"
-            + _table(header, rows, text_columns={1}, highlight=0, id_columns=frozenset({len(header) - 1}))
-            + notes + "</section>")
+            + _table(header, rows, text_columns={1}, highlight=0) + notes + "</section>")
 
 
 def _bars_section(runs: list[StoredRun]) -> str:
@@ -199,12 +197,9 @@ def _history_section(lab: Lab, dataset: str, split: str, fingerprint: str, qrels
 
 # --- html helpers -----------------------------------------------------------------------------
 
-def _table(header: list[str], rows: list[list[str]], text_columns: set[int], highlight: int | None = None,
-           id_columns: frozenset[int] = frozenset()) -> str:
+def _table(header: list[str], rows: list[list[str]], text_columns: set[int], highlight: int | None = None) -> str:
     def cell(tag: str, i: int, value: str) -> str:
         klass = " class=\"text\"" if i in text_columns else ""
-        if tag == "td" and i in id_columns:
-            klass = " class=\"text id\""
         return f"<{tag}{klass}>{html.escape(str(value))}</{tag}>"
 
     head = "<tr>" + "".join(cell("th", i, h) for i, h in enumerate(header)) + "</tr>"
