@@ -15,7 +15,7 @@ from lab.backends.embedded import BATCH_SIZE, EmbeddedBackend
 from lab.context import default_mapping_path, default_queries_dir
 from lab.data import generate_demo
 from lab.engine import EmbeddedIndex
-from lab.experiments.trial_search import MemoizedEngineTrials
+from lab.experiments.trial_search import BackendTrials, MemoizedEngineTrials
 from lab.mapping import META_KEY, load_mapping, text_fields, vector_fields
 from lab.runner import render_bodies
 from lab.templates import load_templates
@@ -109,3 +109,12 @@ def test_a_tiny_memory_budget_drops_entries_but_stays_exact(engine):
         params = template.resolve_params(point)
         assert trials.rankings(params) == _reference(backend, template, params, texts, vectors)
         assert trials.memo.bytes <= 50_000
+
+
+def test_other_backends_search_every_trial(engine):
+    backend, texts, vectors = engine
+    template = load_templates(default_queries_dir())["rrf"]
+    trials = BackendTrials(backend, "demo", template, texts, vectors, 100)
+    for point in POINTS["rrf"][:2]:
+        params = template.resolve_params(point)
+        assert trials.rankings(params) == _reference(backend, template, params, texts, vectors)
