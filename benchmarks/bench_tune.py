@@ -53,7 +53,7 @@ def main() -> None:
     models = template.models(template.params)
     vectors = query_vectors(lab, models[0], texts, silent()) if models else None
     started = time.perf_counter()
-    index = lab.backend._index(lab.index_name)
+    index = lab.backend.engine_index(lab.index_name)
     print(f"{dataset.name}: {len(dataset.products):,} products, {len(ids):,} judged {args.split} queries; "
           f"index loaded in {time.perf_counter() - started:.1f}s")
     evaluate_ranking(qrels, {ids[0]: list(qrels[ids[0]])}, DEFAULT_METRICS)  # ranx's one-off compilation

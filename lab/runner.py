@@ -35,7 +35,7 @@ def git_sha() -> str | None:
     return out.stdout.strip() or None
 
 
-def _check_models(lab: Lab, template: Template, models: list[str]) -> None:
+def check_models(lab: Lab, template: Template, models: list[str]) -> None:
     """Every model the template needs exists and its current version is what the index holds."""
     available = indexed_models(lab)
     for model in models:
@@ -93,7 +93,7 @@ def execute_strategy(lab: Lab, template: Template, split: str = "test",
     if queries.empty:
         raise LabError(f"split '{split}' of dataset '{dataset.name}' has no judged queries")
     models = template.models(params)
-    _check_models(lab, template, models)
+    check_models(lab, template, models)
     started = time.perf_counter()
     texts = queries["query_text"].tolist()
     vectors = query_vectors(lab, models[0], texts, progress) if models else None

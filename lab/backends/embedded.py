@@ -29,7 +29,8 @@ class EmbeddedBackend(Backend):
     def _path(self, index: str) -> Path:
         return self.root / index
 
-    def _index(self, index: str) -> EmbeddedIndex:
+    def engine_index(self, index: str) -> EmbeddedIndex:
+        """The loaded engine index (LabError if it was never built)."""
         if index not in self._loaded:
             path = self._path(index)
             if not path.exists():
@@ -61,7 +62,7 @@ class EmbeddedBackend(Backend):
     def put_vectors(self, index: str, field_bodies: dict[str, dict[str, Any]], ids: list[str],
                     vectors: dict[str, np.ndarray], progress: Progress | None = None) -> IndexReport:
         start = time.perf_counter()
-        engine_index = self._index(index)
+        engine_index = self.engine_index(index)
         engine_index.put_vectors(field_bodies, ids, vectors)
         self._save(index, engine_index)
         if progress:
@@ -69,15 +70,15 @@ class EmbeddedBackend(Backend):
         return IndexReport(indexed=len(ids), seconds=time.perf_counter() - start)
 
     def index_fields(self, index: str) -> dict[str, dict[str, Any]]:
-        return self._index(index).properties
+        return self.engine_index(index).properties
 
     def count(self, index: str) -> int:
-        return self._index(index).doc_count
+        return self.engine_index(index).doc_count
 
     def search_batch(self, index: str, bodies: list[dict[str, Any]],
                      pipeline: dict[str, Any] | None = None, *, strategy: str = "adhoc",
                      progress: Progress | None = None) -> list[SearchResult]:
-        engine_index = self._index(index)
+        engine_index = self.engine_index(index)
         results: list[SearchResult] = []
         for lo in range(0, len(bodies), BATCH_SIZE):
             batch = bodies[lo:lo + BATCH_SIZE]
@@ -91,7 +92,7 @@ class EmbeddedBackend(Backend):
 
     def explain(self, index: str, body: dict[str, Any], doc_id: str,
                 pipeline: dict[str, Any] | None = None) -> dict[str, Any]:
-        return self._index(index).explain(doc_id, body, pipeline=pipeline)
+        return self.engine_index(index).explain(doc_id, body, pipeline=pipeline)
 
     def describe(self) -> dict[str, Any]:
         return {"backend": self.name, "engine": f"relevance-lab {__version__}", "shards": 1}

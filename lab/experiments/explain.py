@@ -10,7 +10,7 @@ from typing import Any, Iterator
 from ..context import Lab
 from ..errors import LabError
 from ..progress import silent
-from ..runner import _check_models, query_vectors, render_bodies
+from ..runner import check_models, query_vectors, render_bodies
 from ..templates import Template
 
 BM25_TERM = re.compile(r"^weight\((?P<field>[^:]+):(?P<term>.+?) in \d+\)")
@@ -45,7 +45,7 @@ def explain_query(lab: Lab, template: Template, query_text: str, overrides: dict
         raise LabError(f"--top must be 0 or more, got {top}")
     params = template.resolve_params(overrides)
     models = template.models(params)
-    _check_models(lab, template, models)
+    check_models(lab, template, models)
     vectors = query_vectors(lab, models[0], [query_text], silent()) if models else None
     bodies, pipeline = render_bodies(template, params, [query_text], vectors, max(top, RANK_DEPTH))
     body = bodies[0]

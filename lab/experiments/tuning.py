@@ -23,7 +23,7 @@ from ..errors import LabError
 from ..evaluation import DEFAULT_METRICS, PRIMARY_METRIC, evaluate_ranking, mean_metrics
 from ..progress import ProgressFactory, silent
 from ..results import StoredRun, save_run
-from ..runner import RUN_DEPTH, _check_models, execute_strategy, query_vectors
+from ..runner import RUN_DEPTH, check_models, execute_strategy, query_vectors
 from ..templates import Template
 from ..workspace import atomic_path, read_json, write_json
 from .search_space import Dimension, grid, grid_size, random_points
@@ -99,7 +99,7 @@ def tune_strategy(lab: Lab, template: Template, dimensions: list[Dimension], *, 
         if template.models({**base, **point}) != models:
             raise LabError(f"param(s) {', '.join(tuned)} change the model the query is encoded with; "
                            "fix the model with --fix model=NAME and tune the other params")
-    _check_models(lab, template, models)
+    check_models(lab, template, models)
 
     dataset = lab.dataset
     qrels = dataset.qrels_dict(tune_split)
@@ -188,7 +188,7 @@ def _searcher(lab: Lab, template: Template, texts: list[str], vectors, size: int
     from ..backends.embedded import EmbeddedBackend
 
     if isinstance(lab.backend, EmbeddedBackend):
-        return MemoizedEngineTrials(lab.backend._index(lab.index_name), template, texts, vectors, size)
+        return MemoizedEngineTrials(lab.backend.engine_index(lab.index_name), template, texts, vectors, size)
     return BackendTrials(lab.backend, lab.index_name, template, texts, vectors, size)
 
 
