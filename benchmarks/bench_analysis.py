@@ -2,7 +2,7 @@
 
     python benchmarks/bench_analysis.py [DATA_DIR]
 
-DATA_DIR defaults to /work/shared/data/homedepot (train.csv + test.csv, ISO-8859-1). Prints
+DATA_DIR defaults to ../shared/data/homedepot (train.csv + test.csv, ISO-8859-1). Prints
 fields/s and tokens/s with a cold cache (first pass: every distinct token is stemmed once) and a
 warm one, and the time 300,000 such fields (100k products x 3 text fields) would take.
 """
@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from lab.engine import analysis
 from lab.engine.analysis import get_analyzer
 
-DEFAULT_DATA = Path("/work/shared/data/homedepot")
+DEFAULT_DATA = (Path(__file__).resolve().parents[2] / "shared" / "data" / "homedepot")
 TARGET_FIELDS = 300_000
 
 

@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from lab.backends.base import Documents  # noqa: E402
 from lab.engine import EmbeddedIndex  # noqa: E402
 
-DATA = Path("/work/shared/data/homedepot")
+DATA = (Path(__file__).resolve().parents[2] / "shared" / "data" / "homedepot")
 BATCH = 256
 FIELDS = ("product_title", "product_description", "attributes")
 

@@ -187,13 +187,13 @@ def test_failed_import_writes_nothing(source, tmp_path):
 
 
 def _real_data() -> Path | None:
-    for candidate in (os.environ.get("LAB_DATA"), "/work/shared/data/homedepot"):
+    for candidate in (os.environ.get("LAB_DATA"), str(Path(__file__).resolve().parents[2] / "shared" / "data" / "homedepot")):
         if candidate and (Path(candidate) / "train.csv").is_file():
             return Path(candidate)
     return None
 
 
-@pytest.mark.skipif(_real_data() is None, reason="Home Depot files not found ($LAB_DATA or /work/shared/data/homedepot)")
+@pytest.mark.skipif(_real_data() is None, reason="Home Depot files not found ($LAB_DATA or ../shared/data/homedepot)")
 def test_real_homedepot_files():
     directory = _real_data()
     ds = import_homedepot(directory)

@@ -16,7 +16,7 @@ from tests.test_analysis import SAMPLES
 
 pytestmark = pytest.mark.oracle
 
-HOMEDEPOT = Path("/work/shared/data/homedepot")
+HOMEDEPOT = (Path(__file__).resolve().parents[2] / "shared" / "data" / "homedepot")
 
 
 def generated_texts() -> list[str]:
