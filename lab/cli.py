@@ -195,7 +195,6 @@ def strategies(ctx: click.Context) -> None:
 def run(ctx: click.Context, names: tuple[str, ...], run_all: bool, split: str, params: tuple[str, ...],
         model: str | None, size: int) -> None:
     """Run strategies over the split's judged queries and print the leaderboard."""
-    from .runner import run_strategy
     from .templates import load_templates, parse_param_overrides
 
     lab = _lab(ctx)
@@ -209,17 +208,25 @@ def run(ctx: click.Context, names: tuple[str, ...], run_all: bool, split: str, p
     overrides = parse_param_overrides(list(params))
     if model:
         overrides["model"] = model
+    _run_and_print(lab, [templates[n] for n in selected], split, overrides, size, strict=not run_all)
+
+
+def _run_and_print(lab, templates: list, split: str, overrides: dict[str, Any], size: int, strict: bool) -> None:
+    """Run each template and print the leaderboard. ``strict``: every override must be a param of
+    the template and any failure stops; otherwise templates take the overrides they declare and a
+    strategy that cannot run (e.g. no fine-tuned model yet) is skipped with its reason."""
+    from .runner import run_strategy
+
     done, skipped = [], []
-    for name in selected:
-        template = templates[name]
-        if not run_all:  # a named strategy gets every override: a misspelt param is an error
+    for template in templates:
+        if strict:
             done.append(run_strategy(lab, template, split, overrides, size, progress=_progress()))
             continue
         accepted = {k: v for k, v in overrides.items() if k in template.params}
         try:
             done.append(run_strategy(lab, template, split, accepted, size, progress=_progress()))
         except LabError as exc:
-            skipped.append((name, str(exc)))
+            skipped.append((template.name, str(exc)))
     _print_leaderboard(done, f"{lab.current_dataset_name} · split {split}")
     for name, why in skipped:
         err_console.print(f"[yellow]skipped {name}:[/] {why}", highlight=False, soft_wrap=True)
@@ -280,7 +287,7 @@ def demo(ctx: click.Context, seed: int, products: int, queries: int, split: str)
     """The whole loop on a generated catalogue, offline: data → index → every strategy → leaderboard."""
     from .data import generate_demo
     from .indexer import build_index
-    from .runner import run_strategy
+    from .runner import RUN_DEPTH
     from .templates import load_templates
 
     lab = _lab(ctx)
@@ -293,15 +300,8 @@ def demo(ctx: click.Context, seed: int, products: int, queries: int, split: str)
     console.print(f"generated {len(dataset.products):,} products and {len(dataset.queries):,} queries "
                   f"(seed {seed}) into {lab.dataset_dir(dataset.name)}")
     build_index(lab, progress=_progress())
-    runs, skipped = [], []
-    for name, template in sorted(load_templates(lab.queries_dir).items()):
-        try:
-            runs.append(run_strategy(lab, template, split, progress=_progress()))
-        except LabError as exc:
-            skipped.append((name, str(exc)))
-    _print_leaderboard(runs, f"{dataset.name} · split {split}")
-    for name, why in skipped:
-        err_console.print(f"[yellow]skipped {name}:[/] {why}", highlight=False, soft_wrap=True)
+    templates = load_templates(lab.queries_dir)
+    _run_and_print(lab, [templates[n] for n in sorted(templates)], split, {}, RUN_DEPTH, strict=False)
 
 
 # --- backends ---------------------------------------------------------------------------------

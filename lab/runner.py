@@ -71,6 +71,16 @@ def render_bodies(template: Template, params: dict[str, Any], texts: list[str],
     return bodies, pipeline
 
 
+def judged_queries(dataset: Any, split: str) -> tuple[pd.DataFrame, dict[str, dict[str, int]]]:
+    """The split's queries that have judgments, and those judgments; LabError when there are none."""
+    qrels = dataset.qrels_dict(split)
+    queries = dataset.queries_for(split)
+    queries = queries[queries["query_id"].isin(qrels.keys())]
+    if queries.empty:
+        raise LabError(f"split '{split}' of dataset '{dataset.name}' has no judged queries")
+    return queries, qrels
+
+
 @dataclass
 class RunOutcome:
     """A finished, scored run that is not stored yet."""
@@ -87,11 +97,7 @@ def execute_strategy(lab: Lab, template: Template, split: str = "test",
     progress = progress or silent()
     params = template.resolve_params(overrides)
     dataset = lab.dataset
-    qrels = dataset.qrels_dict(split)
-    queries = dataset.queries_for(split)
-    queries = queries[queries["query_id"].isin(qrels.keys())]
-    if queries.empty:
-        raise LabError(f"split '{split}' of dataset '{dataset.name}' has no judged queries")
+    queries, qrels = judged_queries(dataset, split)
     models = template.models(params)
     check_models(lab, template, models)
     started = time.perf_counter()

@@ -23,7 +23,7 @@ from ..errors import LabError
 from ..evaluation import DEFAULT_METRICS, PRIMARY_METRIC, evaluate_ranking, mean_metrics
 from ..progress import ProgressFactory, silent
 from ..results import StoredRun, save_run
-from ..runner import RUN_DEPTH, check_models, execute_strategy, query_vectors
+from ..runner import RUN_DEPTH, check_models, execute_strategy, judged_queries, query_vectors
 from ..templates import Template
 from ..workspace import atomic_path, read_json, write_json
 from .search_space import Dimension, grid, grid_size, random_points
@@ -102,11 +102,7 @@ def tune_strategy(lab: Lab, template: Template, dimensions: list[Dimension], *, 
     check_models(lab, template, models)
 
     dataset = lab.dataset
-    qrels = dataset.qrels_dict(tune_split)
-    queries = dataset.queries_for(tune_split)
-    queries = queries[queries["query_id"].isin(qrels.keys())]
-    if queries.empty:
-        raise LabError(f"split '{tune_split}' of dataset '{dataset.name}' has no judged queries to tune on")
+    queries, qrels = judged_queries(dataset, tune_split)
     query_ids, texts = queries["query_id"].tolist(), queries["query_text"].tolist()
     vectors = query_vectors(lab, models[0], texts, progress) if models else None
     searcher = _searcher(lab, template, texts, vectors, size)
