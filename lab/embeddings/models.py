@@ -16,7 +16,8 @@ if TYPE_CHECKING:
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 # Idle OpenMP threads sleep instead of spinning: on cores shared with other work, spinning threads
-# made 2-thread encoding ~5x slower than 1 thread. Read when torch loads, so only before its import.
+# made 2-thread encoding ~5x slower than 1 thread (a short spin still ~1.7x); sleeping costs ~20% on
+# idle cores. Read when torch loads, so it only applies when set before torch is imported.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 BASE_MODEL_KEY = "minilm"
