@@ -13,8 +13,15 @@ from rich.table import Table
 
 from .errors import LabError
 
-console = Console(width=None if Console().is_terminal else 200)
-err_console = Console(stderr=True, width=None if Console(stderr=True).is_terminal else 200)
+
+
+def terminal_console(stderr: bool = False) -> Console:
+    """A rich console; when the output is not a terminal, wide enough for the leaderboard tables."""
+    return Console(stderr=stderr, width=None if Console(stderr=stderr).is_terminal else 200)
+
+
+console = terminal_console()
+err_console = terminal_console(stderr=True)
 
 
 class LabGroup(click.Group):

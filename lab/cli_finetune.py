@@ -5,18 +5,22 @@ from __future__ import annotations
 from typing import Any
 
 import click
-from rich.console import Console
 from rich.table import Table
 
 from .finetune.config import DEFAULT_NAME, LOSSES, MINING_SOURCES, NEGATIVE_MODES, TEXT_VECTOR_SOURCES, FinetuneConfig
 
-console = Console()
 
 
 def _lab(ctx: click.Context):
     from .cli import _lab as lab_of
 
     return lab_of(ctx)
+
+
+def _console():
+    from .cli import console
+
+    return console
 
 
 def _progress():
@@ -66,10 +70,10 @@ def finetune(ctx: click.Context, overwrite: bool, restart: bool, text_fields: st
     result = run_finetune(lab, config, display=RichTrainingBar(f"Fine-tuning {config.name}"), progress=_progress(),
                           overwrite=overwrite, restart=restart)
     training = result.card["training"]
-    console.print(f"registered [bold]{result.name}[/] at {result.path} after {training['steps']} steps "
+    _console().print(f"registered [bold]{result.name}[/] at {result.path} after {training['steps']} steps "
                   f"in {training['seconds']:.0f}s (best step {training['best_step']})")
     print_report(result.report, result.path)
-    console.print(f"next: `lab index --model {result.name}` then `lab run --strategy rrf_finetune"
+    _console().print(f"next: `lab index --model {result.name}` then `lab run --strategy rrf_finetune"
                   f"{'' if result.name == DEFAULT_NAME else f' --model {result.name}'}`")
 
 
@@ -111,7 +115,7 @@ def compare_models_command(ctx: click.Context, models: tuple[str, ...], sample: 
     for row in table.to_dict("records"):
         out.add_row(row["model"], *(f"{row[m]:.4f}" for m in DEFAULT_METRICS), f"{row['triplet_accuracy']:.4f}",
                     str(row["dimension"]), f"{row['texts_per_second']:,.0f}", row["precision"])
-    console.print(out)
+    _console().print(out)
 
 
 def print_report(data: dict[str, Any], path) -> None:
@@ -127,15 +131,15 @@ def print_report(data: dict[str, Any], path) -> None:
         after = tuned[name]
         change = f"{(after - before) / before:+.1%}" if before else ""
         metrics.add_row(name, f"{before:.4f}", f"{after:.4f}", change)
-    console.print(metrics)
-    console.print(f"queries improved {data['queries_improved']:,}, worse {data['queries_worse']:,} (nDCG@10)")
+    _console().print(metrics)
+    _console().print(f"queries improved {data['queries_improved']:,}, worse {data['queries_worse']:,} (nDCG@10)")
     similarity = Table(title="median cosine similarity by relevance label")
     summary = similarity_summary(data)
     for column in summary.columns:
         similarity.add_column(column, justify="right")
     for row in summary.itertuples(index=False):
         similarity.add_row(str(row[0]), f"{row[1]:,}", f"{row[2]:.3f}", f"{row[3]:.3f}")
-    console.print(similarity)
+    _console().print(similarity)
     for kind in ("improved", "deteriorated"):
         pairs = Table(title=f"pairs {kind} most (relevant closer / irrelevant further = improved)")
         for column in ("query", "product", "label", "base", "fine-tuned"):
@@ -143,5 +147,5 @@ def print_report(data: dict[str, Any], path) -> None:
         for row in data["pairs"][kind]:
             pairs.add_row(row["query"], row["product"][:70], str(row["label"]), f"{row['base']:.3f}",
                           f"{row['finetuned']:.3f}")
-        console.print(pairs)
-    console.print("plots: " + ", ".join(str(report_dir(path) / name) for name in PLOTS.values()))
+        _console().print(pairs)
+    _console().print("plots: " + ", ".join(str(report_dir(path) / name) for name in PLOTS.values()))
