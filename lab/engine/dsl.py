@@ -38,11 +38,12 @@ def fail(path: str, message: str) -> NoReturn:
 
 def obj(value: Any, path: str) -> dict[str, Any]:
     if not isinstance(value, dict):
-        fail(path, f"must be an object, got {_json_type(value)}")
+        fail(path, f"must be an object, got {json_type(value)}")
     return value
 
 
-def _json_type(value: Any) -> str:
+def json_type(value: Any) -> str:
+    """How a JSON value's type is named in error messages."""
     names = {bool: "a boolean", int: "a number", float: "a number", str: "a string", list: "an array",
              dict: "an object", type(None): "null"}
     return names.get(type(value), type(value).__name__)
@@ -67,7 +68,7 @@ def number(value: Any, path: str) -> float:
         except ValueError:
             fail(path, f"must be a number, got {value!r}")
     else:
-        fail(path, f"must be a number, got {_json_type(value)}")
+        fail(path, f"must be a number, got {json_type(value)}")
     if not math.isfinite(result):
         fail(path, f"must be a finite number, got {value!r}")
     return result
@@ -105,7 +106,7 @@ def _text(value: Any, path: str) -> str:
     if isinstance(value, (int, float)):
         return str(value)
     if not isinstance(value, str):
-        fail(path, f"must be a string, got {_json_type(value)}")
+        fail(path, f"must be a string, got {json_type(value)}")
     return value
 
 
@@ -141,7 +142,7 @@ class Compiler:
 
     def field(self, name: Any, path: str) -> FieldSpec:
         if not isinstance(name, str):
-            fail(path, f"field name must be a string, got {_json_type(name)}")
+            fail(path, f"field name must be a string, got {json_type(name)}")
         spec = self.ctx.schema.fields.get(name)
         if spec is None:
             fail(path, f"field \"{name}\" is not in the index mapping")

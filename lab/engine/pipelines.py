@@ -16,11 +16,12 @@ import math
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import lru_cache
-from typing import Any, NoReturn, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
-from ..errors import QueryError
+from .dsl import fail as _fail
+from .dsl import json_type as _json_type
 
 SubResult = tuple[np.ndarray, np.ndarray]
 """One hybrid sub-query's hits: (doc_idx int64, scores float32), best first."""
@@ -39,20 +40,10 @@ PROCESSOR_COMMON_KEYS = ("tag", "description", "ignore_failure")
 
 # --- validation helpers -------------------------------------------------------------------------
 
-def _fail(path: str, message: str) -> NoReturn:
-    raise QueryError(f"{path}: {message}")
-
-
 def _object(value: Any, path: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         _fail(path, f"must be a JSON object, got {_json_type(value)}")
     return value
-
-
-def _json_type(value: Any) -> str:
-    names = {bool: "a boolean", int: "a number", float: "a number", str: "a string", list: "an array",
-             dict: "an object", type(None): "null"}
-    return names.get(type(value), type(value).__name__)
 
 
 def _only_keys(obj: dict[str, Any], allowed: Sequence[str], path: str) -> None:
