@@ -14,6 +14,10 @@ DEFAULT_NAME = "finetuned"
 NEGATIVE_MODES = ("none", "judged", "unjudged")
 MINING_SOURCES = ("base", "bm25")
 LOSSES = ("mnrl", "cached-mnrl")
+OBJECTIVES = ("pairs", "labels", "triplets")
+"""pairs: judged (query, product) positives; labels: products sharing a class label; triplets: imported
+(anchor, positive, negative) rows."""
+DEFAULT_LABEL_COLUMN = "category"
 TEXT_VECTOR_SOURCES = ("product_title", "product_description", "attributes")
 """The sources of ``text_vector`` in mappings/products.json, the field the ``*_finetune`` templates search."""
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -25,6 +29,9 @@ class FinetuneConfig:
 
     name: str = DEFAULT_NAME
     base: str = "minilm"
+    objective: str = "pairs"
+    label_column: str = DEFAULT_LABEL_COLUMN
+    """The product column whose values are the classes of the ``labels`` objective."""
     train_split: str = "train"
     eval_split: str = "val"
     min_label: int = 2
@@ -61,6 +68,8 @@ class FinetuneConfig:
             raise LabError(f"--name '{self.name}': use letters, digits, '.', '_' or '-' (not a base model key)")
         if self.name == self.base:
             raise LabError(f"--name '{self.name}' is the base model itself: choose another name")
+        if self.objective not in OBJECTIVES:
+            raise LabError(f"--objective '{self.objective}': expected one of {', '.join(OBJECTIVES)}")
         if self.negatives not in NEGATIVE_MODES:
             raise LabError(f"--negatives '{self.negatives}': expected one of {', '.join(NEGATIVE_MODES)}")
         if self.mine_from not in MINING_SOURCES:
