@@ -20,10 +20,11 @@ class TrainingDisplay(Protocol):
 
 
 class RichTrainingBar:
-    """A terminal progress bar: steps, elapsed/remaining time, last loss, last val nDCG@10."""
+    """A terminal progress bar: steps, elapsed/remaining time, last loss, last validation metric."""
 
-    def __init__(self, description: str = "Fine-tuning"):
+    def __init__(self, description: str = "Fine-tuning", metric_label: str = "val nDCG@10"):
         self.description = description
+        self.metric_label = metric_label
         self._progress: Any = None
         self._task: Any = None
 
@@ -33,7 +34,8 @@ class RichTrainingBar:
 
         self._progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                                   TimeElapsedColumn(), TimeRemainingColumn(),
-                                  TextColumn("loss {task.fields[loss]}"), TextColumn("val nDCG@10 {task.fields[metric]}"))
+                                  TextColumn("loss {task.fields[loss]}"),
+                                  TextColumn(f"{self.metric_label} {{task.fields[metric]}}"))
         self._progress.start()
         self._task = self._progress.add_task(self.description, total=total_steps, completed=done_steps,
                                              loss="-", metric="-")
@@ -57,8 +59,9 @@ class RichTrainingBar:
 class DisplayCallback(TrainerCallback):
     """Forwards the trainer's steps, logged loss and evaluations to a :class:`TrainingDisplay`."""
 
-    def __init__(self, display: TrainingDisplay):
+    def __init__(self, display: TrainingDisplay, metric: str = PRIMARY_METRIC):
         self.display = display
+        self.metric = metric
 
     def on_train_begin(self, args, state, control, **kwargs):
         self.display.start(state.max_steps, state.global_step)
@@ -68,7 +71,7 @@ class DisplayCallback(TrainerCallback):
 
     def on_log(self, args, state, control, logs=None, **kwargs):
         logs = logs or {}
-        self.display.update(state.global_step, logs.get("loss"), logs.get(PRIMARY_METRIC))
+        self.display.update(state.global_step, logs.get("loss"), logs.get(self.metric))
 
     def on_train_end(self, args, state, control, **kwargs):
         self.display.stop()

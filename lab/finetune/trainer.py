@@ -149,21 +149,29 @@ def steps_per_epoch(data: TrainingData, batch_size: int) -> int:
 
 
 def training_arguments(config: FinetuneConfig, output_dir: Path, data: TrainingData, bf16: bool):
-    from sentence_transformers import SentenceTransformerTrainingArguments
+    """The arguments of a run on judged pairs: no duplicate text in a batch, the best model by val nDCG@10."""
     from sentence_transformers.base.sampler import BatchSamplers
 
-    per_epoch = steps_per_epoch(data, config.batch_size)
+    return trainer_arguments(config, output_dir, steps_per_epoch(data, config.batch_size), bf16, PRIMARY_METRIC,
+                             BatchSamplers.NO_DUPLICATES)
+
+
+def trainer_arguments(config: FinetuneConfig, output_dir: Path, per_epoch: int, bf16: bool, metric: str,
+                      batch_sampler: Any):
+    """Trainer arguments for ``per_epoch`` batches an epoch: evaluations (and checkpoints) evenly spaced, the
+    last at the end of training (FinalEvaluationCallback), the best model by ``metric`` loaded at the end."""
+    from sentence_transformers import SentenceTransformerTrainingArguments
+
     total = config.max_steps if config.max_steps > 0 else max(1, math.ceil(per_epoch * config.epochs))
-    # evaluations evenly spaced, the last at the end of training (FinalEvaluationCallback)
     evals = max(1, math.ceil(total / per_epoch * config.evals_per_epoch))
     eval_steps = min(config.eval_steps or math.ceil(total / evals), total)
     return SentenceTransformerTrainingArguments(
         output_dir=str(output_dir), num_train_epochs=config.epochs, max_steps=config.max_steps,
         per_device_train_batch_size=config.batch_size, per_device_eval_batch_size=config.batch_size,
         learning_rate=config.learning_rate, warmup_steps=config.warmup_ratio, bf16=bf16, use_cpu=True,
-        seed=config.seed, data_seed=config.seed, batch_sampler=BatchSamplers.NO_DUPLICATES,
+        seed=config.seed, data_seed=config.seed, batch_sampler=batch_sampler,
         eval_strategy="steps", eval_steps=eval_steps, save_strategy="steps", save_steps=eval_steps,
-        save_total_limit=2, load_best_model_at_end=True, metric_for_best_model=PRIMARY_METRIC,
+        save_total_limit=2, load_best_model_at_end=True, metric_for_best_model=metric,
         greater_is_better=True, logging_steps=max(1, min(10, eval_steps)), report_to="none",
         disable_tqdm=True, dataloader_num_workers=0, save_only_model=False)
 
@@ -216,14 +224,36 @@ def _train(trainer, checkpoint: Path | None, staging: Path) -> None:
                        f"Rerun the same command to resume {where}") from None
 
 
-def finetune(lab: Any, config: FinetuneConfig, display: TrainingDisplay | None = None,
-             progress: ProgressFactory | None = None, overwrite: bool = False,
-             restart: bool = False) -> FinetuneResult:
-    """Fine-tune ``config.base`` on the current dataset and register it as ``models/<config.name>``."""
+def run_trainer(model: Any, args: Any, train_dataset: Any, loss: Any, evaluator: Any, config: FinetuneConfig,
+                display: TrainingDisplay | None, checkpoint: Path | None, staging: Path,
+                metric: str = PRIMARY_METRIC) -> Any:
+    """Train ``model`` (resuming from ``checkpoint``) with early stopping on the evaluator, feeding ``display``
+    the loss and ``metric``; returns the trainer, its best model loaded."""
     from sentence_transformers import SentenceTransformerTrainer
     from transformers import EarlyStoppingCallback
     from transformers.trainer_callback import PrinterCallback, ProgressCallback
 
+    with redirect_stderr(io.StringIO()):  # the model card's "Computing widget examples" bar
+        trainer = SentenceTransformerTrainer(
+            model=model, args=args, train_dataset=train_dataset, loss=loss, evaluator=evaluator,
+            callbacks=[EarlyStoppingCallback(early_stopping_patience=config.early_stopping_patience),
+                       FinalEvaluationCallback()])
+    for noisy in (PrinterCallback, ProgressCallback):
+        trainer.remove_callback(noisy)
+    if display is not None:
+        trainer.add_callback(DisplayCallback(display, metric))
+    try:
+        _train(trainer, checkpoint, staging)
+    finally:
+        if display is not None:
+            display.stop()
+    return trainer
+
+
+def finetune(lab: Any, config: FinetuneConfig, display: TrainingDisplay | None = None,
+             progress: ProgressFactory | None = None, overwrite: bool = False,
+             restart: bool = False) -> FinetuneResult:
+    """Fine-tune ``config.base`` on the current dataset and register it as ``models/<config.name>``."""
     from ..embeddings.models import load_sentence_transformer
     from .report import build_report
 
@@ -250,21 +280,9 @@ def finetune(lab: Any, config: FinetuneConfig, display: TrainingDisplay | None =
         model.max_seq_length = config.max_seq_length
         evaluator = make_evaluator(validation, bf16)
         baseline = _baseline(lab, staging, evaluator, model, base_encoder, progress)
-        with redirect_stderr(io.StringIO()):  # the model card's "Computing widget examples" bar
-            trainer = SentenceTransformerTrainer(
-                model=model, args=training_arguments(config, staging / CHECKPOINTS, data, bf16),
-                train_dataset=data.to_datasets(config.seed), loss=make_loss(config, model), evaluator=evaluator,
-                callbacks=[EarlyStoppingCallback(early_stopping_patience=config.early_stopping_patience),
-                           FinalEvaluationCallback()])
-        for noisy in (PrinterCallback, ProgressCallback):
-            trainer.remove_callback(noisy)
-        if display is not None:
-            trainer.add_callback(DisplayCallback(display))
-        try:
-            _train(trainer, checkpoint, staging)
-        finally:
-            if display is not None:
-                display.stop()
+        trainer = run_trainer(model, training_arguments(config, staging / CHECKPOINTS, data, bf16),
+                              data.to_datasets(config.seed), make_loss(config, model), evaluator, config,
+                              display, checkpoint, staging)
         seconds = time.perf_counter() - started
         final = staging / "model"
         shutil.rmtree(final, ignore_errors=True)
@@ -301,12 +319,7 @@ def model_card(config: FinetuneConfig, dataset: Any, base_encoder: Any, data: Tr
                validation: ValidationData, trainer: Any, baseline: dict[str, float], bf16: bool,
                seconds: float, resumed_from: Path | None, base_dir: Path) -> dict[str, Any]:
     """Everything the card records: data, splits, hyper-parameters, training, metrics, hashes."""
-    import torch
-
-    state = trainer.state
-    evals = [h for h in state.log_history if PRIMARY_METRIC in h]
-    best = next((h for h in evals if h.get("step") == _checkpoint_step(state.best_model_checkpoint)), None)
-    best = best or (max(evals, key=lambda h: h[PRIMARY_METRIC]) if evals else {})
+    best = best_evaluation(trainer.state, PRIMARY_METRIC)
     metric_names = [k for k in baseline if k.startswith("eval_") and k in best]
     return {
         "name": config.name,
@@ -320,14 +333,28 @@ def model_card(config: FinetuneConfig, dataset: Any, base_encoder: Any, data: Tr
                           "judged_pairs": len(validation.judged), "catalogue_products": len(validation.corpus),
                           "similarity_pairs": len(validation.similarity_pairs)}},
         "config": config.to_dict(),
-        "training": {"steps": state.global_step, "max_steps": state.max_steps, "epochs": round(state.epoch or 0, 4),
-                     "best_step": best.get("step"), "best_metric": state.best_metric,
-                     "primary_metric": PRIMARY_METRIC, "stopped_early": state.global_step < state.max_steps,
-                     "seconds": round(seconds, 1), "bf16": bf16, "torch_threads": torch.get_num_threads(),
-                     "resumed_from": resumed_from.name if resumed_from else None},
+        "training": training_summary(trainer.state, PRIMARY_METRIC, seconds, bf16, resumed_from),
         "metrics": {"evaluator": {"base": {k: baseline[k] for k in metric_names},
                                   "finetuned": {k: float(best[k]) for k in metric_names}}},
     }
+
+
+def best_evaluation(state: Any, metric: str) -> dict[str, Any]:
+    """The logged evaluation of the best checkpoint (else the one best by ``metric``; {} without any)."""
+    evals = [h for h in state.log_history if metric in h]
+    best = next((h for h in evals if h.get("step") == _checkpoint_step(state.best_model_checkpoint)), None)
+    return best or (max(evals, key=lambda h: h[metric]) if evals else {})
+
+
+def training_summary(state: Any, metric: str, seconds: float, bf16: bool, resumed_from: Path | None) -> dict[str, Any]:
+    """The card's account of training: steps, the best step by ``metric``, early stop, time, precision."""
+    import torch
+
+    return {"steps": state.global_step, "max_steps": state.max_steps, "epochs": round(state.epoch or 0, 4),
+            "best_step": best_evaluation(state, metric).get("step"), "best_metric": state.best_metric,
+            "primary_metric": metric, "stopped_early": state.global_step < state.max_steps,
+            "seconds": round(seconds, 1), "bf16": bf16, "torch_threads": torch.get_num_threads(),
+            "resumed_from": resumed_from.name if resumed_from else None}
 
 
 def _checkpoint_step(path: str | None) -> int | None:
