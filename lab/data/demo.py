@@ -1,11 +1,13 @@
 """A generated home-improvement catalogue with graded judgments, for the offline demo.
 
 Products are built from facets (department, type, brand, line, size, feature, material, finish)
-into Home Depot-style titles, descriptions and attribute text. Each query is built from one
-product's facets — the type plus zero, one or two of brand, size, finish, feature — and written
-the way shoppers type: lower case, sizes as ``1/2 inch`` or ``1/2"``, often a synonym for the
-type (``weed eater`` for *String Trimmer*) and sometimes a misspelling, so that matching words in
-titles alone is imperfect and vector and hybrid search have room to help.
+into Home Depot-style titles, descriptions and attribute text; the department is also the product's
+``category`` column, a class label for `lab finetune --objective labels` and `lab eval neighbors`.
+Each query is built from one product's facets — the type plus zero, one or two of brand, size,
+finish, feature — and written the way shoppers type: lower case, sizes as ``1/2 inch`` or
+``1/2"``, often a synonym for the type (``weed eater`` for *String Trimmer*) and sometimes a
+misspelling, so that matching words in titles alone is imperfect and vector and hybrid search have
+room to help.
 
 Judgments follow the facets: a product of the query's type that has every facet the query names
 is 2, a product of that type missing one is 1, a product of a related type (same department) is 0.
@@ -89,12 +91,13 @@ def _catalogue(rng: random.Random, n_products: int) -> _Catalogue:
         attributes = (f"Brand {brand} Product Type {ptype.name} Size {size.title} Color/Finish {finish} "
                       f"Material {material} Features {feature}")
         rows.append((str(100001 + i), title, _description(rng, dept, ptype, brand, feature, material, finish),
-                     attributes, brand))
+                     attributes, brand, dept.name))
         type_of.append(t)
         sizes.append(size)
         for name, value in zip(FACETS, (brand, size.title, finish, feature)):
             facets[name].append(value)
-    frame = pd.DataFrame(rows, columns=["product_id", "product_title", "product_description", "attributes", "brand"])
+    frame = pd.DataFrame(rows, columns=["product_id", "product_title", "product_description", "attributes", "brand",
+                                        "category"])
     return _Catalogue(types, np.asarray(type_of), {k: np.asarray(v, dtype=object) for k, v in facets.items()},
                       sizes, frame)
 
