@@ -6,6 +6,7 @@ import hashlib
 import json
 import math
 import os
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -35,6 +36,8 @@ TABLES: dict[str, dict[str, pa.DataType]] = {"products": PRODUCT_COLUMNS, "queri
                                               "qrels": QREL_COLUMNS}
 TABLE_KEYS: dict[str, list[str]] = {"products": ["product_id"], "queries": ["query_id"],
                                     "qrels": ["query_id", "product_id"]}
+EXTRA_TABLE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+"""Names of extra tables (saved as ``<name>.parquet``): lower-case words, not a core table's name."""
 
 
 def _object_strings(values: pd.Series) -> pd.Series:
@@ -87,6 +90,8 @@ class Dataset:
     products: product_id (str), product_title, product_description, attributes, brand (None = absent)
     queries:  query_id (str), query_text, split (train/val/tune/test/unlabeled), source_query_id
     qrels:    query_id, product_id, relevance (int label), raw_relevance (source value or NaN)
+    extras:   optional further tables an importer keeps (e.g. ``triplets``), saved, loaded and
+              fingerprinted with the rest; their content is the importer's business
     """
 
     name: str
@@ -94,14 +99,20 @@ class Dataset:
     queries: pd.DataFrame
     qrels: pd.DataFrame
     meta: dict[str, Any] = field(default_factory=dict)
+    extras: dict[str, pd.DataFrame] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.products = conform(self.products, PRODUCT_COLUMNS)
         self.queries = conform(self.queries, QUERY_COLUMNS)
         self.qrels = conform(self.qrels, QREL_COLUMNS)
+        self.extras = {name: frame.reset_index(drop=True) for name, frame in self.extras.items()}
         self._validate()
 
     def _validate(self) -> None:
+        for name in self.extras:
+            if not EXTRA_TABLE_NAME.match(name) or name in TABLES or name == "meta":
+                raise DataError(f"dataset '{self.name}': extra table name '{name}' must be lower-case letters, "
+                                f"digits or '_' and not one of {', '.join([*TABLES, 'meta'])}")
         for table, key in TABLE_KEYS.items():
             frame = getattr(self, table)
             if frame[key].isna().any().any():
@@ -172,10 +183,15 @@ class Dataset:
     # --- fingerprints -------------------------------------------------------------------------
 
     def fingerprint(self) -> str:
-        """A hash of the products, queries (with splits) and qrels content, independent of row order."""
+        """A hash of the products, queries (with splits), qrels and extra tables' content, independent of
+        row order (a dataset without extra tables hashes as before they existed)."""
         hasher = hashlib.sha256(f"relevance-lab/dataset/v{SCHEMA_VERSION}".encode())
         for table, columns in TABLES.items():
             _table_digest(hasher, table, getattr(self, table), columns, TABLE_KEYS[table])
+        for name in sorted(self.extras):
+            frame = self.extras[name]
+            columns = sorted(map(str, frame.columns))
+            _table_digest(hasher, f"extra:{name}", frame.rename(columns=str), columns, columns)
         return hasher.hexdigest()[:16]
 
     def qrels_fingerprint(self) -> str:
@@ -190,9 +206,11 @@ class Dataset:
     # --- storage ------------------------------------------------------------------------------
 
     def save(self, directory: str | os.PathLike[str]) -> None:
-        """Write ``products/queries/qrels.parquet`` and ``meta.json``; the directory appears whole or not at all."""
+        """Write ``products/queries/qrels.parquet``, each extra table as ``<name>.parquet`` and
+        ``meta.json``; the directory appears whole or not at all."""
         meta = {**self.meta, "name": self.name, "schema_version": SCHEMA_VERSION,
-                "fingerprint": self.fingerprint(), "qrels_fingerprint": self.qrels_fingerprint()}
+                "fingerprint": self.fingerprint(), "qrels_fingerprint": self.qrels_fingerprint(),
+                "extra_tables": sorted(self.extras)}
         meta.setdefault("created", datetime.now(timezone.utc).isoformat())
         with atomic_path(directory) as staged:
             staged.mkdir()
@@ -204,6 +222,8 @@ class Dataset:
                 for column in extra:
                     arrow = arrow.append_column(column, pa.array(frame[column].tolist()))
                 pq.write_table(arrow, staged / f"{table}.parquet")
+            for name, frame in self.extras.items():
+                pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), staged / f"{name}.parquet")
             (staged / "meta.json").write_text(json.dumps(meta, indent=2, default=str) + "\n", encoding="utf-8")
 
     @classmethod
@@ -212,15 +232,6 @@ class Dataset:
         directory = Path(directory)
         if not directory.is_dir():
             raise LabError(f"no dataset at {directory}")
-        tables = {}
-        for table in TABLES:
-            path = directory / f"{table}.parquet"
-            if not path.exists():
-                raise LabError(f"dataset at {directory} is incomplete: {path.name} is missing (import it again)")
-            try:
-                tables[table] = pq.read_table(path).to_pandas()
-            except (OSError, pa.ArrowException) as exc:
-                raise LabError(f"cannot read {path}: {' '.join(str(exc).split())} (import it again)") from None
         meta_path = directory / "meta.json"
         try:
             meta = json.loads(meta_path.read_text(encoding="utf-8"))
@@ -228,11 +239,22 @@ class Dataset:
             raise LabError(f"dataset at {directory} is incomplete: meta.json is missing (import it again)") from None
         except (OSError, ValueError) as exc:
             raise LabError(f"cannot read {meta_path}: {' '.join(str(exc).split())} (import it again)") from None
+        extra_names = [str(name) for name in meta.get("extra_tables", [])]
+        tables = {}
+        for table in [*TABLES, *extra_names]:
+            path = directory / f"{table}.parquet"
+            if not path.exists():
+                raise LabError(f"dataset at {directory} is incomplete: {path.name} is missing (import it again)")
+            try:
+                tables[table] = pq.read_table(path).to_pandas()
+            except (OSError, pa.ArrowException) as exc:
+                raise LabError(f"cannot read {path}: {' '.join(str(exc).split())} (import it again)") from None
         for table, columns in TABLES.items():
             missing = [c for c in columns if c not in tables[table].columns]
             if missing:
                 raise LabError(f"{directory / (table + '.parquet')} lacks column(s) {', '.join(missing)} (import it again)")
         try:
-            return cls(meta.get("name") or directory.name, tables["products"], tables["queries"], tables["qrels"], meta)
+            return cls(meta.get("name") or directory.name, tables["products"], tables["queries"], tables["qrels"], meta,
+                       {name: tables[name] for name in extra_names})
         except (DataError, ValueError, TypeError) as exc:
             raise LabError(f"dataset at {directory} is inconsistent: {exc} (import it again)") from None
