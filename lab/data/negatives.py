@@ -1,0 +1,85 @@
+"""Negative mining for triplet data: for each anchor, candidates ranked by cosine similarity.
+
+``lowest``: the least similar candidates. ``hard``: the most similar candidates that are neither a
+positive of the anchor nor a near-duplicate of one (cosine to any of its positives at least
+``max_positive_similarity``). An anchor with several positives gets its ranked candidates dealt in
+turn (first positive row → best candidate, second → next, …). Ties are broken by candidate
+position, so the result depends only on the vectors: deterministic, no randomness involved.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+import numpy as np
+
+MINING_RULES: tuple[str, ...] = ("lowest", "hard")
+DEFAULT_MAX_POSITIVE_SIMILARITY = 0.95
+ANCHOR_CHUNK = 512
+SHORTLIST_MARGIN = 16
+
+
+@dataclass(frozen=True)
+class Mining:
+    """How to mine: the rule, the model's encode function (texts → vectors) and what identifies it."""
+
+    rule: str
+    encode: Callable[[list[str]], np.ndarray]
+    model: str
+    fingerprint: str
+    max_positive_similarity: float = DEFAULT_MAX_POSITIVE_SIMILARITY
+
+    def describe(self) -> dict[str, object]:
+        """What the dataset's meta records about the mining."""
+        rule = ("least similar candidate" if self.rule == "lowest" else
+                "most similar candidate that is not a positive of the anchor")
+        return {"rule": self.rule, "description": f"{rule}; candidates with cosine ≥ "
+                f"{self.max_positive_similarity:g} to one of the anchor's positives are skipped",
+                "model": self.model, "model_fingerprint": self.fingerprint,
+                "max_positive_similarity": self.max_positive_similarity, "similarity": "cosine"}
+
+
+def _unit(vectors: np.ndarray) -> np.ndarray:
+    vectors = np.asarray(vectors, dtype=np.float32)
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return vectors / np.where(norms == 0, 1.0, norms)
+
+
+def _ranked(scores: np.ndarray, rule: str, size: int) -> np.ndarray:
+    """The ``size`` best candidate positions under ``rule`` (hard: highest score), ties by position."""
+    key = -scores if rule == "hard" else scores
+    size = min(size, len(key))
+    shortlist = np.argpartition(key, size - 1)[:size] if size < len(key) else np.arange(len(key))
+    return shortlist[np.lexsort((shortlist, key[shortlist]))]
+
+
+def _eligible(order: np.ndarray, positives: Sequence[int], candidates: np.ndarray, threshold: float) -> np.ndarray:
+    """``order`` without the positives and without near-duplicates of a positive."""
+    if not len(positives):
+        return order
+    keep = ~np.isin(order, positives)
+    near = (candidates[order] @ candidates[list(positives)].T).max(axis=1) >= threshold
+    return order[keep & ~near]
+
+
+def mine_negatives(anchor_vectors: np.ndarray, candidate_vectors: np.ndarray, positives: Sequence[Sequence[int]],
+                   wanted: Sequence[int], rule: str,
+                   max_positive_similarity: float = DEFAULT_MAX_POSITIVE_SIMILARITY) -> list[list[int]]:
+    """Per anchor ``i``: ``wanted[i]`` candidate positions (fewer only when no candidate is eligible,
+    then none), ``positives[i]`` being the positions of its positives among the candidates."""
+    if rule not in MINING_RULES:
+        raise ValueError(f"unknown mining rule '{rule}' (expected one of: {', '.join(MINING_RULES)})")
+    anchors, candidates = _unit(anchor_vectors), _unit(candidate_vectors)
+    out: list[list[int]] = []
+    for start in range(0, len(anchors), ANCHOR_CHUNK):
+        scores = anchors[start:start + ANCHOR_CHUNK] @ candidates.T
+        for offset, row in enumerate(scores):
+            i = start + offset
+            need = int(wanted[i])
+            size = need + len(positives[i]) + SHORTLIST_MARGIN
+            eligible = _eligible(_ranked(row, rule, size), positives[i], candidates, max_positive_similarity)
+            if len(eligible) < need and size < len(row):
+                eligible = _eligible(_ranked(row, rule, len(row)), positives[i], candidates, max_positive_similarity)
+            out.append([int(eligible[j % len(eligible)]) for j in range(need)] if len(eligible) else [])
+    return out
