@@ -105,20 +105,43 @@ def data() -> None:
 
 
 @data.command("import")
-@click.argument("kind", type=click.Choice(["homedepot", "beir"]))
-@click.option("--from", "source", required=True, type=click.Path(exists=True, file_okay=False),
-              envvar="LAB_DATA", help="Directory with the source files (env LAB_DATA).")
-@click.option("--name", help="Dataset name in the workspace (default: the kind, or the BEIR folder name).")
+@click.argument("kind", type=click.Choice(["homedepot", "beir", "triplets"]))
+@click.argument("file", required=False, type=click.Path(exists=True, dir_okay=False))
+@click.option("--from", "source", type=click.Path(exists=True, file_okay=False),
+              envvar="LAB_DATA", help="Directory with the source files (env LAB_DATA; homedepot, beir).")
+@click.option("--name", help="Dataset name in the workspace (default: the kind, the BEIR folder or the file name).")
 @click.option("--label-map", type=click.Choice(["reference", "fine"]), default="reference", show_default=True,
               help="Home Depot relevance → label: reference = round(r)-1 (0/1/2), fine = 0..6.")
+@click.option("--anchor", default="anchor", show_default=True, help="Triplets: column/field of the anchors.")
+@click.option("--positive", default="positive", show_default=True, help="Triplets: column/field of the positives.")
+@click.option("--negative", help="Triplets: column/field of the negatives (default: 'negative' if present).")
+@click.option("--mine", type=click.Choice(["lowest", "hard"]),
+              help="Triplets: mine negatives among the positive texts (needed without a negative column).")
+@click.option("--mine-model", default="minilm", show_default=True, help="Triplets: model that mines negatives.")
+@click.option("--max-positive-similarity", type=float, default=0.95, show_default=True,
+              help="Triplets, --mine hard: skip candidates this similar (cosine) to one of the anchor's positives.")
 @click.pass_context
-def data_import(ctx: click.Context, kind: str, source: str, name: str | None, label_map: str) -> None:
-    """Import a dataset (Home Depot Kaggle files or a BEIR/TREC folder) into the workspace."""
+def data_import(ctx: click.Context, kind: str, file: str | None, source: str | None, name: str | None,
+                label_map: str, anchor: str, positive: str, negative: str | None, mine: str | None,
+                mine_model: str, max_positive_similarity: float) -> None:
+    """Import a dataset into the workspace: Home Depot Kaggle files or a BEIR/TREC folder (--from DIR),
+    or a triplet file (`triplets FILE`, CSV or JSONL with anchor, positive[, negative])."""
     from .data import import_beir, import_homedepot
 
     lab = _lab(ctx)
-    with console.status(f"Importing {kind} from {source}"):
-        dataset = import_homedepot(source, label_map=label_map) if kind == "homedepot" else import_beir(source)
+    if kind == "triplets":
+        from .data.negatives import model_mining
+        from .data.triplets import import_triplets
+
+        if not file:
+            raise LabError("`lab data import triplets FILE`: name the CSV or JSONL file")
+        mining = model_mining(lab, mine, mine_model, max_positive_similarity, _progress()) if mine else None
+        dataset = import_triplets(file, name, anchor, positive, negative, mining)
+    else:
+        if file or not source:
+            raise LabError(f"`lab data import {kind}` reads a directory: pass --from DIR (or set LAB_DATA)")
+        with console.status(f"Importing {kind} from {source}"):
+            dataset = import_homedepot(source, label_map=label_map) if kind == "homedepot" else import_beir(source)
     if name:
         dataset.name = name
     dataset.save(lab.dataset_dir(dataset.name))
@@ -149,6 +172,8 @@ def _print_dataset(dataset) -> None:
     table.add_row("judgments", f"{len(dataset.qrels):,}")
     labels = dataset.qrels["relevance"].value_counts().sort_index()
     table.add_row("labels", ", ".join(f"{k}: {v:,}" for k, v in labels.items()))
+    for extra, frame in sorted(dataset.extras.items()):
+        table.add_row(extra, f"{len(frame):,}")
     table.add_row("fingerprint", dataset.fingerprint())
     console.print(table)
 
@@ -309,6 +334,42 @@ def demo(ctx: click.Context, seed: int, products: int, queries: int, split: str)
     build_index(lab, progress=_progress())
     templates = load_templates(lab.queries_dir)
     _run_and_print(lab, [templates[n] for n in sorted(templates)], split, {}, RUN_DEPTH, strict=False)
+
+
+# --- map --------------------------------------------------------------------------------------
+
+@cli.command("map")
+@click.option("--model", "models", multiple=True,
+              help="Model to map; repeatable (default: minilm and every fine-tuned model under models/).")
+@click.option("--color-by", default="brand", show_default=True, help="Product column whose values colour the points.")
+@click.option("--field", default="text_vector", show_default=True,
+              help="Vector field whose text is encoded (a vector_sources kind of mappings/products.json).")
+@click.option("--sample", type=int, default=3000, show_default=True,
+              help="Products drawn (seeded) from those with a text and a value.")
+@click.option("--top", type=int, default=10, show_default=True,
+              help="Most frequent values with their own colour (at most 18); the rest grey.")
+@click.option("--seed", type=int, default=42, show_default=True, help="Sampling seed.")
+@click.option("--output", type=click.Path(dir_okay=False),
+              help="PNG to write (default <workspace>/reports/maps/<dataset>-<column>.png); its JSON goes beside it.")
+@click.pass_context
+def embedding_map(ctx: click.Context, models: tuple[str, ...], color_by: str, field: str, sample: int, top: int,
+                  seed: int, output: str | None) -> None:
+    """A 2-D PCA map of product embeddings, one panel per model, coloured by a product column."""
+    from .experiments.embedding_map import build_map, save_map
+
+    lab = _lab(ctx)
+    result = build_map(lab, list(models), color_by=color_by, field=field, sample=sample, top=top, seed=seed,
+                       progress=_progress())
+    png, summary = save_map(lab.workspace, result, Path(output) if output else None)
+    table = Table("model", "PC1", "PC2", f"10-NN same {color_by}", "within/between (2-D)",
+                  title=f"map · {result.dataset} · {result.field} · {len(result.values):,} products")
+    for model_map in result.models:
+        ratio = model_map.projection.explained_variance_ratio
+        table.add_row(model_map.model, f"{ratio[0]:.1%}", f"{ratio[1]:.1%}", f"{model_map.knn_same_label:.1%}",
+                      f"{model_map.within_between:.2f}")
+    console.print(table)
+    console.print(f"chance of a same-{color_by} neighbour: {result.chance:.1%}; map written to {png} "
+                  f"(numbers in {summary.name})", highlight=False, soft_wrap=True)
 
 
 # --- backends ---------------------------------------------------------------------------------
