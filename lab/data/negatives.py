@@ -10,9 +10,12 @@ position, so the result depends only on the vectors: deterministic, no randomnes
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
+
+from ..errors import LabError
+from ..progress import ProgressFactory, silent
 
 MINING_RULES: tuple[str, ...] = ("lowest", "hard")
 DEFAULT_MAX_POSITIVE_SIMILARITY = 0.95
@@ -83,3 +86,23 @@ def mine_negatives(anchor_vectors: np.ndarray, candidate_vectors: np.ndarray, po
                 eligible = _eligible(_ranked(row, rule, len(row)), positives[i], candidates, max_positive_similarity)
             out.append([int(eligible[j % len(eligible)]) for j in range(need)] if len(eligible) else [])
     return out
+
+
+def model_mining(lab: Any, rule: str, model: str, max_positive_similarity: float = DEFAULT_MAX_POSITIVE_SIMILARITY,
+                 progress: ProgressFactory | None = None) -> Mining:
+    """Mining with the lab's model ``model`` (a base model key or a fine-tuned model name), its vectors
+    read from and added to the workspace's embedding cache."""
+    from ..embeddings import encode_cached
+
+    if rule not in MINING_RULES:
+        raise LabError(f"--mine '{rule}': expected one of {', '.join(MINING_RULES)}")
+    if not 0 < max_positive_similarity <= 1:
+        raise LabError(f"--max-positive-similarity {max_positive_similarity}: expected a cosine in (0, 1]")
+    encoder = lab.encoder(model)
+    progress = progress or silent()
+
+    def encode(texts: list[str]) -> np.ndarray:
+        with progress(f"Encoding for negative mining ({model})", len(texts)) as advance:
+            return encode_cached(encoder, texts, lab.embedding_cache, progress=advance)
+
+    return Mining(rule, encode, model, encoder.fingerprint, max_positive_similarity)
