@@ -355,12 +355,14 @@ def demo(ctx: click.Context, seed: int, products: int, queries: int, split: str)
 def embedding_map(ctx: click.Context, models: tuple[str, ...], color_by: str, field: str, sample: int, top: int,
                   seed: int, output: str | None) -> None:
     """A 2-D PCA map of product embeddings, one panel per model, coloured by a product column."""
-    from .experiments.embedding_map import build_map, save_map
+    from .experiments.embedding_map import build_map, check_output, save_map
 
     lab = _lab(ctx)
+    if output:
+        check_output(output)
     result = build_map(lab, list(models), color_by=color_by, field=field, sample=sample, top=top, seed=seed,
                        progress=_progress())
-    png, summary = save_map(lab.workspace, result, Path(output) if output else None)
+    png, summary = save_map(lab.workspace, result, output)
     table = Table("model", "PC1", "PC2", f"10-NN same {color_by}", "within/between (2-D)",
                   title=f"map · {result.dataset} · {result.field} · {len(result.values):,} products")
     for model_map in result.models:

@@ -19,12 +19,14 @@ from ..results import StoredRun, latest_runs, list_runs
 from ..workspace import atomic_path
 from . import plots
 from .compare import DEFAULT_COMPARE_METRICS, compare_runs, describe_test, display_rows
+from .embedding_map import latest_maps, map_caption
 from .history import history_table
 from .tuning import list_tunings, load_trials
 
 MAX_TUNINGS = 6
 MAX_HISTORY_ROWS = 40
 MAX_FINETUNE_FACTS = 24
+MAX_MAPS = 4
 
 STYLE = """
 body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2rem auto; max-width: 1240px;
@@ -68,6 +70,7 @@ def build_report(lab: Lab, split: str = "test", baseline: str | None = None, met
         *(_significance_sections(runs, base, metric) if len(runs) > 1 else []),
         _tuning_section(lab, dataset.name, qrels_fingerprint),
         _finetune_section(lab.workspace),
+        _maps_section(lab.workspace, dataset.name, fingerprint),
         _history_section(lab, dataset.name, split, fingerprint, qrels_fingerprint, metric),
     ]
     title = f"relevance-lab report · {dataset.name} · split {split}"
@@ -174,6 +177,20 @@ def _finetune_section(workspace: Path) -> str:
     if not parts:
         return ""
     return "<section id=\"finetune\"><h2>Fine-tuned models</h2>" + "".join(parts) + "</section>"
+
+
+def _maps_section(workspace: Path, dataset: str, fingerprint: str) -> str:
+    """The dataset's latest embedding maps (`lab map`), newest first."""
+    maps = latest_maps(workspace, dataset)[:MAX_MAPS]
+    if not maps:
+        return ""
+    parts = ["<section id=\"maps\"><h2>Embedding maps</h2>"]
+    for image, summary in maps:
+        if summary["dataset_fingerprint"] != fingerprint:
+            parts.append("<p class=\"note\">the next map was drawn from an earlier version of the dataset "
+                         "(dataset hash differs)</p>")
+        parts.append(_figure(image, map_caption(summary)))
+    return "".join(parts) + "</section>"
 
 
 def _history_section(lab: Lab, dataset: str, split: str, fingerprint: str, qrels_fingerprint: str,
