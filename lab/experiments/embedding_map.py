@@ -290,5 +290,5 @@ def map_caption(summary: dict[str, Any]) -> str:
         f"of the variance, {summary['neighbours']}-NN same {column} {m['knn_same_label']:.0%}"
         for m in summary["models"])
     return (f"{summary['field']} of {summary['points']:,} products coloured by {column} "
-            f"({len(summary['labels'])} most frequent values{greys}). {models} "
-            f"(chance {summary['chance_knn_same_label']:.0%}). Each model has its own PCA.")
+            f"({len(summary['labels'])} most frequent values{greys}). {models}. Chance of a same-{column} "
+            f"neighbour: {summary['chance_knn_same_label']:.0%}. Each model has its own PCA.")
