@@ -144,7 +144,12 @@ def attach_negatives(positives: pd.DataFrame, judged: pd.DataFrame, candidates: 
 
 def build_training_data(dataset: Any, config: FinetuneConfig, texts: pd.Series,
                         miner: Miner | None = None) -> TrainingData:
-    """Positives (label ≥ ``config.min_label``) of the training split, with hard negatives when asked."""
+    """Positives (label ≥ ``config.min_label``) of the training split, with hard negatives when asked;
+    for the ``triplets`` objective, the training split's rows of the dataset's triplets table."""
+    if config.objective == "triplets":
+        from .triplets import triplet_training_data
+
+        return triplet_training_data(dataset, config, texts)
     judged = judged_pairs(dataset, config.train_split, texts)
     if judged.empty:
         raise DataError(f"split '{config.train_split}' of dataset '{dataset.name}' has no judged queries "

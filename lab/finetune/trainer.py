@@ -30,6 +30,8 @@ from .config import FinetuneConfig
 from .examples import TrainingData, build_training_data, product_texts
 from .mining import base_model_miner, bm25_miner
 from .monitor import DisplayCallback, FinalEvaluationCallback, TrainingDisplay
+from .report import REPORT_JSON, report_dir
+from .triplets import add_triplet_evaluator, before_after
 from .validation import PRIMARY_METRIC, ValidationData, build_validation_data, make_evaluator
 
 RUN_FILE = "run.json"
@@ -279,6 +281,8 @@ def finetune(lab: Any, config: FinetuneConfig, display: TrainingDisplay | None =
         model = load_sentence_transformer(base_dir)
         model.max_seq_length = config.max_seq_length
         evaluator = make_evaluator(validation, bf16)
+        if config.objective == "triplets":
+            add_triplet_evaluator(evaluator, dataset, config)
         baseline = _baseline(lab, staging, evaluator, model, base_encoder, progress)
         trainer = run_trainer(model, training_arguments(config, staging / CHECKPOINTS, data, bf16),
                               data.to_datasets(config.seed), make_loss(config, model), evaluator, config,
@@ -290,10 +294,16 @@ def finetune(lab: Any, config: FinetuneConfig, display: TrainingDisplay | None =
         assert_same_pipeline(base_dir, final)
         card = model_card(config, dataset, base_encoder, data, validation, trainer, baseline, bf16, seconds,
                           checkpoint, base_dir)
+        triplets = before_after(lab, config.base, final, dataset, progress) if config.objective == "triplets" else None
         report = build_report(lab, final, card, validation, trainer.state.log_history, baseline, progress)
         card["metrics"]["leaderboard"] = report["metrics"]
+        encoded = validation.corpus.tolist()
+        if triplets is not None:  # test-split triplet accuracy before/after, its texts filed with the catalogue's
+            encoded += triplets.pop("texts")
+            card["metrics"]["triplets"] = report["triplets"] = triplets
+            write_json(report_dir(final) / REPORT_JSON, report)
         write_card(final, card)
-        refile_cached_vectors(lab, final, report["encoder_namespace"], validation.corpus.tolist())
+        refile_cached_vectors(lab, final, report["encoder_namespace"], encoded)
         with atomic_path(target) as registered:
             final.rename(registered)
     shutil.rmtree(staging, ignore_errors=True)
