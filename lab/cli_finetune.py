@@ -133,6 +133,10 @@ def print_report(data: dict[str, Any], path) -> None:
         metrics.add_row(name, f"{before:.4f}", f"{after:.4f}", change)
     _console().print(metrics)
     _console().print(f"queries improved {data['queries_improved']:,}, worse {data['queries_worse']:,} (nDCG@10)")
+    if "triplets" in data:
+        triplets = data["triplets"]
+        _console().print(f"triplet accuracy on {triplets['split']} ({triplets['triplets']:,} triplets): "
+                         f"base {triplets['base']:.4f} → fine-tuned {triplets['finetuned']:.4f}")
     similarity = Table(title="median cosine similarity by relevance label")
     summary = similarity_summary(data)
     for column in summary.columns:
