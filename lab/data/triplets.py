@@ -9,7 +9,9 @@ The result is an ordinary lab Dataset, so every tool works on it:
   differ only in case or spacing are one query, the first text wins);
 - qrels: anchor → positive relevance 1, anchor → negative relevance 0;
 - splits: anchors 80 % train, 10 % val, 10 % test by the hash of their id (``tune`` stays empty),
-  so an anchor and all its triplets are in one split;
+  so an anchor and all its triplets are in one split. It is the hash every lab import splits by:
+  an anchor lands in train exactly when a 60/10/10/20 import puts the same query text in train,
+  val or tune, so triplets made from a lab dataset's judgments never train on its test queries;
 - the extra table ``triplets``: anchor_id, positive_id, negative_id, split, negative_source
   (``file``, or the mining rule ``lowest`` / ``hard``).
 
