@@ -285,12 +285,14 @@ def leaderboard(ctx: click.Context, split: str, history: bool) -> None:
 
 def _print_leaderboard(runs, title: str, history: bool = False) -> None:
     from .evaluation import DEFAULT_METRICS
-    from .leaderboard import leaderboard_table
+    from .leaderboard import format_seconds, leaderboard_table
 
     table = leaderboard_table(runs)
     if history:
         table = table.sort_values(["strategy", "created"]).reset_index(drop=True)
-    out = Table(title=f"leaderboard · {title}")
+    out = Table(title=f"leaderboard · {title}",
+                caption="train s / re-index s: the models' training time and catalogue re-encoding time "
+                        "(adapter: none needed; ~ estimated from a measured rate; — unknown)")
     out.add_column("#", justify="right")
     out.add_column("strategy")
     for metric in DEFAULT_METRICS:
@@ -298,11 +300,16 @@ def _print_leaderboard(runs, title: str, history: bool = False) -> None:
     out.add_column("queries", justify="right")
     out.add_column("seconds", justify="right")
     out.add_column("queries/s", justify="right")
+    out.add_column("model")
+    out.add_column("train s", justify="right")
+    out.add_column("re-index s", justify="right")
     if history:
         out.add_column("run")
     for i, row in table.iterrows():
+        costs = [format_seconds(row["train_seconds"]), format_seconds(row["reindex_seconds"], row["reindex_estimated"])]
         cells = [str(i + 1), row["strategy"], *(f"{row[m]:.4f}" for m in DEFAULT_METRICS),
-                 f"{row['queries']:,}", f"{row['seconds']:.1f}", f"{row['queries/s'] or 0:,.0f}"]
+                 f"{row['queries']:,}", f"{row['seconds']:.1f}", f"{row['queries/s'] or 0:,.0f}",
+                 row["models"], *(costs if row["models"] else ["", ""])]
         out.add_row(*cells, *([row["run_id"]] if history else []))
     console.print(out)
 
@@ -421,3 +428,7 @@ from .cli_finetune import finetune  # noqa: E402
 
 register(cli)
 cli.add_command(finetune)
+
+from . import cli_eval  # noqa: E402  (lab eval neighbors)
+
+cli_eval.register(cli)

@@ -7,7 +7,8 @@ from typing import Any
 import click
 from rich.table import Table
 
-from .finetune.config import DEFAULT_NAME, LOSSES, MINING_SOURCES, NEGATIVE_MODES, TEXT_VECTOR_SOURCES, FinetuneConfig
+from .finetune.config import (DEFAULT_LABEL_COLUMN, DEFAULT_NAME, LOSSES, MINING_SOURCES, NEGATIVE_MODES, OBJECTIVES,
+                              TEXT_VECTOR_SOURCES, FinetuneConfig)
 
 
 
@@ -32,6 +33,11 @@ def _progress():
 @click.group(invoke_without_command=True)
 @click.option("--name", default=DEFAULT_NAME, show_default=True, help="Model name: models/<name>, `--model <name>` elsewhere.")
 @click.option("--base", default="minilm", show_default=True, help="Base model key (minilm, mpnet, a model under models/).")
+@click.option("--objective", type=click.Choice(OBJECTIVES), default="pairs", show_default=True,
+              help="pairs: judged (query, product) pairs; labels: products sharing a --label-column value; "
+                   "triplets: imported (anchor, positive, negative) rows.")
+@click.option("--label-column", default=DEFAULT_LABEL_COLUMN, show_default=True,
+              help="--objective labels: the product column holding the class label (category, brand, ...).")
 @click.option("--min-label", type=int, default=2, show_default=True, help="Positives: pairs with relevance label ≥ this.")
 @click.option("--text-fields", default=",".join(TEXT_VECTOR_SOURCES), show_default=True,
               help="Product columns the model reads, comma-separated (default: those of text_vector).")
@@ -55,18 +61,50 @@ def _progress():
 @click.option("--eval-steps", type=int, help="Evaluate every N steps (overrides --evals-per-epoch).")
 @click.option("--patience", "early_stopping_patience", type=int, default=2, show_default=True,
               help="Early stopping: evaluations without improvement before stopping.")
+@click.option("--learning-curve", help="--objective labels: train one throwaway model per number of labelled train "
+                                       "records (e.g. 25,100,500,all; 'all' is registered) and plot test precision.")
+@click.option("--adapter", type=click.Choice(["linear", "mlp"]),
+              help="Train a query-side adapter on frozen base vectors instead (no re-indexing; defaults: --name adapter "
+                   "--epochs 30 --batch-size 128 --lr 3e-4 --patience 3).")
+@click.option("--hidden", type=int, default=1024, show_default=True, help="--adapter mlp: hidden units.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing model of this name.")
 @click.option("--restart", is_flag=True, help="Discard an interrupted run instead of resuming it.")
 @click.pass_context
-def finetune(ctx: click.Context, overwrite: bool, restart: bool, text_fields: str, **options: Any) -> None:
+def finetune(ctx: click.Context, overwrite: bool, restart: bool, text_fields: str, learning_curve: str | None,
+             **options: Any) -> None:
     """Fine-tune the base model on the `train` split (evaluated on `val`) and report before/after."""
     if ctx.invoked_subcommand is not None:
         return
+    if options.pop("adapter") is not None:
+        from .adapters.command import train_adapter_command
+
+        return train_adapter_command(ctx)
+    del options["hidden"]
+    from .errors import LabError
+
+    config = FinetuneConfig(text_fields=tuple(f.strip() for f in text_fields.split(",") if f.strip()), **options)
+    if learning_curve is not None and config.objective != "labels":
+        raise LabError("--learning-curve needs --objective labels")
+    lab = _lab(ctx)
+    if config.objective == "labels":
+        _finetune_labels(lab, config, overwrite, restart, learning_curve)
+    else:
+        _finetune_pairs(lab, config, overwrite, restart)
+
+
+def _finetune_labels(lab: Any, config: FinetuneConfig, overwrite: bool, restart: bool,
+                     learning_curve: str | None) -> None:
+    """--objective labels: train (or a learning curve), then base vs fine-tuned precision on the test records."""
+    from .cli_finetune_labels import run_label_objective
+
+    run_label_objective(lab, config, overwrite, restart, learning_curve)
+
+
+def _finetune_pairs(lab: Any, config: FinetuneConfig, overwrite: bool, restart: bool) -> None:
+    """--objective pairs (judged query-product pairs): train, register, report."""
     from .finetune import finetune as run_finetune
     from .finetune.monitor import RichTrainingBar
 
-    config = FinetuneConfig(text_fields=tuple(f.strip() for f in text_fields.split(",") if f.strip()), **options)
-    lab = _lab(ctx)
     result = run_finetune(lab, config, display=RichTrainingBar(f"Fine-tuning {config.name}"), progress=_progress(),
                           overwrite=overwrite, restart=restart)
     training = result.card["training"]

@@ -1,0 +1,104 @@
+"""`lab eval`: model evaluations outside the leaderboard — `lab eval neighbors` (top-k same-class precision),
+`lab eval triplets` (triplet accuracy)."""
+
+from __future__ import annotations
+
+import click
+from rich.table import Table
+
+from .data.labels import ALL_RECORDS, LABEL_SPLITS
+from .evaluation_neighbors import DEFAULT_KS
+from .finetune.config import DEFAULT_LABEL_COLUMN, TEXT_VECTOR_SOURCES
+from .neighbor_report import CEILING, POOLS, NeighborEvaluation
+
+
+@click.group("eval")
+def eval_group() -> None:
+    """Evaluate embedding models beyond the search leaderboard."""
+
+
+@eval_group.command("neighbors")
+@click.option("--model", "models", multiple=True, help="Model to compare (repeatable; default: minilm).")
+@click.option("--label-column", default=DEFAULT_LABEL_COLUMN, show_default=True,
+              help="Product column holding the class label (category, brand, ...).")
+@click.option("--k", "ks", type=int, multiple=True, help="Neighbours per record (repeatable; default 1, 10, 100).")
+@click.option("--split", type=click.Choice([*LABEL_SPLITS, ALL_RECORDS]), default="test", show_default=True,
+              help="Anchor records: a label split (80/10/10 by product id) or all.")
+@click.option("--pool", type=click.Choice(POOLS), default="split", show_default=True,
+              help="Neighbours searched among the split's records, or among every labelled record.")
+@click.option("--text-fields", default=",".join(TEXT_VECTOR_SOURCES), show_default=True,
+              help="Product columns the models read, comma-separated.")
+@click.option("--by-label", is_flag=True, help="Also show precision per label (at the middle k).")
+@click.pass_context
+def neighbors(ctx: click.Context, models: tuple[str, ...], label_column: str, ks: tuple[int, ...], split: str,
+              pool: str, text_fields: str, by_label: bool) -> None:
+    """Top-k same-class precision: the share of each record's k nearest neighbours with its label."""
+    from .cli import _lab
+    from .data.labels import labelled_records
+    from .finetune.examples import product_texts
+    from .neighbor_report import evaluate_models
+    from .progress import rich_bars
+
+    lab = _lab(ctx)
+    dataset = lab.dataset
+    texts = product_texts(dataset.products, tuple(f.strip() for f in text_fields.split(",") if f.strip()))
+    records = labelled_records(dataset.products, label_column, texts, dataset.name)
+    evaluation = evaluate_models(lab, models or ("minilm",), records, split, pool, ks or DEFAULT_KS, rich_bars())
+    print_neighbors(evaluation, by_label)
+
+
+def print_neighbors(evaluation: NeighborEvaluation, by_label: bool = False) -> None:
+    """The precision table (models, then the best the labels allow) and optionally the per-label one."""
+    from .cli import console
+
+    title = (f"top-k same-class precision · label '{evaluation.column}' · {evaluation.anchors:,} {evaluation.split} "
+             f"records, {evaluation.classes} classes · neighbours from {evaluation.pool_size:,} "
+             f"({'the split' if evaluation.pool == 'split' else 'all labelled records'})")
+    table = Table(title=title)
+    table.add_column("model")
+    summary = evaluation.summary()
+    for column in summary.columns:
+        table.add_column(column, justify="right")
+    for name, row in summary.iterrows():
+        style = "dim" if name == CEILING else None
+        table.add_row(str(name), *(f"{v:.4f}" for v in row), style=style)
+    console.print(table)
+    if by_label:
+        k = evaluation.ks[len(evaluation.ks) // 2]
+        frame = evaluation.by_label(k)
+        labels = Table(title=f"precision@{k} per label")
+        labels.add_column(evaluation.column)
+        for column in frame.columns:
+            labels.add_column(str(column), justify="right")
+        for name, row in frame.iterrows():
+            labels.add_row(str(name), f"{int(row['anchors']):,}", *(f"{v:.4f}" for v in row.iloc[1:]))
+        console.print(labels)
+
+
+@eval_group.command("triplets")
+@click.option("--model", "models", multiple=True, help="Model to evaluate (repeatable; default: minilm).")
+@click.option("--split", type=click.Choice(["train", "val", "test"]), default="test", show_default=True,
+              help="Triplets of this split (80/10/10 by anchor).")
+@click.pass_context
+def triplets(ctx: click.Context, models: tuple[str, ...], split: str) -> None:
+    """Triplet accuracy: the share of (anchor, positive, negative) triplets whose anchor is closer
+    (cosine) to the positive than to the negative."""
+    from .cli import _lab, console
+    from .finetune.triplets import compare_triplet_accuracy
+    from .progress import rich_bars
+
+    lab = _lab(ctx)
+    table = compare_triplet_accuracy(lab, models or ("minilm",), split, rich_bars())
+    first = table.iloc[0]
+    out = Table(title=f"triplet accuracy · {lab.dataset.name} · split {split} · {first['triplets']:,} triplets, "
+                      f"{first['anchors']:,} anchors")
+    for column in ("model", "accuracy", "fingerprint"):
+        out.add_column(column, justify="right" if column == "accuracy" else "left")
+    for row in table.itertuples(index=False):
+        out.add_row(row.model, f"{row.accuracy:.4f}", row.fingerprint)
+    console.print(out)
+
+
+def register(cli: click.Group) -> None:
+    """Add the `eval` group to ``cli``."""
+    cli.add_command(eval_group)

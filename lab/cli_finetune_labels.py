@@ -1,0 +1,59 @@
+"""`lab finetune --objective labels [--learning-curve 25,100,all]`: training on class labels, its terminal output."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.table import Table
+
+from .finetune.config import FinetuneConfig
+
+
+def run_label_objective(lab: Any, config: FinetuneConfig, overwrite: bool, restart: bool,
+                        learning_curve: str | None) -> None:
+    """Train on labels and show base vs fine-tuned test precision, or run the learning curve."""
+    from .cli import console
+    from .cli_eval import print_neighbors
+    from .finetune.labels import finetune_labels
+    from .finetune.learning_curve import learning_curve as run_curve, parse_sizes
+    from .finetune.monitor import RichTrainingBar
+    from .progress import rich_bars
+
+    metric_label = "val precision@k"
+    if learning_curve is not None:
+        curve = run_curve(lab, config, parse_sizes(learning_curve),
+                          display_for=lambda what: RichTrainingBar(f"{config.name} · {what}", metric_label),
+                          overwrite=overwrite, restart=restart)
+        print_curve(curve, lab.workspace / "reports")
+        return
+    result = finetune_labels(lab, config, display=RichTrainingBar(f"Fine-tuning {config.name}", metric_label),
+                             progress=rich_bars(), overwrite=overwrite, restart=restart)
+    training, data = result.card["training"], result.card["data"]["train"]
+    console.print(f"registered [bold]{result.name}[/] at {result.path}: {data['pairs']:,} pairs of "
+                  f"{data['records']:,} records in {data['classes']} classes ('{data['label_column']}', "
+                  f"{data['pairs_per_batch']} pairs a batch), {training['steps']} steps in {training['seconds']:.0f}s "
+                  f"(best step {training['best_step']})")
+    print_neighbors(result.evaluation)
+    console.print(f"next: `lab eval neighbors --model {config.base} --model {result.name} --label-column "
+                  f"{config.label_column} --by-label`")
+
+
+def print_curve(curve: Any, reports: Any) -> None:
+    """The learning curve as a table, and where its JSON and PNG are."""
+    from .cli import console
+    from .finetune.learning_curve import curve_paths
+
+    table = Table(title=f"learning curve · {curve.dataset} · label '{curve.column}' · {curve.anchors:,} "
+                        f"{curve.split} records (neighbours: {curve.pool})")
+    for column in ("records", "model", "pairs", "classes", "steps", "seconds"):
+        table.add_column(column, justify="left" if column == "model" else "right")
+    for k in curve.ks:
+        table.add_column(f"precision@{k}", justify="right")
+    for point in curve.points:
+        table.add_row(f"{point.records:,}", point.label, f"{point.pairs:,}", str(point.classes), str(point.steps),
+                      f"{point.seconds:.0f}", *(f"{point.precision[f'precision@{k}']:.4f}" for k in curve.ks))
+    console.print(table)
+    json_path, png_path = curve_paths(reports, curve)
+    console.print(f"curve: {json_path}, {png_path}")
+    if curve.registered:
+        console.print(f"registered [bold]{curve.registered}[/] (trained on every labelled train record)")
