@@ -75,9 +75,17 @@ class Lab:
         return EmbeddingCache(self.workspace / "embeddings")
 
     def encoder(self, model: str):
-        """The encoder for a model key (``minilm``, a fine-tuned model name, or a path)."""
+        """The encoder for a model key (``minilm``, a fine-tuned model name, a path, or a query-side
+        adapter ``<base>+adapter:<name>``)."""
         if model not in self._encoders:
-            from .embeddings import load_encoder
+            from .adapters import is_adapter_key
 
-            self._encoders[model] = load_encoder(model, self.workspace)
+            if is_adapter_key(model):
+                from .adapters.encoder import load_adapter_encoder
+
+                self._encoders[model] = load_adapter_encoder(self, model)
+            else:
+                from .embeddings import load_encoder
+
+                self._encoders[model] = load_encoder(model, self.workspace)
         return self._encoders[model]
