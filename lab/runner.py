@@ -16,7 +16,9 @@ from . import __version__
 from .context import REPO_ROOT, Lab
 from .errors import LabError
 from .evaluation import DEFAULT_METRICS, evaluate_ranking, mean_metrics
+from .adapters import document_model
 from .indexer import indexed_models
+from .model_costs import model_costs
 from .progress import ProgressFactory, silent
 from .results import StoredRun, save_run
 from .templates import Template
@@ -36,10 +38,13 @@ def git_sha() -> str | None:
 
 
 def check_models(lab: Lab, template: Template, models: list[str]) -> None:
-    """Every model the template needs exists and its current version is what the index holds."""
+    """Every model the template needs exists and the index holds the current version of its document
+    vectors (for a query-side adapter ``base+adapter:name``: the base model's; the index is never touched)."""
     available = indexed_models(lab)
-    for model in models:
-        fingerprint = lab.encoder(model).fingerprint  # a missing fine-tuned model says: run `lab finetune`
+    for key in models:
+        lab.encoder(key)  # a missing fine-tuned model or adapter says how to make it
+        model = document_model(key)
+        fingerprint = lab.encoder(model).fingerprint
         if model not in available:
             raise LabError(f"strategy '{template.name}' needs model '{model}' in the index: "
                            f"run `lab index --model {model}`")
@@ -129,6 +134,7 @@ def execute_strategy(lab: Lab, template: Template, split: str = "test",
         "dataset": {"name": dataset.name, "fingerprint": dataset.fingerprint(),
                     "qrels_fingerprint": dataset.qrels_fingerprint()},
         "models": {m: lab.encoder(m).fingerprint for m in models},
+        "model_costs": model_costs(lab, models),
         "backend": lab.backend.describe(),
         "lab": {"version": __version__, "git_sha": git_sha()},
         "size": size,
