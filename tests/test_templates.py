@@ -19,7 +19,7 @@ TRICKY_QUERY = 'drill "18v" \\ bit {{size}} }} {"a": 1}'
 VECTOR = [0.25, -0.5, 1.0]
 STRATEGIES = {"textsearch", "textsearch_boosted", "vectorsearch", "vectorsearch_multifield",
               "vectorsearch_multifield_boosted", "hybrid", "hybrid_boosted", "rrf", "rrf_multi",
-              "vectorsearch_finetune", "rrf_finetune", "hybrid_minmax"}
+              "vectorsearch_finetune", "rrf_finetune", "hybrid_minmax", "vectorsearch_adapter", "rrf_adapter"}
 
 
 @pytest.fixture(scope="module")
@@ -82,7 +82,7 @@ def test_strategy_renders_a_tricky_query_verbatim_with_typed_values(templates, n
         if key == "boost":
             assert isinstance(value, (int, float)) and not isinstance(value, bool)
     assert json.loads(json.dumps(body)) == body
-    assert (pipeline is not None) == (name in {"rrf", "rrf_multi", "rrf_finetune", "hybrid_minmax"})
+    assert (pipeline is not None) == (name in {"rrf", "rrf_multi", "rrf_finetune", "rrf_adapter", "hybrid_minmax"})
     if pipeline is not None:
         parse_pipeline(pipeline)
 
@@ -138,6 +138,13 @@ def test_finetune_strategies_use_the_finetuned_model(templates):
         assert templates[name].models() == ["finetuned"]
         assert "text_vector_finetuned" in json.dumps(render(templates[name])[0])
     assert templates["textsearch"].models() == []
+
+
+def test_adapter_strategies_search_the_base_vectors_with_adapted_queries(templates):
+    for name, like in (("vectorsearch_adapter", "vectorsearch"), ("rrf_adapter", "rrf")):
+        assert templates[name].models() == ["minilm+adapter:adapter"]
+        assert templates[name].models({"base": "minilm", "adapter": "x"}) == ["minilm+adapter:x"]
+        assert render(templates[name])[0] == render(templates[like])[0]  # the same query on the same field
     assert templates["rrf_multi"].models() == ["minilm"]
 
 
