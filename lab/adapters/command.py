@@ -1,0 +1,66 @@
+"""`lab finetune --adapter linear|mlp`: train a query-side adapter instead of fine-tuning the model."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+from rich.table import Table
+
+from ..errors import LabError
+
+CONFIG_FIELDS = {"adapter": "kind", "name": "name", "base": "base", "hidden": "hidden", "epochs": "epochs",
+                 "batch_size": "batch_size", "learning_rate": "learning_rate", "early_stopping_patience": "patience",
+                 "seed": "seed", "min_label": "min_label", "text_fields": "text_fields", "negatives": "negatives",
+                 "mine_from": "mine_from", "mine_top_k": "mine_top_k"}
+"""`lab finetune` options an adapter run takes → AdapterConfig fields. An option not given keeps the
+AdapterConfig default (`lab finetune`'s defaults suit a whole model, not a head); any other option is refused."""
+
+
+def adapter_settings(ctx: click.Context) -> dict[str, Any]:
+    """AdapterConfig keyword arguments from the options given to this `lab finetune --adapter` call."""
+    from click.core import ParameterSource
+
+    flags = {p.name: p.opts[0] for p in ctx.command.params}
+    given = {name for name in ctx.params if ctx.get_parameter_source(name) != ParameterSource.DEFAULT}
+    refused = sorted(given - set(CONFIG_FIELDS) - {"overwrite"})
+    if refused:
+        raise LabError(f"{flags[refused[0]]} does not apply to --adapter (adapters take "
+                       f"{', '.join(flags[n] for n in CONFIG_FIELDS)}, --overwrite)")
+    settings = {field: ctx.params[name] for name, field in CONFIG_FIELDS.items() if name in given}
+    if "text_fields" in settings:
+        settings["text_fields"] = tuple(f.strip() for f in settings["text_fields"].split(",") if f.strip())
+    if "epochs" in settings:
+        if float(settings["epochs"]) != int(settings["epochs"]):
+            raise LabError(f"--epochs {settings['epochs']}: an adapter trains whole epochs")
+        settings["epochs"] = int(settings["epochs"])
+    return settings
+
+
+def train_adapter_command(ctx: click.Context) -> None:
+    """Train, save and report an adapter from the options of `lab finetune --adapter`."""
+    from ..cli import _lab, console
+    from ..progress import rich_bars
+    from .config import AdapterConfig
+    from .trainer import train_adapter
+
+    config = AdapterConfig(**adapter_settings(ctx))
+    result = train_adapter(_lab(ctx), config, progress=rich_bars(), overwrite=ctx.params["overwrite"])
+    card = result.card
+    training, metrics = card["training"], card["metrics"]
+    table = Table(title=f"adapter {result.key} · {card['dataset']['name']} · split {metrics['split']} · "
+                        f"{card['data']['eval']['queries']:,} queries · test-query overlap {card['test_query_overlap']}")
+    for column in ("metric", "base", "adapter", "change"):
+        table.add_column(column, justify="left" if column == "metric" else "right")
+    for name, before in metrics["before"].items():
+        after = metrics["after"][name]
+        table.add_row(name, f"{before:.4f}", f"{after:.4f}", f"{(after - before) / before:+.1%}" if before else "")
+    console.print(table)
+    stop = "stopped early" if training["stopped_early"] else "all epochs"
+    console.print(f"saved {config.kind} adapter '{result.name}' ({training['parameters']:,} parameters) at {result.path}: "
+                  f"trained in {training['seconds']:.1f}s ({training['epochs_run']} epochs, {stop}, best epoch "
+                  f"{training['best_epoch']}); base vectors read from the cache in {training['vectors_seconds']:.1f}s; "
+                  "no re-indexing needed")
+    base = "" if config.base == "minilm" else f" --param base={config.base}"
+    console.print(f"next: `lab run --strategy vectorsearch_adapter --param adapter={result.name}{base}` "
+                  f"(or rrf_adapter)")
