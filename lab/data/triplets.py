@@ -153,7 +153,7 @@ def _check_conflicts(records: Records, anchor_ids: list[str], positive_ids: list
 
 
 def _mine(rows: pd.DataFrame, texts: dict[str, str], anchor_texts: dict[str, str], mining: Mining) -> pd.DataFrame:
-    """``rows`` (anchor_id, positive_id, line) with a mined negative_id; rows of an anchor for which
+    """``rows`` (anchor_id, positive_id) with a mined negative_id; rows of an anchor for which
     no candidate is eligible are dropped."""
     candidates = list(dict.fromkeys(rows["positive_id"]))
     position = {pid: i for i, pid in enumerate(candidates)}
@@ -196,7 +196,7 @@ def import_triplets(path: str | os.PathLike[str], name: str | None = None, ancho
         anchor_texts.setdefault(aid, text)
 
     rows = pd.DataFrame({"anchor_id": anchor_ids, "positive_id": positive_ids,
-                         "negative_id": negative_ids if use_file else None, "line": records.lines})
+                         "negative_id": negative_ids if use_file else None})
     key = ["anchor_id", "positive_id", "negative_id"] if use_file else ["anchor_id", "positive_id"]
     duplicated = rows.duplicated(key).to_numpy()
     rows = rows[~duplicated].reset_index(drop=True)
