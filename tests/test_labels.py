@@ -198,7 +198,8 @@ def test_learning_curve_cli_point_per_size_json_and_png(demo_lab):
     reports = demo_lab.workspace / "reports"
     curve = json.loads((reports / "learning-curve-demo-category.json").read_text())
     assert [p["records"] for p in curve["points"]] == [0, 25, 100]
-    assert all(set(p["precision"]) == {f"precision@{k}" for k in curve["ks"]} for p in curve["points"])
+    assert all(set(p["precision"]) == set(curve["ceiling"]) == {f"precision@{k}" for k in curve["ks"]}
+               for p in curve["points"])
     assert (reports / "learning-curve-demo-category.png").read_bytes()[:4] == b"\x89PNG"
     assert "learning curve" in result.output and "precision@10" in result.output
     assert not (demo_lab.workspace / "models" / "curve").exists()  # no 'all': nothing registered

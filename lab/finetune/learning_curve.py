@@ -20,7 +20,8 @@ import numpy as np
 
 from ..data.labels import LabelledRecords
 from ..errors import LabError
-from ..evaluation_neighbors import DEFAULT_KS, capped_ks, mean_precision, neighbor_precision
+from ..evaluation_neighbors import (DEFAULT_KS, best_possible_precision, capped_ks, mean_precision,
+                                   neighbor_precision)
 from ..neighbor_report import pool_and_anchors
 from ..workspace import atomic_path, write_json
 from .config import FinetuneConfig
@@ -76,6 +77,8 @@ class LearningCurve:
     pool: str
     ks: list[int]
     anchors: int
+    ceiling: dict[str, float]
+    """The best precision@k the test records' labels allow (k beyond a class's size caps it)."""
     points: list[CurvePoint] = field(default_factory=list)
     registered: str | None = None
 
@@ -121,7 +124,8 @@ def learning_curve(lab: Any, config: FinetuneConfig, sizes: Sequence[Size], disp
         return mean_precision(neighbor_precision(encode_with(model)(texts), searched.labels, capped, anchors))
 
     curve = LearningCurve(dataset=lab.dataset.name, column=config.label_column, split="test", pool=pool, ks=capped,
-                          anchors=len(anchors))
+                          anchors=len(anchors),
+                          ceiling=mean_precision(best_possible_precision(searched.labels, capped, anchors)))
     base = load_sentence_transformer(resolve_model_dir(config.base, lab.workspace))
     curve.points.append(CurvePoint(0, config.base, 0, 0, 0, 0.0, precision(base)))
     for label, n in _sizes_for(sizes, len(train)):
@@ -155,7 +159,7 @@ def save_curve(directory: Path, curve: LearningCurve) -> tuple[Path, Path]:
 
 
 def plot_curve(curve: LearningCurve) -> bytes:
-    """precision@k against labelled training records (log scale), the base model as dashed lines."""
+    """precision@k against labelled training records (log scale); the base model dashed, the ceiling dotted."""
     import matplotlib
 
     matplotlib.use("Agg", force=True)
@@ -166,21 +170,20 @@ def plot_curve(curve: LearningCurve) -> bytes:
     for i, k in enumerate(curve.ks):
         column, color = f"precision@{k}", f"C{i}"
         ax.axhline(base.precision[column], color=color, linestyle="--", linewidth=1)
-        if trained:
-            xs = [p.records for p in trained]
-            ys = [p.precision[column] for p in trained]
-            ax.plot(xs, ys, marker="o", color=color, label=f"precision@{k} (dashed: {base.label})")
-            for x, y in zip(xs, ys):
-                ax.annotate(f"{y:.3f}", (x, y), textcoords="offset points", xytext=(0, 6), ha="center", fontsize=8)
+        ax.axhline(curve.ceiling[column], color=color, linestyle=":", linewidth=1)
+        ax.plot([p.records for p in trained], [p.precision[column] for p in trained], marker="o", color=color,
+                label=f"precision@{k}")
     if trained:
         ax.set_xscale("log")
+        ax.set_xticks([p.records for p in trained], [f"{p.records:,}" for p in trained])
+        ax.minorticks_off()
     ax.set_xlabel("labelled training records")
     ax.set_ylabel("top-k same-class precision")
     ax.set_ylim(0, 1.05)
     ax.set_title(f"{curve.dataset} · label '{curve.column}' · {curve.anchors:,} {curve.split} records "
                  f"(pool: {curve.pool})", fontsize=10)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=8, loc="center right", title=f"dashed: {base.label}, dotted: best possible", title_fontsize=8)
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
     plt.close(fig)
