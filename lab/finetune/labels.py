@@ -32,14 +32,13 @@ from .card import write_card
 from .config import FinetuneConfig
 from .examples import product_texts
 from .monitor import TrainingDisplay
-from .trainer import (BASELINE_FILE, CHECKPOINTS, disk_errors, ensure_free_space, make_loss, model_dir,
-                      prepare_staging, quiet_libraries, run_trainer, trainer_arguments, training_summary,
+from .trainer import (BASELINE_FILE, CHECKPOINTS, SPACE_FACTOR, disk_errors, ensure_free_space, make_loss,
+                      model_dir, prepare_staging, quiet_libraries, run_trainer, trainer_arguments, training_summary,
                       use_bf16)
 
 EVAL_NAME = "val-neighbors"
 MAIN_K = 10
 EVAL_BATCH_SIZE = 128
-SPACE_FACTOR = 8
 
 
 def label_metric(k: int) -> str:
@@ -266,6 +265,6 @@ def finetune_labels(lab: Any, config: FinetuneConfig, display: TrainingDisplay |
     records = load_label_records(lab, config)
     run = train_on_labels(lab, config, records.split("train"), records.split("val"), display, restart)
     path = register_label_model(lab, run)
-    lab._encoders.pop(config.name, None)
+    lab._encoders.pop(config.name, None)  # a replaced model of this name may be loaded already
     evaluation = evaluate_models(lab, [config.base, config.name], records, "test", pool, ks, progress or silent())
     return LabelFinetuneResult(config.name, path, load_card(path), evaluation)
