@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
+from safetensors.torch import load_file
 
 from lab.adapters import adapter_key, document_model, parse_adapter_key
 from lab.adapters.batches import no_duplicate_batches
@@ -31,7 +32,7 @@ from lab.finetune.retrieval import dense_metrics, dense_ranking
 from lab.finetune.validation import build_validation_data
 from lab.indexer import build_index, encode_records
 from lab.leaderboard import format_seconds
-from lab.runner import run_strategy
+from lab.runner import check_models, run_strategy
 from lab.templates import load_templates
 
 NAME = "lin"
@@ -118,8 +119,6 @@ def test_saved_adapter_round_trips(trained):
     assert card["base_model"]["fingerprint"] == lab.encoder("minilm").fingerprint
     assert card["dataset"]["fingerprint"] == lab.dataset.fingerprint()
     assert card["training"]["seconds"] > 0 and card["config"]["learning_rate"] == 1e-3
-    from safetensors.torch import load_file
-
     weights = load_file(str(result.path / WEIGHTS))
     texts = lab.dataset.queries_for("val")["query_text"].tolist()
     base = encode_cached(lab.encoder("minilm"), texts, lab.embedding_cache)
@@ -171,7 +170,6 @@ def test_no_test_query_in_training(trained):
     splits = dataset.split_assignment()
     assert {splits[q] for q in data.examples["query_id"]} == {"train"} and data.test_overlap == 0
     test = dataset.queries_for("test")
-    train_ids = set(dataset.queries_for("train")["query_id"])
     queries = dataset.queries.copy()
     first_train = queries.index[queries["query_id"].isin(set(data.examples["query_id"]))][0]
     queries.loc[first_train, "query_text"] = test["query_text"].iloc[0]
@@ -179,7 +177,7 @@ def test_no_test_query_in_training(trained):
     leaky.__dict__["dataset"] = dataclasses.replace(dataset, queries=queries)
     with pytest.raises(LabError, match="text of a test query"):
         train_adapter(leaky, tiny_config(name="leaky"))
-    assert train_ids and not adapter_dir(lab.workspace, "leaky").exists()
+    assert not adapter_dir(lab.workspace, "leaky").exists()
 
 
 def test_batches_never_repeat_a_query_or_product():
@@ -253,3 +251,19 @@ def test_index_records_how_long_encoding_took(trained):
     record = encode_records(lab)["minilm"]
     assert record["fingerprint"] == lab.encoder("minilm").fingerprint and record["basis"] == "measured"
     assert record["texts"] == record["encoded"] > 0 and record["estimated_seconds"] == record["seconds"] > 0
+
+
+def test_adapter_runs_only_on_current_base_vectors(trained):
+    lab, _ = trained
+    template = load_templates(lab.queries_dir)["vectorsearch_adapter"]
+    check_models(lab, template, [adapter_key("minilm", NAME)])
+    state = next((lab.workspace / "index-state").rglob("demo.json"))
+    saved = state.read_bytes()
+    stale = json.loads(saved)
+    stale["models"]["minilm"] = "0" * 64
+    try:
+        state.write_text(json.dumps(stale))
+        with pytest.raises(LabError, match="older version of model 'minilm'.*lab index --model minilm"):
+            check_models(lab, template, [adapter_key("minilm", NAME)])
+    finally:
+        state.write_bytes(saved)
