@@ -79,25 +79,40 @@ def finetune(ctx: click.Context, overwrite: bool, restart: bool, text_fields: st
         from .adapters.command import train_adapter_command
 
         return train_adapter_command(ctx)
+    refuse_inapplicable_options(ctx, options["objective"])
     del options["hidden"]
-    from .errors import LabError
-
     config = FinetuneConfig(text_fields=tuple(f.strip() for f in text_fields.split(",") if f.strip()), **options)
-    if learning_curve is not None and config.objective != "labels":
-        raise LabError("--learning-curve needs --objective labels")
     lab = _lab(ctx)
     if config.objective == "labels":
-        _finetune_labels(lab, config, overwrite, restart, learning_curve)
+        from .cli_finetune_labels import run_label_objective
+
+        run_label_objective(lab, config, overwrite, restart, learning_curve)
     else:
         _finetune_pairs(lab, config, overwrite, restart)
 
 
-def _finetune_labels(lab: Any, config: FinetuneConfig, overwrite: bool, restart: bool,
-                     learning_curve: str | None) -> None:
-    """--objective labels: train (or a learning curve), then base vs fine-tuned precision on the test records."""
-    from .cli_finetune_labels import run_label_objective
+PAIR_SELECTION = ("min_label", "negatives", "mine_from", "mine_top_k")
+"""Options that choose judged (query, product) pairs and their mined negatives."""
+INAPPLICABLE = {
+    "pairs": ("label_column", "learning_curve", "hidden"),
+    "labels": (*PAIR_SELECTION, "hidden"),
+    "triplets": (*PAIR_SELECTION, "label_column", "learning_curve", "hidden"),
+}
+"""Per objective, the `lab finetune` options it has no use for (--hidden belongs to --adapter mlp)."""
 
-    run_label_objective(lab, config, overwrite, restart, learning_curve)
+
+def refuse_inapplicable_options(ctx: click.Context, objective: str) -> None:
+    """A LabError naming the first option given on the command line that ``objective`` would ignore."""
+    from click.core import ParameterSource
+
+    from .errors import LabError
+
+    flags = {p.name: p.opts[0] for p in ctx.command.params}
+    for name in INAPPLICABLE[objective]:
+        if ctx.get_parameter_source(name) not in (ParameterSource.DEFAULT, None):
+            needs = "--adapter mlp" if name == "hidden" else (
+                "--objective labels" if name in ("label_column", "learning_curve") else "--objective pairs")
+            raise LabError(f"{flags[name]} does not apply to --objective {objective} (it needs {needs})")
 
 
 def _finetune_pairs(lab: Any, config: FinetuneConfig, overwrite: bool, restart: bool) -> None:
@@ -120,12 +135,19 @@ def _finetune_pairs(lab: Any, config: FinetuneConfig, overwrite: bool, restart: 
 @click.pass_context
 def report(ctx: click.Context, name: str) -> None:
     """Show a fine-tuned model's report again (tables; plots redrawn if missing)."""
-    from .finetune import draw_plots, load_report, model_dir, report_dir
+    from .finetune import draw_plots, load_card, load_report, model_dir, report_dir
     from .errors import LabError
 
-    path = model_dir(_lab(ctx).workspace, name)
+    lab = _lab(ctx)
+    path = model_dir(lab.workspace, name)
     if not path.is_dir():
         raise LabError(f"no fine-tuned model '{name}' at {path}: run `lab finetune --name {name}` first")
+    card = load_card(path)
+    if card.get("objective") == "labels":
+        from .cli_finetune_labels import print_label_report
+
+        print_label_report(lab, card)
+        return
     data = load_report(path)
     draw_plots(report_dir(path), data, only_missing=True)
     print_report(data, path)

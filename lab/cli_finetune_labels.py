@@ -6,6 +6,7 @@ from typing import Any
 
 from rich.table import Table
 
+from .evaluation_neighbors import DEFAULT_KS
 from .finetune.config import FinetuneConfig
 
 
@@ -36,6 +37,35 @@ def run_label_objective(lab: Any, config: FinetuneConfig, overwrite: bool, resta
     print_neighbors(result.evaluation)
     console.print(f"next: `lab eval neighbors --model {config.base} --model {result.name} --label-column "
                   f"{config.label_column} --by-label`")
+
+
+def print_label_report(lab: Any, card: dict[str, Any]) -> None:
+    """`lab finetune report NAME` for a model trained on labels: its training, val precision during training,
+    and base vs fine-tuned precision on the test records (recomputed; vectors from the cache)."""
+    from .cli import console
+    from .cli_eval import print_neighbors
+    from .finetune.labels import load_label_records
+    from .neighbor_report import evaluate_models
+    from .progress import rich_bars
+
+    config = FinetuneConfig.from_dict(card["config"])
+    training, data = card["training"], card["data"]["train"]
+    console.print(f"{card['name']}: {config.base} fine-tuned on label '{data['label_column']}' of dataset "
+                  f"'{card['dataset']['name']}' ({data['pairs']:,} pairs of {data['records']:,} train records in "
+                  f"{data['classes']} classes), {training['steps']} steps in {training['seconds']:.0f}s")
+    evaluator = card["metrics"]["evaluator"]
+    val = Table(title=f"during training · {card['data']['eval']['records']:,} val records")
+    for column in ("metric", "base", "fine-tuned"):
+        val.add_column(column, justify="left" if column == "metric" else "right")
+    for metric, before in evaluator["base"].items():
+        val.add_row(metric.removeprefix("eval_"), f"{before:.4f}", f"{evaluator['finetuned'][metric]:.4f}")
+    console.print(val)
+    if lab.dataset.fingerprint() != card["dataset"]["fingerprint"]:
+        console.print(f"[yellow]the current dataset '{lab.dataset.name}' is not the one the model was trained on: "
+                      "the test records below are the current dataset's[/]")
+    records = load_label_records(lab, config)
+    print_neighbors(evaluate_models(lab, [config.base, card["name"]], records, "test", "split",
+                                    DEFAULT_KS, rich_bars()))
 
 
 def print_curve(curve: Any, reports: Any) -> None:

@@ -89,3 +89,8 @@ class Lab:
 
                 self._encoders[model] = load_encoder(model, self.workspace)
         return self._encoders[model]
+
+    def forget_encoder(self, model: str) -> None:
+        """Drop a loaded encoder, so the next :meth:`encoder` call loads the model from disk again
+        (after it was replaced, e.g. by `lab finetune --overwrite`)."""
+        self._encoders.pop(model, None)

@@ -226,6 +226,8 @@ def test_cli_writes_the_map(lab, tmp_path):
     (["--dataset", "titles", "map"], "--color-by brand: no product of dataset 'titles' has a value in this column; "
                                      "colour by another one with --color-by (columns with values: product_id, "),
     (["--model", "nope"], "unknown model 'nope' (known: minilm, "),
+    (["--model", "minilm+adapter:a"], "'minilm+adapter:a' is a query-side adapter: products keep the vectors of "
+                                      "'minilm', so map --model minilm"),
     (["--top", "19"], "--top 19: expected 1 to 18"),
     (["--sample", "2"], "--sample 2: a map needs at least 3 products"),
     (["--field", "name_vector"], "--field name_vector: not a vector field of products.json (known: title_vector, "),

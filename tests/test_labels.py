@@ -219,3 +219,29 @@ def test_eval_neighbors_cli_compares_models(demo_lab, trained):
     missing = CliRunner().invoke(cli, ["--workspace", str(demo_lab.workspace), "eval", "neighbors", "--label-column",
                                        "colour"], obj={})
     assert missing.exit_code != 0 and "available" in missing.output
+
+
+def test_finetune_report_of_a_label_model_recomputes_test_precision(demo_lab, trained):
+    result = invoke(demo_lab.workspace, "finetune", "report", NAME)
+    assert result.exit_code == 0, result.output
+    assert f"{NAME}: minilm fine-tuned on label 'category'" in result.output
+    assert "during training" in result.output and "val-neighbors_precision@" in result.output
+    rows = {line.split()[1]: re.findall(r"\d\.\d{4}", line) for line in result.output.splitlines()
+            if line.startswith("│") and "precision" not in line}
+    tuned = trained.card["metrics"]["evaluator"]["finetuned"]
+    shown = re.findall(r"│ val-neighbors_precision@10\s+│\s+\S+\s+│\s+(\d\.\d{4})", result.output)
+    assert float(shown[0]) == pytest.approx(tuned["eval_val-neighbors_precision@10"], abs=1e-4)
+    assert {"minilm", NAME, "best"} <= set(rows)
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (("--objective", "labels", "--min-label", "1"), "--min-label does not apply to --objective labels"),
+    (("--objective", "labels", "--negatives", "judged"), "--negatives does not apply to --objective labels"),
+    (("--objective", "triplets", "--label-column", "brand"), "--label-column does not apply to --objective triplets"),
+    (("--label-column", "brand",), "--label-column does not apply to --objective pairs"),
+    (("--learning-curve", "25",), "--learning-curve does not apply to --objective pairs"),
+    (("--hidden", "64",), "--hidden does not apply to --objective pairs (it needs --adapter mlp)"),
+])
+def test_options_an_objective_would_ignore_are_refused(tmp_path, args, message):
+    result = CliRunner().invoke(cli, ["--workspace", str(tmp_path), "finetune", *args], obj={})
+    assert result.exit_code != 0 and message in result.output

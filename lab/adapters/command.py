@@ -48,8 +48,9 @@ def train_adapter_command(ctx: click.Context) -> None:
     result = train_adapter(_lab(ctx), config, progress=rich_bars(), overwrite=ctx.params["overwrite"])
     card = result.card
     training, metrics = card["training"], card["metrics"]
-    table = Table(title=f"adapter {result.key} · {card['dataset']['name']} · split {metrics['split']} · "
-                        f"{card['data']['eval']['queries']:,} queries · test-query overlap {card['test_query_overlap']}")
+    console.print(f"adapter {result.key} · {card['dataset']['name']} · split {metrics['split']} · "
+                  f"{card['data']['eval']['queries']:,} queries · test-query overlap {card['test_query_overlap']}")
+    table = Table()
     for column in ("metric", "base", "adapter", "change"):
         table.add_column(column, justify="left" if column == "metric" else "right")
     for name, before in metrics["before"].items():

@@ -66,8 +66,14 @@ def check_models(workspace: Path, models: list[str]) -> None:
     """LabError for a model key that is neither a base model, a model under models/, nor a path."""
     from ..embeddings.models import base_models
 
+    from ..adapters import is_adapter_key, parse_adapter_key
+
     known = [*base_models(), *finetuned_models(workspace)]
     for model in models:
+        if is_adapter_key(model):
+            base = parse_adapter_key(model)[0]
+            raise LabError(f"'{model}' is a query-side adapter: products keep the vectors of '{base}', so map "
+                           f"--model {base}")
         if model not in known and "/" not in model and not model.startswith((".", "~")):
             raise LabError(f"unknown model '{model}' (known: {', '.join(known)})")
     if len(set(models)) != len(models):

@@ -265,6 +265,6 @@ def finetune_labels(lab: Any, config: FinetuneConfig, display: TrainingDisplay |
     records = load_label_records(lab, config)
     run = train_on_labels(lab, config, records.split("train"), records.split("val"), display, restart)
     path = register_label_model(lab, run)
-    lab._encoders.pop(config.name, None)  # a replaced model of this name may be loaded already
+    lab.forget_encoder(config.name)  # a replaced model of this name may be loaded already
     evaluation = evaluate_models(lab, [config.base, config.name], records, "test", pool, ks, progress or silent())
     return LabelFinetuneResult(config.name, path, load_card(path), evaluation)
