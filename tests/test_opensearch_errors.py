@@ -194,7 +194,7 @@ def test_failed_documents_are_all_listed_and_the_previous_index_stays(server):
     report = connect(server).build_index("products", INDEX_BODY, DOCS)
     assert report.indexed == 1
     assert report.failed == [(doc, "mapper_parsing_exception: failed to parse field [title_vector_minilm] of type "
-                                   f"[knn_vector] in document with id '100003'. Preview of field's value: 'null' "
+                                   "[knn_vector] in document with id '100003'. Preview of field's value: 'null' "
                                    "(caused by illegal_argument_exception: Vector dimension mismatch. Expected: 3, "
                                    "Given: 4)") for doc in ("100001", "100003")]
     assert [r.path for r in server.sent("DELETE", ".*")] == ["/products-v2"]

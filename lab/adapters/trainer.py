@@ -18,7 +18,7 @@ from .. import __version__
 from ..errors import DataError, LabError
 from ..evaluation import PRIMARY_METRIC
 from ..finetune.examples import TrainingData, build_training_data, product_texts
-from ..finetune.mining import base_model_miner, bm25_miner
+from ..finetune.mining import miner_for
 from ..finetune.retrieval import dense_metrics, dense_ranking, normalise
 from ..finetune.validation import ValidationData, build_validation_data
 from ..progress import ProgressFactory, silent
@@ -152,14 +152,6 @@ def fit(head: torch.nn.Module, config: AdapterConfig, data: TrainingData, vector
             "steps": steps}
 
 
-def _miner(lab: Any, config: AdapterConfig, texts: pd.Series, progress: ProgressFactory):
-    if config.negatives == "none":
-        return None
-    if config.mine_from == "bm25":
-        return bm25_miner(lab, config.mine_top_k, progress)
-    return base_model_miner(lab, config.base, texts, config.mine_top_k, progress)
-
-
 def train_adapter(lab: Any, config: AdapterConfig, progress: ProgressFactory | None = None,
                   overwrite: bool = False) -> AdapterResult:
     """Train an adapter on the current dataset and save it as ``<workspace>/adapters/<config.name>``."""
@@ -173,7 +165,7 @@ def train_adapter(lab: Any, config: AdapterConfig, progress: ProgressFactory | N
     dataset = lab.dataset
     data_config = config.data_config()
     texts = product_texts(dataset.products, config.text_fields)
-    data = build_training_data(dataset, data_config, texts, _miner(lab, config, texts, progress))
+    data = build_training_data(dataset, data_config, texts, miner_for(lab, config, texts, progress))
     validation = build_validation_data(dataset, data_config, texts)
     base = lab.encoder(config.base)
     normalise_output = normalises(base)

@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..errors import DataError, LabError
+from ..errors import LabError
 from .dataset import Dataset
 from .ids import query_id_for
 from .negatives import Mining, mine_negatives

@@ -21,7 +21,7 @@ from ..indexer import BASE_MODEL, vector_source_texts
 from ..mapping import META_KEY, load_mapping
 from ..progress import ProgressFactory, silent
 from ..workspace import atomic_path, read_json, write_json
-from .plots import DPI, _png, _pyplot
+from .plots import _png, _pyplot
 from .projection import (Colouring, Projection, chance_agreement, colour_labels, neighbour_agreement, pca_2d,
                          within_between_ratio)
 

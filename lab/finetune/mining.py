@@ -41,3 +41,13 @@ def bm25_miner(lab: Any, k: int, progress: ProgressFactory, field: str = BM25_FI
         return [[hit.doc_id for hit in result.hits] for result in results]
 
     return mine
+
+
+def miner_for(lab: Any, config: Any, texts: pd.Series, progress: ProgressFactory) -> Miner | None:
+    """The miner a run's settings ask for (``negatives``, ``mine_from``, ``mine_top_k``, ``base``), or None
+    when it trains without hard negatives."""
+    if config.negatives == "none":
+        return None
+    if config.mine_from == "bm25":
+        return bm25_miner(lab, config.mine_top_k, progress)
+    return base_model_miner(lab, config.base, texts, config.mine_top_k, progress)

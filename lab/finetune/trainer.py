@@ -28,7 +28,7 @@ from .base_models import assert_same_pipeline, pipeline_signature
 from .card import write_card
 from .config import FinetuneConfig
 from .examples import TrainingData, build_training_data, product_texts
-from .mining import base_model_miner, bm25_miner
+from .mining import miner_for
 from .monitor import DisplayCallback, FinalEvaluationCallback, TrainingDisplay
 from .report import REPORT_JSON, report_dir
 from .triplets import add_triplet_evaluator, before_after
@@ -186,14 +186,6 @@ def make_loss(config: FinetuneConfig, model):
     return losses.MultipleNegativesRankingLoss(model)
 
 
-def _miner(lab: Any, config: FinetuneConfig, texts, progress: ProgressFactory):
-    if config.negatives == "none":
-        return None
-    if config.mine_from == "bm25":
-        return bm25_miner(lab, config.mine_top_k, progress)
-    return base_model_miner(lab, config.base, texts, config.mine_top_k, progress)
-
-
 def _baseline(lab: Any, staging: Path, evaluator, model, base_encoder, progress: ProgressFactory) -> dict[str, float]:
     """The evaluator's scores for the untrained base model (kept in staging across a resume); its
     catalogue vectors come from the embedding cache (usually filled by `lab index`)."""
@@ -269,7 +261,7 @@ def finetune(lab: Any, config: FinetuneConfig, display: TrainingDisplay | None =
     base_dir = resolve_model_dir(config.base, workspace)
     dataset = lab.dataset
     texts = product_texts(dataset.products, config.text_fields)
-    data = build_training_data(dataset, config, texts, _miner(lab, config, texts, progress))
+    data = build_training_data(dataset, config, texts, miner_for(lab, config, texts, progress))
     validation = build_validation_data(dataset, config, texts)
     base_encoder = lab.encoder(config.base)
     fingerprints = {"dataset": dataset.fingerprint(), "base_model": base_encoder.fingerprint}
