@@ -105,7 +105,7 @@ def data() -> None:
 
 
 @data.command("import")
-@click.argument("kind", type=click.Choice(["homedepot", "beir", "triplets"]))
+@click.argument("kind", type=click.Choice(["homedepot", "beir", "triplets", "labelled"]))
 @click.argument("file", required=False, type=click.Path(exists=True, dir_okay=False))
 @click.option("--from", "source", type=click.Path(exists=True, file_okay=False),
               envvar="LAB_DATA", help="Directory with the source files (env LAB_DATA; homedepot, beir).")
@@ -120,21 +120,33 @@ def data() -> None:
 @click.option("--mine-model", default="minilm", show_default=True, help="Triplets: model that mines negatives.")
 @click.option("--max-positive-similarity", type=float, default=0.95, show_default=True,
               help="Triplets, --mine hard: skip candidates this similar (cosine) to one of the anchor's positives.")
+@click.option("--text", "text_column", default="text", show_default=True, help="Labelled: column/field of the texts.")
+@click.option("--label", "label_column", default="label", show_default=True,
+              help="Labelled: column/field of the class labels.")
+@click.option("--id", "id_column", help="Labelled: column/field of record ids (default: a hash of the text).")
+@click.option("--as", "store_as", default="category", show_default=True,
+              help="Labelled: the product column the labels are stored in (what --label-column reads).")
 @click.pass_context
 def data_import(ctx: click.Context, kind: str, file: str | None, source: str | None, name: str | None,
                 label_map: str, anchor: str, positive: str, negative: str | None, mine: str | None,
-                mine_model: str, max_positive_similarity: float) -> None:
+                mine_model: str, max_positive_similarity: float, text_column: str, label_column: str,
+                id_column: str | None, store_as: str) -> None:
     """Import a dataset into the workspace: Home Depot Kaggle files or a BEIR/TREC folder (--from DIR),
-    or a triplet file (`triplets FILE`, CSV or JSONL with anchor, positive[, negative])."""
+    a triplet file (`triplets FILE`, CSV or JSONL with anchor, positive[, negative]) or labelled
+    texts (`labelled FILE`, CSV or JSONL with text, label)."""
     from .data import import_beir, import_homedepot
 
     lab = _lab(ctx)
-    if kind == "triplets":
+    if kind in ("triplets", "labelled") and not file:
+        raise LabError(f"`lab data import {kind} FILE`: name the CSV or JSONL file")
+    if kind == "labelled":
+        from .data.labelled import import_labelled
+
+        dataset = import_labelled(file, name, text_column, label_column, id_column, store_as)
+    elif kind == "triplets":
         from .data.negatives import model_mining
         from .data.triplets import import_triplets
 
-        if not file:
-            raise LabError("`lab data import triplets FILE`: name the CSV or JSONL file")
         mining = model_mining(lab, mine, mine_model, max_positive_similarity, _progress()) if mine else None
         dataset = import_triplets(file, name, anchor, positive, negative, mining)
     else:
@@ -171,9 +183,14 @@ def _print_dataset(dataset) -> None:
         table.add_row(f"  {UNLABELED}", f"{unlabeled:,} (no judgments; never used for training)")
     table.add_row("judgments", f"{len(dataset.qrels):,}")
     labels = dataset.qrels["relevance"].value_counts().sort_index()
-    table.add_row("labels", ", ".join(f"{k}: {v:,}" for k, v in labels.items()))
+    if len(labels):
+        table.add_row("labels", ", ".join(f"{k}: {v:,}" for k, v in labels.items()))
     for extra, frame in sorted(dataset.extras.items()):
         table.add_row(extra, f"{len(frame):,}")
+    column = dataset.meta.get("label_column")
+    if column in dataset.products.columns:
+        values = dataset.products[column].dropna()
+        table.add_row(f"classes ({column})", f"{values.nunique():,} over {len(values):,} labelled products")
     table.add_row("fingerprint", dataset.fingerprint())
     console.print(table)
 

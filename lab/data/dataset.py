@@ -220,7 +220,7 @@ class Dataset:
                 arrow = pa.Table.from_pandas(frame[list(columns)], schema=schema, preserve_index=False)
                 extra = [c for c in frame.columns if c not in columns]
                 for column in extra:
-                    arrow = arrow.append_column(column, pa.array(frame[column].tolist()))
+                    arrow = arrow.append_column(column, pa.array(frame[column].tolist(), from_pandas=True))
                 pq.write_table(arrow, staged / f"{table}.parquet")
             for name, frame in self.extras.items():
                 pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), staged / f"{name}.parquet")
