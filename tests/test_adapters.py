@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -236,6 +237,12 @@ def test_cli_trains_runs_and_shows_costs_without_reindexing(trained):
     assert base_cost["kind"] == "base" and base_cost["train_seconds"] == 0 and base_cost["reindex_basis"] == "measured"
     assert base_cost["reindex_seconds"] == encode_records(lab)["minilm"]["estimated_seconds"] > 0
     assert rows["vectorsearch"][-4:-1] == ["minilm", "0.0", format_seconds(base_cost["reindex_seconds"])]
+    report = invoke(workspace, "report", "--output", str(workspace / "page.html"))
+    assert report.exit_code == 0, report.output
+    page = (workspace / "page.html").read_text(encoding="utf-8")
+    adapter_row = re.search(r"<tr[^>]*><td>\d+</td><td class=\"text\">vectorsearch_adapter</td>(.*?)</tr>", page)
+    cells = re.findall(r"<td[^>]*>(.*?)</td>", adapter_row[1])
+    assert cells[-4:-1] == ["minilm+adapter:cli", f"{card['training']['seconds']:.1f}", "0.0"]
 
 
 def test_indexing_an_adapter_is_refused(trained):

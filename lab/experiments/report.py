@@ -91,16 +91,24 @@ def build_report(lab: Lab, split: str = "test", baseline: str | None = None, met
 # --- sections ---------------------------------------------------------------------------------
 
 def _leaderboard_section(runs: list[StoredRun], metric: str, stale: list[StoredRun]) -> str:
-    header = ["#", "strategy", *DEFAULT_METRICS, "queries/s", "run at"]
+    from ..leaderboard import format_seconds, run_costs
+
+    header = ["#", "strategy", *DEFAULT_METRICS, "queries/s", "model", "train s", "re-index s", "run at"]
     rows = []
     for i, run in enumerate(runs, 1):
         qps = run.manifest.get("queries_per_second")
+        costs = run_costs(run.manifest)
+        cost_cells = [format_seconds(costs["train_seconds"]),
+                      format_seconds(costs["reindex_seconds"], costs["reindex_estimated"])] if costs["models"] else ["", ""]
         rows.append([str(i), run.strategy, *(f"{run.metrics[m]:.4f}" for m in DEFAULT_METRICS),
-                     "" if qps is None else f"{qps:,.0f}", run.manifest["created"][:16].replace("T", " ")])
+                     "" if qps is None else f"{qps:,.0f}", costs["models"], *cost_cells,
+                     run.manifest["created"][:16].replace("T", " ")])
     notes = "".join(f"<p class=\"note\">{html.escape(r.strategy)} ({html.escape(r.run_id)}) left out: "
                     f"not comparable: dataset hash differs</p>" for r in stale)
-    return (f"<section id=\"leaderboard\"><h2>Leaderboard</h2><p>Latest run of each strategy, by {metric}.</p>"
-            + _table(header, rows, text_columns={1}, highlight=0) + notes + "</section>")
+    return (f"<section id=\"leaderboard\"><h2>Leaderboard</h2><p>Latest run of each strategy, by {metric}; "
+            "train s / re-index s: what the models cost to train and to re-encode the catalogue (a query-side "
+            "adapter needs no re-indexing; ~ an estimate from a measured rate; — unknown).</p>"
+            + _table(header, rows, text_columns={1, len(DEFAULT_METRICS) + 3}, highlight=0) + notes + "</section>")
 
 
 def _bars_section(runs: list[StoredRun]) -> str:
