@@ -25,8 +25,8 @@ import pandas as pd
 from ..errors import LabError
 from ..finetune.config import DEFAULT_LABEL_COLUMN
 from .dataset import PRODUCT_COLUMNS, Dataset
-from .sources import data_error, iter_jsonl, read_csv, read_source
-from .triplets import CSV_SUFFIXES, JSONL_SUFFIXES, text_id
+from .sources import data_error, iter_jsonl, read_csv, read_source, record_file
+from .triplets import text_id
 
 Row = tuple[int, Any, Any, Any]
 """(line, text, label, id) as found in the file."""
@@ -69,17 +69,11 @@ def import_labelled(path: str | Path, name: str | None = None, text: str = "text
     """Read a labelled-records file (CSV with a header, or JSONL) into a products-only Dataset, the
     file's ``label`` column stored as the products' ``store_as`` column."""
     started = time.perf_counter()
-    path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix not in CSV_SUFFIXES + JSONL_SUFFIXES:
-        raise data_error(path, f"unknown file type '{suffix or '(none)'}': expected .csv or .jsonl")
-    names = [text, label, *([id_column] if id_column else [])]
-    if len(set(names)) < len(names):
-        raise LabError(f"--text, --label and --id must name different columns, got {', '.join(names)}")
+    path, kind = record_file(path, {"--text": text, "--label": label, "--id": id_column})
     if store_as in PRODUCT_COLUMNS and store_as != "brand":
         raise LabError(f"--as {store_as}: the products' '{store_as}' column holds text; store the label as another "
                        "column (e.g. category)")
-    rows, describe = (_csv_rows if suffix in CSV_SUFFIXES else _jsonl_rows)(path, text, label, id_column)
+    rows, describe = (_csv_rows if kind == "csv" else _jsonl_rows)(path, text, label, id_column)
     records: dict[str, tuple[int, str, str | None]] = {}
     duplicates = 0
     for line, raw_text, raw_label, raw_id in rows:

@@ -14,7 +14,7 @@ from typing import Any, Iterator, Literal, Sequence
 
 import pandas as pd
 
-from ..errors import DataError
+from ..errors import DataError, LabError
 
 Encoding = Literal["utf-8", "kaggle"]
 """``utf-8``: strict UTF-8 (BOM allowed). ``kaggle``: the Kaggle CSVs' ISO-8859-1, or UTF-8 when the
@@ -138,3 +138,20 @@ def iter_jsonl(source: SourceFile) -> Iterator[tuple[int, dict[str, Any]]]:
         if not isinstance(value, dict):
             raise data_error(source.path, f"expected a JSON object, found {type(value).__name__}", number)
         yield number, value
+
+
+RECORD_FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl"}
+"""File name suffix → format of a record file (one record a CSV row or a JSON line)."""
+
+
+def record_file(path: str | os.PathLike[str], columns: dict[str, str | None]) -> tuple[Path, str]:
+    """(path, ``csv`` or ``jsonl``) of a record file whose ``columns`` (option → column name; None = not
+    used) must be distinct; DataError for another file type, LabError when two options name one column."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in RECORD_FORMATS:
+        raise data_error(path, f"unknown file type '{suffix or '(none)'}': expected .csv or .jsonl")
+    named = {option: name for option, name in columns.items() if name}
+    if len(set(named.values())) < len(named):
+        raise LabError(f"{', '.join(named)} must name different columns, got {', '.join(named.values())}")
+    return path, RECORD_FORMATS[suffix]

@@ -37,7 +37,7 @@ from ..errors import LabError
 from .dataset import Dataset
 from .ids import query_id_for
 from .negatives import Mining, mine_negatives
-from .sources import data_error, iter_jsonl, read_csv, read_source
+from .sources import data_error, iter_jsonl, read_csv, read_source, record_file
 from .splits import split_of
 
 TRIPLETS_TABLE = "triplets"
@@ -46,8 +46,6 @@ TRIPLET_SHARES: tuple[tuple[str, float], ...] = (("train", 0.8), ("val", 0.1), (
 FILE_NEGATIVES = "file"
 DEFAULT_COLUMNS = {"anchor": "anchor", "positive": "positive", "negative": "negative"}
 """Column (CSV) or field (JSONL) names unless the caller names others."""
-CSV_SUFFIXES = (".csv",)
-JSONL_SUFFIXES = (".jsonl", ".ndjson", ".json")
 EXAMPLES = 5
 
 
@@ -122,14 +120,8 @@ def read_triplet_file(path: str | os.PathLike[str], anchor: str = "anchor", posi
                       negative: str | None = None) -> Records:
     """The file's rows. ``negative``: the negatives' column, required when named; None: a column
     called ``negative`` if the file has one (in the CSV header or the first JSON record)."""
-    path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix not in CSV_SUFFIXES + JSONL_SUFFIXES:
-        raise data_error(path, f"unknown file type '{suffix or '(none)'}': expected .csv or .jsonl")
-    names = [anchor, positive, *([negative] if negative else [])]
-    if len(set(names)) < len(names):
-        raise LabError(f"--anchor, --positive and --negative must name different columns, got {', '.join(names)}")
-    return (_read_csv if suffix in CSV_SUFFIXES else _read_jsonl)(path, anchor, positive, negative)
+    path, kind = record_file(path, {"--anchor": anchor, "--positive": positive, "--negative": negative})
+    return (_read_csv if kind == "csv" else _read_jsonl)(path, anchor, positive, negative)
 
 
 def _first_lines(records: Records, rows: np.ndarray) -> list[int]:
