@@ -278,6 +278,7 @@ def test_finetuning_on_triplets_raises_test_triplet_accuracy(tuned):
     assert result.card["data"]["train"]["test_query_overlap"] == 0
     evaluator = result.card["metrics"]["evaluator"]
     assert evaluator["finetuned"][TRIPLET_METRIC] > evaluator["base"][TRIPLET_METRIC]
+    assert result.card["training"]["primary_metric"] == TRIPLET_METRIC  # the best checkpoint by val accuracy
     # the TripletEvaluator's val accuracy of the base model is the library's accuracy on val
     val = compare_triplet_accuracy(lab, ["minilm"], "val").iloc[0]
     assert val["accuracy"] == pytest.approx(evaluator["base"][TRIPLET_METRIC], abs=1.5 / val["triplets"])

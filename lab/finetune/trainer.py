@@ -154,8 +154,16 @@ def training_arguments(config: FinetuneConfig, output_dir: Path, data: TrainingD
     """The arguments of a run on judged pairs: no duplicate text in a batch, the best model by val nDCG@10."""
     from sentence_transformers.base.sampler import BatchSamplers
 
-    return trainer_arguments(config, output_dir, steps_per_epoch(data, config.batch_size), bf16, PRIMARY_METRIC,
+    return trainer_arguments(config, output_dir, steps_per_epoch(data, config.batch_size), bf16, selection_metric(config),
                              BatchSamplers.NO_DUPLICATES)
+
+
+def selection_metric(config: FinetuneConfig) -> str:
+    """What picks the best checkpoint and stops early: val triplet accuracy for the triplets objective
+    (the job-matching study's measure), else val nDCG@10 against the catalogue."""
+    from .triplets import TRIPLET_METRIC
+
+    return TRIPLET_METRIC if config.objective == "triplets" else PRIMARY_METRIC
 
 
 def trainer_arguments(config: FinetuneConfig, output_dir: Path, per_epoch: int, bf16: bool, metric: str,
@@ -278,7 +286,7 @@ def finetune(lab: Any, config: FinetuneConfig, display: TrainingDisplay | None =
         baseline = _baseline(lab, staging, evaluator, model, base_encoder, progress)
         trainer = run_trainer(model, training_arguments(config, staging / CHECKPOINTS, data, bf16),
                               data.to_datasets(config.seed), make_loss(config, model), evaluator, config,
-                              display, checkpoint, staging)
+                              display, checkpoint, staging, selection_metric(config))
         seconds = time.perf_counter() - started
         final = staging / "model"
         shutil.rmtree(final, ignore_errors=True)
@@ -321,7 +329,7 @@ def model_card(config: FinetuneConfig, dataset: Any, base_encoder: Any, data: Tr
                validation: ValidationData, trainer: Any, baseline: dict[str, float], bf16: bool,
                seconds: float, resumed_from: Path | None, base_dir: Path) -> dict[str, Any]:
     """Everything the card records: data, splits, hyper-parameters, training, metrics, hashes."""
-    best = best_evaluation(trainer.state, PRIMARY_METRIC)
+    best = best_evaluation(trainer.state, selection_metric(config))
     metric_names = [k for k in baseline if k.startswith("eval_") and k in best]
     return {
         "name": config.name,
@@ -335,7 +343,7 @@ def model_card(config: FinetuneConfig, dataset: Any, base_encoder: Any, data: Tr
                           "judged_pairs": len(validation.judged), "catalogue_products": len(validation.corpus),
                           "similarity_pairs": len(validation.similarity_pairs)}},
         "config": config.to_dict(),
-        "training": training_summary(trainer.state, PRIMARY_METRIC, seconds, bf16, resumed_from),
+        "training": training_summary(trainer.state, selection_metric(config), seconds, bf16, resumed_from),
         "metrics": {"evaluator": {"base": {k: baseline[k] for k in metric_names},
                                   "finetuned": {k: float(best[k]) for k in metric_names}}},
     }
