@@ -12,30 +12,24 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from lab.backends.embedded import EmbeddedBackend
 from lab.cli import cli
 from lab.context import Lab
-from lab.data import generate_demo
 from lab.errors import LabError
 from lab.experiments.compare import compare_runs
 from lab.experiments.selection import resolve_runs
 from lab.experiments.stats import holm, paired_t_test
-from lab.indexer import build_index
 from lab.results import save_run
 from lab.runner import run_strategy
 from lab.templates import load_templates
+
+from demo_support import demo_lab
 
 ZERO_BOOSTS = {"title_boost": 0, "description_boost": 0, "attributes_boost": 0}
 
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory) -> Lab:
-    workspace = tmp_path_factory.mktemp("ws")
-    lab = Lab(workspace=workspace, backend=EmbeddedBackend(workspace))
-    dataset = generate_demo(seed=11, n_products=250, n_queries=260)
-    dataset.save(lab.dataset_dir(dataset.name))
-    lab.set_current_dataset(dataset.name)
-    build_index(lab, models=[])
+    lab = demo_lab(tmp_path_factory.mktemp("ws"), seed=11, n_products=250, n_queries=260)
     templates = load_templates(lab.queries_dir)
     for name in ("textsearch", "textsearch_boosted"):
         run_strategy(lab, templates[name])

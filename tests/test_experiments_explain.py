@@ -13,28 +13,22 @@ from rich.console import Console
 from rich.tree import Tree
 
 from lab.backends.base import Documents
-from lab.backends.embedded import EmbeddedBackend
 from lab.cli import cli
 from lab.cli_experiments import _add_explanation
 from lab.context import Lab
-from lab.data import generate_demo
 from lab.engine import EmbeddedIndex
 from lab.errors import LabError
 from lab.experiments.explain import contributions, explain_query
-from lab.indexer import build_index
 from lab.mapping import META_KEY, vector_fields
 from lab.runner import render_bodies
 from lab.templates import load_templates
 
+from demo_support import demo_lab
+
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory) -> Lab:
-    workspace = tmp_path_factory.mktemp("ws")
-    lab = Lab(workspace=workspace, backend=EmbeddedBackend(workspace))
-    dataset = generate_demo(seed=41, n_products=200, n_queries=60)
-    dataset.save(lab.dataset_dir(dataset.name))
-    lab.set_current_dataset(dataset.name)
-    build_index(lab, models=[])
+    lab = demo_lab(tmp_path_factory.mktemp("ws"), seed=41, n_products=200, n_queries=60)
     return lab
 
 

@@ -10,28 +10,22 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from lab.backends.embedded import EmbeddedBackend
 from lab.cli import cli
 from lab.context import Lab
-from lab.data import generate_demo
 from lab.errors import LabError
 from lab.experiments.history import history_table
 from lab.experiments.per_query import query_differences
 from lab.experiments.selection import resolve_runs
-from lab.indexer import build_index
 from lab.results import list_runs, save_run
 from lab.runner import run_strategy
 from lab.templates import load_templates
 
+from demo_support import demo_lab
+
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory) -> Lab:
-    workspace = tmp_path_factory.mktemp("ws")
-    lab = Lab(workspace=workspace, backend=EmbeddedBackend(workspace))
-    dataset = generate_demo(seed=21, n_products=250, n_queries=200)
-    dataset.save(lab.dataset_dir(dataset.name))
-    lab.set_current_dataset(dataset.name)
-    build_index(lab, models=[])
+    lab = demo_lab(tmp_path_factory.mktemp("ws"), seed=21, n_products=250, n_queries=200)
     templates = load_templates(lab.queries_dir)
     run_strategy(lab, templates["textsearch"])
     run_strategy(lab, templates["textsearch_boosted"])

@@ -15,17 +15,16 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from lab.backends.embedded import EmbeddedBackend
 from lab.cli import cli
 from lab.context import Lab
-from lab.data import generate_demo
 from lab.errors import LabError
 from lab.experiments.report import build_report
 from lab.experiments.search_space import parse_dimension
 from lab.experiments.tuning import tune_strategy
-from lab.indexer import build_index
 from lab.runner import run_strategy
 from lab.templates import load_templates
+
+from demo_support import demo_lab
 
 PNG = b"\x89PNG\r\n\x1a\n"
 SECTIONS = {"leaderboard", "metrics", "significance", "per-query", "tuning", "finetune", "history"}
@@ -33,19 +32,14 @@ SECTIONS = {"leaderboard", "metrics", "significance", "per-query", "tuning", "fi
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory) -> Lab:
-    workspace = tmp_path_factory.mktemp("ws")
-    lab = Lab(workspace=workspace, backend=EmbeddedBackend(workspace))
-    dataset = generate_demo(seed=51, n_products=200, n_queries=200)
-    dataset.save(lab.dataset_dir(dataset.name))
-    lab.set_current_dataset(dataset.name)
-    build_index(lab, models=[])
+    lab = demo_lab(tmp_path_factory.mktemp("ws"), seed=51, n_products=200, n_queries=200)
     templates = load_templates(lab.queries_dir)
     run_strategy(lab, templates["textsearch"])
     run_strategy(lab, templates["textsearch_boosted"])
     template = templates["textsearch_boosted"]
     tune_strategy(lab, template, [parse_dimension("title_boost=1,4", template),
                                   parse_dimension("description_boost=1,2", template)])
-    _finetune_output(workspace / "models" / "ft-demo" / "report")
+    _finetune_output(lab.workspace / "models" / "ft-demo" / "report")
     return lab
 
 

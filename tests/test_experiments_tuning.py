@@ -10,27 +10,21 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from lab.backends.embedded import EmbeddedBackend
 from lab.cli import cli
 from lab.context import Lab
-from lab.data import generate_demo
 from lab.errors import LabError
 from lab.experiments.search_space import parse_dimension
 from lab.experiments.tuning import list_tunings, load_trials, tune_strategy
-from lab.indexer import build_index
 from lab.results import list_runs
 from lab.runner import execute_strategy
 from lab.templates import load_templates
 
+from demo_support import demo_lab
+
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory) -> Lab:
-    workspace = tmp_path_factory.mktemp("ws")
-    lab = Lab(workspace=workspace, backend=EmbeddedBackend(workspace))
-    dataset = generate_demo(seed=31, n_products=250, n_queries=300)
-    dataset.save(lab.dataset_dir(dataset.name))
-    lab.set_current_dataset(dataset.name)
-    build_index(lab, models=[])
+    lab = demo_lab(tmp_path_factory.mktemp("ws"), seed=31, n_products=250, n_queries=300)
     return lab
 
 
