@@ -134,14 +134,22 @@ def _finetune_pairs(lab: Any, config: FinetuneConfig, overwrite: bool, restart: 
 @click.argument("name", default=DEFAULT_NAME)
 @click.pass_context
 def report(ctx: click.Context, name: str) -> None:
-    """Show a fine-tuned model's report again (tables; plots redrawn if missing)."""
+    """Show a fine-tuned model's (or adapter's) report again (tables; plots redrawn if missing)."""
     from .finetune import draw_plots, load_card, load_report, model_dir, report_dir
     from .errors import LabError
 
     lab = _lab(ctx)
     path = model_dir(lab.workspace, name)
     if not path.is_dir():
-        raise LabError(f"no fine-tuned model '{name}' at {path}: run `lab finetune --name {name}` first")
+        from .adapters.store import adapter_dir, load_card as load_adapter_card
+
+        adapter = adapter_dir(lab.workspace, name)
+        if adapter.is_dir():
+            from .adapters.command import print_adapter_card
+
+            print_adapter_card(load_adapter_card(adapter), adapter)
+            return
+        raise LabError(f"no fine-tuned model or adapter '{name}' at {path}: run `lab finetune --name {name}` first")
     card = load_card(path)
     if card.get("objective") == "labels":
         from .cli_finetune_labels import print_label_report

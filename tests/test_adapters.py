@@ -214,6 +214,12 @@ def test_cli_trains_runs_and_shows_costs_without_reindexing(trained):
     assert result.exit_code == 0, result.output
     assert "ndcg@10" in result.output and "test-query overlap 0" in result.output
     assert "lab run --strategy vectorsearch_adapter --param adapter=cli" in result.output
+    trained_output = result.output
+    report = invoke(workspace, "finetune", "report", "cli")
+    assert report.exit_code == 0, report.output
+    assert "adapter minilm+adapter:cli" in report.output and "mlp adapter 'cli'" in report.output
+    ndcg_rows = lambda text: [line for line in text.splitlines() if line.startswith("│ ndcg@10 ")]
+    assert ndcg_rows(report.output) == ndcg_rows(trained_output) and len(ndcg_rows(report.output)) == 1
     before = index_files(workspace)
     result = invoke(workspace, "run", "--strategy", "vectorsearch_adapter", "--param", "adapter=cli")
     assert result.exit_code == 0, result.output

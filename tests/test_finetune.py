@@ -253,7 +253,7 @@ def test_report_command_prints_tables(trained):
     assert "ndcg@10" in outcome.output and "test-query overlap 0" in outcome.output
     assert "pairs improved most" in outcome.output and PLOTS["similarity"] in outcome.output
     missing = CliRunner().invoke(cli, ["--workspace", str(lab.workspace), "finetune", "report", "nope"], obj={})
-    assert missing.exit_code == 1 and "no fine-tuned model 'nope'" in missing.output
+    assert missing.exit_code == 1 and "no fine-tuned model or adapter 'nope'" in missing.output
 
 
 def test_compare_models_on_val(trained):

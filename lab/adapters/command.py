@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import click
@@ -46,9 +47,19 @@ def train_adapter_command(ctx: click.Context) -> None:
 
     config = AdapterConfig(**adapter_settings(ctx))
     result = train_adapter(_lab(ctx), config, progress=rich_bars(), overwrite=ctx.params["overwrite"])
-    card = result.card
+    print_adapter_card(result.card, result.path)
+    base = "" if config.base == "minilm" else f" --param base={config.base}"
+    console.print(f"next: `lab run --strategy vectorsearch_adapter --param adapter={result.name}{base}` "
+                  f"(or rrf_adapter)")
+
+
+def print_adapter_card(card: dict[str, Any], path: Path) -> None:
+    """An adapter's val metrics before/after and how it was trained (after training, and for
+    `lab finetune report NAME`)."""
+    from ..cli import console
+
     training, metrics = card["training"], card["metrics"]
-    console.print(f"adapter {result.key} · {card['dataset']['name']} · split {metrics['split']} · "
+    console.print(f"adapter {card['key']} · {card['dataset']['name']} · split {metrics['split']} · "
                   f"{card['data']['eval']['queries']:,} queries · test-query overlap {card['test_query_overlap']}")
     table = Table()
     for column in ("metric", "base", "adapter", "change"):
@@ -58,10 +69,7 @@ def train_adapter_command(ctx: click.Context) -> None:
         table.add_row(name, f"{before:.4f}", f"{after:.4f}", f"{(after - before) / before:+.1%}" if before else "")
     console.print(table)
     stop = "stopped early" if training["stopped_early"] else "all epochs"
-    console.print(f"saved {config.kind} adapter '{result.name}' ({training['parameters']:,} parameters) at {result.path}: "
+    console.print(f"{card['kind']} adapter '{card['name']}' ({training['parameters']:,} parameters) at {path}: "
                   f"trained in {training['seconds']:.1f}s ({training['epochs_run']} epochs, {stop}, best epoch "
                   f"{training['best_epoch']}); base vectors read from the cache in {training['vectors_seconds']:.1f}s; "
                   "no re-indexing needed")
-    base = "" if config.base == "minilm" else f" --param base={config.base}"
-    console.print(f"next: `lab run --strategy vectorsearch_adapter --param adapter={result.name}{base}` "
-                  f"(or rrf_adapter)")
