@@ -63,6 +63,11 @@ def _progress():
               help="Early stopping: evaluations without improvement before stopping.")
 @click.option("--learning-curve", help="--objective labels: train one throwaway model per number of labelled train "
                                        "records (e.g. 25,100,500,all; 'all' is registered) and plot test precision.")
+@click.option("--k", "ks", type=int, multiple=True,
+              help="--objective labels: neighbours per test record for same-class precision (repeatable; "
+                   "default 1, 10, 100).")
+@click.option("--pool", type=click.Choice(["split", "all"]), default="split", show_default=True,
+              help="--objective labels: neighbours searched among the test records, or among every labelled record.")
 @click.option("--adapter", type=click.Choice(["linear", "mlp"]),
               help="Train a query-side adapter on frozen base vectors instead (no re-indexing; defaults: --name adapter "
                    "--epochs 30 --batch-size 128 --lr 3e-4 --patience 3).")
@@ -71,7 +76,7 @@ def _progress():
 @click.option("--restart", is_flag=True, help="Discard an interrupted run instead of resuming it.")
 @click.pass_context
 def finetune(ctx: click.Context, overwrite: bool, restart: bool, text_fields: str, learning_curve: str | None,
-             **options: Any) -> None:
+             ks: tuple[int, ...], pool: str, **options: Any) -> None:
     """Fine-tune the base model on the `train` split (evaluated on `val`) and report before/after."""
     if ctx.invoked_subcommand is not None:
         return
@@ -86,7 +91,7 @@ def finetune(ctx: click.Context, overwrite: bool, restart: bool, text_fields: st
     if config.objective == "labels":
         from .cli_finetune_labels import run_label_objective
 
-        run_label_objective(lab, config, overwrite, restart, learning_curve)
+        run_label_objective(lab, config, overwrite, restart, learning_curve, ks, pool)
     else:
         _finetune_pairs(lab, config, overwrite, restart)
 
@@ -94,9 +99,9 @@ def finetune(ctx: click.Context, overwrite: bool, restart: bool, text_fields: st
 PAIR_SELECTION = ("min_label", "negatives", "mine_from", "mine_top_k")
 """Options that choose judged (query, product) pairs and their mined negatives."""
 INAPPLICABLE = {
-    "pairs": ("label_column", "learning_curve", "hidden"),
+    "pairs": ("label_column", "learning_curve", "ks", "pool", "hidden"),
     "labels": (*PAIR_SELECTION, "hidden"),
-    "triplets": (*PAIR_SELECTION, "label_column", "learning_curve", "hidden"),
+    "triplets": (*PAIR_SELECTION, "label_column", "learning_curve", "ks", "pool", "hidden"),
 }
 """Per objective, the `lab finetune` options it has no use for (--hidden belongs to --adapter mlp)."""
 
@@ -111,7 +116,7 @@ def refuse_inapplicable_options(ctx: click.Context, objective: str) -> None:
     for name in INAPPLICABLE[objective]:
         if ctx.get_parameter_source(name) not in (ParameterSource.DEFAULT, None):
             needs = "--adapter mlp" if name == "hidden" else (
-                "--objective labels" if name in ("label_column", "learning_curve") else "--objective pairs")
+                "--objective labels" if name in ("label_column", "learning_curve", "ks", "pool") else "--objective pairs")
             raise LabError(f"{flags[name]} does not apply to --objective {objective} (it needs {needs})")
 
 

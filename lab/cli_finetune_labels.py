@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Sequence
 
 from rich.table import Table
 
@@ -11,8 +11,9 @@ from .finetune.config import FinetuneConfig
 
 
 def run_label_objective(lab: Any, config: FinetuneConfig, overwrite: bool, restart: bool,
-                        learning_curve: str | None) -> None:
-    """Train on labels and show base vs fine-tuned test precision, or run the learning curve."""
+                        learning_curve: str | None, ks: Sequence[int] = (), pool: str = "split") -> None:
+    """Train on labels and show base vs fine-tuned test precision (at ``ks``, neighbours from ``pool``), or
+    run the learning curve."""
     from .cli import console
     from .cli_eval import print_neighbors
     from .finetune.labels import finetune_labels
@@ -24,11 +25,12 @@ def run_label_objective(lab: Any, config: FinetuneConfig, overwrite: bool, resta
     if learning_curve is not None:
         curve = run_curve(lab, config, parse_sizes(learning_curve),
                           display_for=lambda what: RichTrainingBar(f"{config.name} · {what}", metric_label),
-                          overwrite=overwrite, restart=restart)
+                          overwrite=overwrite, restart=restart, ks=ks or DEFAULT_KS, pool=pool)
         print_curve(curve, lab.workspace / "reports")
         return
     result = finetune_labels(lab, config, display=RichTrainingBar(f"Fine-tuning {config.name}", metric_label),
-                             progress=rich_bars(), overwrite=overwrite, restart=restart)
+                             progress=rich_bars(), overwrite=overwrite, restart=restart, ks=ks or DEFAULT_KS,
+                             pool=pool)
     training, data = result.card["training"], result.card["data"]["train"]
     console.print(f"registered [bold]{result.name}[/] at {result.path}: {data['pairs']:,} pairs of "
                   f"{data['records']:,} records in {data['classes']} classes ('{data['label_column']}', "

@@ -193,15 +193,16 @@ def test_training_batches_hold_one_pair_per_label(demo_lab):
 def test_learning_curve_cli_point_per_size_json_and_png(demo_lab):
     result = invoke(demo_lab.workspace, "finetune", "--objective", "labels", "--name", "curve", "--text-fields",
                     "product_title", "--max-steps", "3", "--eval-steps", "3", "--max-seq-length", "24",
-                    "--learning-curve", "25,100")
+                    "--learning-curve", "25,100", "--k", "5", "--k", "20", "--pool", "all")
     assert result.exit_code == 0, result.output
     reports = demo_lab.workspace / "reports"
     curve = json.loads((reports / "learning-curve-demo-category.json").read_text())
     assert [p["records"] for p in curve["points"]] == [0, 25, 100]
+    assert curve["ks"] == [5, 20] and curve["pool"] == "all"
     assert all(set(p["precision"]) == set(curve["ceiling"]) == {f"precision@{k}" for k in curve["ks"]}
                for p in curve["points"])
     assert (reports / "learning-curve-demo-category.png").read_bytes()[:4] == b"\x89PNG"
-    assert "learning curve" in result.output and "precision@10" in result.output
+    assert "learning curve" in result.output and "precision@20" in result.output
     assert not (demo_lab.workspace / "models" / "curve").exists()  # no 'all': nothing registered
     assert not list((demo_lab.workspace / "models").glob(".curve*"))
 
@@ -241,6 +242,8 @@ def test_finetune_report_of_a_label_model_recomputes_test_precision(demo_lab, tr
     (("--label-column", "brand",), "--label-column does not apply to --objective pairs"),
     (("--learning-curve", "25",), "--learning-curve does not apply to --objective pairs"),
     (("--hidden", "64",), "--hidden does not apply to --objective pairs (it needs --adapter mlp)"),
+    (("--k", "5",), "--k does not apply to --objective pairs (it needs --objective labels)"),
+    (("--objective", "triplets", "--pool", "all"), "--pool does not apply to --objective triplets"),
 ])
 def test_options_an_objective_would_ignore_are_refused(tmp_path, args, message):
     result = CliRunner().invoke(cli, ["--workspace", str(tmp_path), "finetune", *args], obj={})
