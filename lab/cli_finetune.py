@@ -77,7 +77,9 @@ def _progress():
 @click.pass_context
 def finetune(ctx: click.Context, overwrite: bool, restart: bool, text_fields: str, learning_curve: str | None,
              ks: tuple[int, ...], pool: str, **options: Any) -> None:
-    """Fine-tune the base model on the `train` split (evaluated on `val`) and report before/after."""
+    """Fine-tune the base model on the `train` split — judged pairs, class labels (--objective labels) or
+    triplets (--objective triplets) — or train a query-side adapter (--adapter); evaluated on `val`,
+    reported before/after."""
     if ctx.invoked_subcommand is not None:
         return
     if options.pop("adapter") is not None:
