@@ -176,3 +176,24 @@ def test_missing_parts(tmp_path):
     jsonl(tmp_path / "queries.jsonl", QUERIES)
     with pytest.raises(LabError, match="no qrels in"):
         import_beir(tmp_path)
+
+
+def test_gzipped_files_import_like_plain_ones(beir, tmp_path):
+    import gzip
+
+    plain = import_beir(beir)
+    packed = tmp_path / "packed" / "toolset"
+    (packed / "qrels").mkdir(parents=True)
+    for relative in ("corpus.jsonl", "queries.jsonl", "qrels/test.tsv", "qrels/train.tsv", "qrels/dev.tsv"):
+        (packed / f"{relative}.gz").write_bytes(gzip.compress((beir / relative).read_bytes()))
+    dataset = import_beir(packed)
+    assert dataset.fingerprint() == plain.fingerprint()
+    described = dataset.meta["files"]
+    corpus = next(v for k, v in described.items() if "corpus" in k)
+    assert corpus["compression"] == "gzip" and corpus["bytes"] == (beir / "corpus.jsonl").stat().st_size
+    (packed / "corpus.jsonl.gz").write_bytes(gzip.compress(b'{"_id": "d1"}\n{"_id": \n'))
+    with pytest.raises(DataError, match=r"corpus.jsonl.gz line 2: invalid JSON"):
+        import_beir(packed)
+    (packed / "corpus.jsonl.gz").write_bytes(gzip.compress((beir / "corpus.jsonl").read_bytes())[:40])
+    with pytest.raises(DataError, match=r"corpus.jsonl.gz: not a readable gzip file"):
+        import_beir(packed)

@@ -1,4 +1,4 @@
-"""Import a BEIR folder (corpus.jsonl, queries.jsonl|.tsv, qrels/*.tsv) or TREC-style qrels.
+"""Import a BEIR folder (corpus.jsonl, queries.jsonl|.tsv, qrels/*.tsv; any of them may be gzipped) or TREC-style qrels.
 
 Corpus lines ``{"_id", "title", "text"}`` become products (title → product_title, text →
 product_description; ``_id`` is the product id, kept verbatim). Queries come from queries.jsonl
@@ -36,7 +36,7 @@ import pandas as pd
 from ..errors import LabError
 from .dataset import Dataset
 from .ids import query_id_for
-from .sources import SourceFile, data_error, iter_jsonl, read_source
+from .sources import SourceFile, data_error, iter_jsonl, plain_stem, plain_suffix, read_source
 from .splits import split_of
 
 QRELS_SUFFIXES = (".tsv", ".txt", ".qrels", ".trec")
@@ -96,7 +96,7 @@ def _read_corpus(source: SourceFile) -> pd.DataFrame:
 def _read_queries(source: SourceFile) -> list[tuple[str, str, int]]:
     """(source id, text, line) per query."""
     rows: list[tuple[str, str, int]] = []
-    if source.path.suffix.lower() == ".jsonl":
+    if plain_suffix(source.path) == ".jsonl":
         for line, obj in iter_jsonl(source):
             qid = _required_id(source, line, obj)
             text = _text_field(source, line, obj, "text")
@@ -139,7 +139,7 @@ def _grade(path: Path, line: int, field: str, text: str) -> int:
 
 
 def _read_qrels(source: SourceFile) -> list[_Judgment]:
-    kind = SPLIT_FILE_NAMES.get(source.path.stem.lower())
+    kind = SPLIT_FILE_NAMES.get(plain_stem(source.path))
     judgments: list[_Judgment] = []
     width = None
     for line, raw in enumerate(source.text.split("\n"), start=1):
@@ -163,19 +163,21 @@ def _read_qrels(source: SourceFile) -> list[_Judgment]:
 
 
 def _find(directory: Path, names: Iterable[str]) -> Path | None:
-    return next((directory / n for n in names if (directory / n).is_file()), None)
+    """The first of ``names`` (or its ``.gz``) that is a file in ``directory``."""
+    candidates = [directory / variant for n in names for variant in (n, f"{n}.gz")]
+    return next((path for path in candidates if path.is_file()), None)
 
 
 def _qrels_files(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in QRELS_SUFFIXES)
+    return sorted(p for p in folder.iterdir() if p.is_file() and plain_suffix(p) in QRELS_SUFFIXES)
 
 
 def _default_qrels(directory: Path) -> list[Path]:
     folder = directory / "qrels"
     if folder.is_dir():
         return _qrels_files(folder)
-    return sorted(p for p in directory.iterdir()
-                  if p.is_file() and (p.stem.lower() == "qrels" or p.suffix.lower() in (".qrels", ".trec")))
+    return sorted(p for p in directory.iterdir() if p.is_file() and (
+        plain_stem(p) == "qrels" or plain_suffix(p) in (".qrels", ".trec")))
 
 
 def _resolve(directory: PathLike | None, corpus: PathLike | None, queries: PathLike | None,
@@ -252,7 +254,7 @@ def import_beir(directory: PathLike | None = None, *, corpus: PathLike | None = 
             best[key] = (label, j.grade)
     strictest = {q: max(k, key=lambda kind: _STRICTNESS[kind]) for q, k in kinds.items()}
 
-    has_dev = any(s.path.stem.lower() in ("dev", "val", "valid", "validation") for s in qrels_sources)
+    has_dev = any(plain_stem(s.path) in ("dev", "val", "valid", "validation") for s in qrels_sources)
     query_ids = list(merged)
     frame_queries = pd.DataFrame({
         "query_id": query_ids,
@@ -269,7 +271,7 @@ def import_beir(directory: PathLike | None = None, *, corpus: PathLike | None = 
                    "qrels": [str(p.resolve()) for p in qrels_paths]},
         "files": files,
         "label_map": {"name": "source", "rule": "source integer grades; negative grades → 0"},
-        "split_policy": {str(p.name): SPLIT_FILE_NAMES.get(p.stem.lower(), "hash") for p in qrels_paths},
+        "split_policy": {str(p.name): SPLIT_FILE_NAMES.get(plain_stem(p), "hash") for p in qrels_paths},
         "duplicates": {
             "queries_merged_by_text": sum(len(ids) - 1 for ids in merged_groups.values()),
             "merged_query_examples": [ids for ids in list(merged_groups.values())[:5]],

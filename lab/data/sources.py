@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import csv
+import gzip
 import hashlib
 import io
 import json
 import os
+import zlib
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -30,17 +32,44 @@ def data_error(path: str | os.PathLike[str], message: str, line: int | None = No
 
 @dataclass
 class SourceFile:
-    """A source file's bytes, decoded text and the encoding used."""
+    """A source file's (decompressed) bytes, decoded text, the encoding used and the compression, if any."""
 
     path: Path
     data: bytes
     text: str
     encoding: str
+    compression: str | None = None
 
     def describe(self) -> dict[str, Any]:
-        """What the dataset's meta records about the file."""
+        """What the dataset's meta records about the file (bytes and sha256 of the content, decompressed)."""
         return {"path": str(self.path), "bytes": len(self.data),
-                "sha256": hashlib.sha256(self.data).hexdigest(), "encoding": self.encoding}
+                "sha256": hashlib.sha256(self.data).hexdigest(), "encoding": self.encoding,
+                **({"compression": self.compression} if self.compression else {})}
+
+
+GZIP_MAGIC = b"\x1f\x8b"
+
+
+def plain_suffix(path: str | os.PathLike[str]) -> str:
+    """The file name's suffix once a ``.gz`` is set aside, lower case (``corpus.jsonl.gz`` → ``.jsonl``)."""
+    path = Path(path)
+    return (path.with_suffix("") if path.suffix.lower() == ".gz" else path).suffix.lower()
+
+
+def plain_stem(path: str | os.PathLike[str]) -> str:
+    """The file name without its suffix once a ``.gz`` is set aside, lower case (``test.tsv.gz`` → ``test``)."""
+    path = Path(path)
+    return (path.with_suffix("") if path.suffix.lower() == ".gz" else path).stem.lower()
+
+
+def _decompressed(path: Path, data: bytes) -> tuple[bytes, str | None]:
+    """``data`` gunzipped when it is gzip (by its magic bytes, whatever the name), else as it is."""
+    if not data.startswith(GZIP_MAGIC):
+        return data, None
+    try:
+        return gzip.decompress(data), "gzip"
+    except (OSError, EOFError, zlib.error) as exc:
+        raise data_error(path, f"not a readable gzip file ({exc})") from None
 
 
 def _line_at(data: bytes, offset: int) -> tuple[int, int]:
@@ -57,6 +86,7 @@ def read_source(path: str | os.PathLike[str], encoding: Encoding = "utf-8") -> S
         raise data_error(path, "file not found") from None
     except OSError as exc:
         raise data_error(path, f"cannot read: {exc.strerror or exc}") from None
+    data, compression = _decompressed(path, data)
     if data.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in data[:4096]:
         expected = "ISO-8859-1 or UTF-8" if encoding == "kaggle" else "UTF-8"
         raise data_error(path, f"looks like UTF-16 or binary (NUL bytes); save it as {expected} text")
@@ -70,11 +100,11 @@ def read_source(path: str | os.PathLike[str], encoding: Encoding = "utf-8") -> S
         text = data_to_decode.decode("utf-8")
     except UnicodeDecodeError as exc:
         if encoding == "kaggle" and name == "utf-8":
-            return SourceFile(path, data, data.decode("iso-8859-1"), "iso-8859-1")
+            return SourceFile(path, data, data.decode("iso-8859-1"), "iso-8859-1", compression)
         offset = exc.start + (len(data) - len(data_to_decode))
         line, column = _line_at(data, offset)
         raise data_error(path, f"not valid UTF-8 (byte 0x{data[offset]:02x} at column {column})", line) from None
-    return SourceFile(path, data, text, name)
+    return SourceFile(path, data, text, name, compression)
 
 
 class CsvTable:
@@ -141,16 +171,16 @@ def iter_jsonl(source: SourceFile) -> Iterator[tuple[int, dict[str, Any]]]:
 
 
 RECORD_FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl"}
-"""File name suffix → format of a record file (one record a CSV row or a JSON line)."""
+"""File name suffix → format of a record file (one record a CSV row or a JSON line; ``.gz`` allowed)."""
 
 
 def record_file(path: str | os.PathLike[str], columns: dict[str, str | None]) -> tuple[Path, str]:
     """(path, ``csv`` or ``jsonl``) of a record file whose ``columns`` (option → column name; None = not
     used) must be distinct; DataError for another file type, LabError when two options name one column."""
     path = Path(path)
-    suffix = path.suffix.lower()
+    suffix = plain_suffix(path)
     if suffix not in RECORD_FORMATS:
-        raise data_error(path, f"unknown file type '{suffix or '(none)'}': expected .csv or .jsonl")
+        raise data_error(path, f"unknown file type '{suffix or '(none)'}': expected .csv or .jsonl (or .gz of one)")
     named = {option: name for option, name in columns.items() if name}
     if len(set(named.values())) < len(named):
         raise LabError(f"{', '.join(named)} must name different columns, got {', '.join(named.values())}")
