@@ -4,24 +4,15 @@ from __future__ import annotations
 
 import os
 import sys
-from pathlib import Path
 from typing import Any
 
 import click
-from rich.console import Console
 from rich.table import Table
 
+from . import cli_eval, cli_experiments
+from .cli_finetune import finetune
+from .cli_support import console, err_console, lab_for, progress_bars
 from .errors import LabError
-
-
-
-def terminal_console(stderr: bool = False) -> Console:
-    """A rich console; when the output is not a terminal, wide enough for the leaderboard tables."""
-    return Console(stderr=stderr, width=None if Console(stderr=stderr).is_terminal else 200)
-
-
-console = terminal_console()
-err_console = terminal_console(stderr=True)
 
 
 class LabGroup(click.Group):
@@ -33,38 +24,6 @@ class LabGroup(click.Group):
         except LabError as exc:
             err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
             sys.exit(1)
-
-
-def _make_backend(options: dict[str, Any], workspace: Path):
-    if options["backend"] == "embedded":
-        from .backends.embedded import EmbeddedBackend
-
-        return EmbeddedBackend(workspace)
-    from .backends.opensearch import OpenSearchBackend
-
-    return OpenSearchBackend.connect(
-        options["url"], user=options["user"], password=options["password"], ca_certs=options["ca_certs"],
-        verify_certs=options["verify_certs"], timeout=options["timeout"], shards=options["shards"],
-        batch_size=options["batch_size"], concurrency=options["concurrency"])
-
-
-def _lab(ctx: click.Context):
-    """The Lab object for this invocation (backend created on first use)."""
-    if "lab" not in ctx.obj:
-        from .context import Lab
-        from .workspace import workspace_root
-
-        options = ctx.obj["options"]
-        workspace = workspace_root(options["workspace"])
-        ctx.obj["lab"] = Lab(workspace=workspace, backend=_make_backend(options, workspace),
-                             dataset_name=options["dataset"])
-    return ctx.obj["lab"]
-
-
-def _progress():
-    from .progress import rich_bars
-
-    return rich_bars()
 
 
 @click.group(cls=LabGroup)
@@ -136,7 +95,7 @@ def data_import(ctx: click.Context, kind: str, file: str | None, source: str | N
     texts (`labelled FILE`, CSV or JSONL with text, label)."""
     from .data import import_beir, import_homedepot
 
-    lab = _lab(ctx)
+    lab = lab_for(ctx)
     if kind in ("triplets", "labelled") and not file:
         raise LabError(f"`lab data import {kind} FILE`: name the CSV or JSONL file")
     if kind == "labelled":
@@ -147,7 +106,7 @@ def data_import(ctx: click.Context, kind: str, file: str | None, source: str | N
         from .data.negatives import model_mining
         from .data.triplets import import_triplets
 
-        mining = model_mining(lab, mine, mine_model, max_positive_similarity, _progress()) if mine else None
+        mining = model_mining(lab, mine, mine_model, max_positive_similarity, progress_bars()) if mine else None
         dataset = import_triplets(file, name, anchor, positive, negative, mining)
     else:
         if file or not source:
@@ -165,7 +124,7 @@ def data_import(ctx: click.Context, kind: str, file: str | None, source: str | N
 @click.pass_context
 def data_info(ctx: click.Context) -> None:
     """Show the current dataset: products, queries per split, labels."""
-    _print_dataset(_lab(ctx).dataset)
+    _print_dataset(lab_for(ctx).dataset)
 
 
 def _print_dataset(dataset) -> None:
@@ -206,15 +165,15 @@ def index(ctx: click.Context, models: tuple[str, ...], rebuild: bool) -> None:
     """Build the index from mappings/products.json (text fields + model vectors)."""
     from .indexer import BASE_MODEL, add_model, build_index, indexed_models
 
-    lab = _lab(ctx)
+    lab = lab_for(ctx)
     present = indexed_models(lab)
     if present and not rebuild and models:
         for model in models:
-            report = add_model(lab, model, progress=_progress())
+            report = add_model(lab, model, progress=progress_bars())
             console.print(f"added {model} vectors to {report.indexed:,} documents in {report.seconds:.1f}s")
         return
     wanted = list(dict.fromkeys([BASE_MODEL, *present, *models]))
-    report = build_index(lab, wanted, progress=_progress())
+    report = build_index(lab, wanted, progress=progress_bars())
     console.print(f"indexed {report.indexed:,} products into '{lab.index_name}' ({lab.backend.name}) "
                   f"with models {', '.join(wanted)} in {report.seconds:.1f}s")
 
@@ -228,7 +187,7 @@ def strategies(ctx: click.Context) -> None:
     from .templates import load_templates
 
     table = Table("strategy", "description", "params")
-    for name, template in sorted(load_templates(_lab(ctx).queries_dir).items()):
+    for name, template in sorted(load_templates(lab_for(ctx).queries_dir).items()):
         table.add_row(name, template.description, ", ".join(f"{k}={v}" for k, v in template.params.items()))
     console.print(table)
 
@@ -246,7 +205,7 @@ def run(ctx: click.Context, names: tuple[str, ...], run_all: bool, split: str, p
     """Run strategies over the split's judged queries and print the leaderboard."""
     from .templates import load_templates, parse_param_overrides
 
-    lab = _lab(ctx)
+    lab = lab_for(ctx)
     templates = load_templates(lab.queries_dir)
     if not names and not run_all:
         raise LabError("name a strategy with --strategy NAME or use --all (see `lab strategies`)")
@@ -269,11 +228,11 @@ def _run_and_print(lab, templates: list, split: str, overrides: dict[str, Any], 
     done, skipped = [], []
     for template in templates:
         if strict:
-            done.append(run_strategy(lab, template, split, overrides, size, progress=_progress()))
+            done.append(run_strategy(lab, template, split, overrides, size, progress=progress_bars()))
             continue
         accepted = {k: v for k, v in overrides.items() if k in template.params}
         try:
-            done.append(run_strategy(lab, template, split, accepted, size, progress=_progress()))
+            done.append(run_strategy(lab, template, split, accepted, size, progress=progress_bars()))
         except LabError as exc:
             skipped.append((template.name, str(exc)))
     _print_leaderboard(done, f"{lab.current_dataset_name} · split {split}")
@@ -289,7 +248,7 @@ def leaderboard(ctx: click.Context, split: str, history: bool) -> None:
     """Show the stored results again."""
     from .results import latest_runs, list_runs
 
-    lab = _lab(ctx)
+    lab = lab_for(ctx)
     dataset = lab.dataset
     if history:
         runs = [r for r in list_runs(lab.workspace, dataset.name) if r.manifest["split"] == split]
@@ -346,7 +305,7 @@ def demo(ctx: click.Context, seed: int, products: int, queries: int, split: str)
     from .runner import RUN_DEPTH
     from .templates import load_templates
 
-    lab = _lab(ctx)
+    lab = lab_for(ctx)
     dataset = generate_demo(seed=seed, n_products=products, n_queries=queries)
     dataset.save(lab.dataset_dir(dataset.name))
     if not lab.config().get("dataset"):
@@ -355,7 +314,7 @@ def demo(ctx: click.Context, seed: int, products: int, queries: int, split: str)
     lab.__dict__.pop("dataset", None)
     console.print(f"generated {len(dataset.products):,} products and {len(dataset.queries):,} queries "
                   f"(seed {seed}) into {lab.dataset_dir(dataset.name)}")
-    build_index(lab, progress=_progress())
+    build_index(lab, progress=progress_bars())
     templates = load_templates(lab.queries_dir)
     _run_and_print(lab, [templates[n] for n in sorted(templates)], split, {}, RUN_DEPTH, strict=False)
 
@@ -381,11 +340,11 @@ def embedding_map(ctx: click.Context, models: tuple[str, ...], color_by: str, fi
     """A 2-D PCA map of product embeddings, one panel per model, coloured by a product column."""
     from .experiments.embedding_map import build_map, check_output, save_map
 
-    lab = _lab(ctx)
+    lab = lab_for(ctx)
     if output:
         check_output(output)
     result = build_map(lab, list(models), color_by=color_by, field=field, sample=sample, top=top, seed=seed,
-                       progress=_progress())
+                       progress=progress_bars())
     png, summary = save_map(lab.workspace, result, output)
     table = Table("model", "PC1", "PC2", f"10-NN same {color_by}", "within/between (2-D)",
                   title=f"map · {result.dataset} · {result.field} · {len(result.values):,} products")
@@ -417,7 +376,7 @@ def backend_check(ctx: click.Context, strategy: str, n_queries: int, size: int) 
     from .runner import query_vectors, render_bodies
     from .templates import load_templates
 
-    lab = _lab(ctx)
+    lab = lab_for(ctx)
     if lab.backend.name == "embedded":
         raise LabError("`lab backend check` compares the embedded engine with a cluster: add --backend opensearch")
     templates = load_templates(lab.queries_dir)
@@ -427,7 +386,7 @@ def backend_check(ctx: click.Context, strategy: str, n_queries: int, size: int) 
     params = template.resolve_params()
     texts = lab.dataset.queries_for("test")["query_text"].head(n_queries).tolist()
     models = template.models(params)
-    vectors = query_vectors(lab, models[0], texts, _progress()) if models else None
+    vectors = query_vectors(lab, models[0], texts, progress_bars()) if models else None
     bodies, pipeline = render_bodies(template, params, texts, vectors, size)
     result = check_backends(EmbeddedBackend(lab.workspace), lab.backend, lab.index_name, bodies, pipeline,
                             labels=texts, strategy=strategy)
@@ -440,12 +399,6 @@ def backend_check(ctx: click.Context, strategy: str, n_queries: int, size: int) 
     console.print(result.summary())
 
 
-from .cli_experiments import register  # noqa: E402  (experiment commands: compare, queries, explain, tune, report)
-from .cli_finetune import finetune  # noqa: E402
-
-register(cli)
+cli_experiments.register(cli)  # compare, queries, explain, tune, report
 cli.add_command(finetune)
-
-from . import cli_eval  # noqa: E402  (lab eval neighbors)
-
-cli_eval.register(cli)
+cli_eval.register(cli)  # eval neighbors, eval triplets

@@ -6,6 +6,8 @@ from __future__ import annotations
 import click
 from rich.table import Table
 
+from .cli_support import console, lab_for
+
 from .data.labels import ALL_RECORDS, LABEL_SPLITS
 from .evaluation_neighbors import DEFAULT_KS
 from .finetune.config import DEFAULT_LABEL_COLUMN, TEXT_VECTOR_SOURCES
@@ -33,13 +35,12 @@ def eval_group() -> None:
 def neighbors(ctx: click.Context, models: tuple[str, ...], label_column: str, ks: tuple[int, ...], split: str,
               pool: str, text_fields: str, by_label: bool) -> None:
     """Top-k same-class precision: the share of each record's k nearest neighbours with its label."""
-    from .cli import _lab
     from .data.labels import labelled_records
     from .finetune.examples import product_texts
     from .neighbor_report import evaluate_models
     from .progress import rich_bars
 
-    lab = _lab(ctx)
+    lab = lab_for(ctx)
     dataset = lab.dataset
     texts = product_texts(dataset.products, tuple(f.strip() for f in text_fields.split(",") if f.strip()))
     records = labelled_records(dataset.products, label_column, texts, dataset.name)
@@ -49,7 +50,6 @@ def neighbors(ctx: click.Context, models: tuple[str, ...], label_column: str, ks
 
 def print_neighbors(evaluation: NeighborEvaluation, by_label: bool = False) -> None:
     """The precision table (models, then the best the labels allow) and optionally the per-label one."""
-    from .cli import console
 
     title = (f"top-k same-class precision · label '{evaluation.column}' · {evaluation.anchors:,} {evaluation.split} "
              f"records, {evaluation.classes} classes · neighbours from {evaluation.pool_size:,} "
@@ -83,11 +83,10 @@ def print_neighbors(evaluation: NeighborEvaluation, by_label: bool = False) -> N
 def triplets(ctx: click.Context, models: tuple[str, ...], split: str) -> None:
     """Triplet accuracy: the share of (anchor, positive, negative) triplets whose anchor is closer
     (cosine) to the positive than to the negative."""
-    from .cli import _lab, console
     from .finetune.triplets import compare_triplet_accuracy
     from .progress import rich_bars
 
-    lab = _lab(ctx)
+    lab = lab_for(ctx)
     table = compare_triplet_accuracy(lab, models or ("minilm",), split, rich_bars())
     first = table.iloc[0]
     out = Table(title=f"triplet accuracy · {lab.dataset.name} · split {split} · {first['triplets']:,} triplets, "

@@ -14,7 +14,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.tree import Tree
 
-from .cli import _lab, _progress, console, err_console
+from .cli_support import console, err_console, lab_for, progress_bars
 from .errors import LabError
 from .evaluation import DEFAULT_METRICS, PRIMARY_METRIC
 from .experiments.formats import FORMATS, csv_text, json_text, latex_table, markdown_table
@@ -58,7 +58,7 @@ def compare(ctx: click.Context, runs: tuple[str, ...], metrics: tuple[str, ...],
     from .experiments.compare import DEFAULT_COMPARE_METRICS, compare_runs, describe_test, display_rows
     from .experiments.selection import resolve_runs
 
-    lab = _lab(ctx)
+    lab = lab_for(ctx)
     chosen = list(metrics) or list(DEFAULT_COMPARE_METRICS)
     if gate:
         _metric_choice(gate)
@@ -112,7 +112,7 @@ def queries(ctx: click.Context, a: str, b: str, metric: str, n: int, depth: int,
     from .experiments.per_query import query_differences
     from .experiments.selection import resolve_runs
 
-    lab = _lab(ctx)
+    lab = lab_for(ctx)
     _metric_choice(metric)
     if n < 0:
         raise LabError(f"--top must be 0 or more, got {n}")
@@ -189,7 +189,7 @@ def explain(ctx: click.Context, strategy: str, query_text: str, params: tuple[st
     from .experiments.explain import explain_query
     from .templates import load_templates, parse_param_overrides
 
-    lab = _lab(ctx)
+    lab = lab_for(ctx)
     templates = load_templates(lab.queries_dir)
     if strategy not in templates:
         raise LabError(f"unknown strategy '{strategy}' (known: {', '.join(sorted(templates))})")
@@ -276,7 +276,7 @@ def tune(ctx: click.Context, strategy: str, specs: tuple[str, ...], fixed: tuple
     from .experiments.tuning import tune_strategy
     from .templates import load_templates, parse_param_overrides
 
-    lab = _lab(ctx)
+    lab = lab_for(ctx)
     _metric_choice(metric)
     templates = load_templates(lab.queries_dir)
     if strategy not in templates:
@@ -284,7 +284,7 @@ def tune(ctx: click.Context, strategy: str, specs: tuple[str, ...], fixed: tuple
     template = templates[strategy]
     dimensions = [parse_dimension(spec, template) for spec in specs]
     result = tune_strategy(lab, template, dimensions, method=method, trials=trials, seed=seed, metric=metric,
-                           fixed=parse_param_overrides(list(fixed)), tune_split=tune_split, progress=_progress())
+                           fixed=parse_param_overrides(list(fixed)), tune_split=tune_split, progress=progress_bars())
     m = result.manifest
     names = [d.name for d in dimensions]
     top = result.trials.sort_values([metric, "trial"], ascending=[False, True]).head(show)
@@ -319,7 +319,7 @@ def report(ctx: click.Context, split: str, baseline: str | None, metric: str, ou
     intervals, significance against a baseline, per-query wins/losses, tuning and fine-tuning plots, history."""
     from .experiments.report import build_report
 
-    lab = _lab(ctx)
+    lab = lab_for(ctx)
     _metric_choice(metric)
     path = build_report(lab, split=split, baseline=baseline, metric=metric,
                         output=Path(output) if output else None)
@@ -358,7 +358,7 @@ def _history_aware(leaderboard_callback):
     """The `lab leaderboard` callback, with `--history` shown by :func:`print_history`."""
     def callback(**options: Any) -> Any:
         if options.get("history"):
-            return print_history(_lab(click.get_current_context()), options.get("split", "test"))
+            return print_history(lab_for(click.get_current_context()), options.get("split", "test"))
         return leaderboard_callback(**options)
     return callback
 

@@ -7,27 +7,9 @@ from typing import Any
 import click
 from rich.table import Table
 
+from .cli_support import console, lab_for, progress_bars
 from .finetune.config import (DEFAULT_LABEL_COLUMN, DEFAULT_NAME, LOSSES, MINING_SOURCES, NEGATIVE_MODES, OBJECTIVES,
                               TEXT_VECTOR_SOURCES, FinetuneConfig)
-
-
-
-def _lab(ctx: click.Context):
-    from .cli import _lab as lab_of
-
-    return lab_of(ctx)
-
-
-def _console():
-    from .cli import console
-
-    return console
-
-
-def _progress():
-    from .progress import rich_bars
-
-    return rich_bars()
 
 
 @click.group(invoke_without_command=True)
@@ -89,7 +71,7 @@ def finetune(ctx: click.Context, overwrite: bool, restart: bool, text_fields: st
     refuse_inapplicable_options(ctx, options["objective"])
     del options["hidden"]
     config = FinetuneConfig(text_fields=tuple(f.strip() for f in text_fields.split(",") if f.strip()), **options)
-    lab = _lab(ctx)
+    lab = lab_for(ctx)
     if config.objective == "labels":
         from .cli_finetune_labels import run_label_objective
 
@@ -127,13 +109,13 @@ def _finetune_pairs(lab: Any, config: FinetuneConfig, overwrite: bool, restart: 
     from .finetune import finetune as run_finetune
     from .finetune.monitor import RichTrainingBar
 
-    result = run_finetune(lab, config, display=RichTrainingBar(f"Fine-tuning {config.name}"), progress=_progress(),
+    result = run_finetune(lab, config, display=RichTrainingBar(f"Fine-tuning {config.name}"), progress=progress_bars(),
                           overwrite=overwrite, restart=restart)
     training = result.card["training"]
-    _console().print(f"registered [bold]{result.name}[/] at {result.path} after {training['steps']} steps "
+    console.print(f"registered [bold]{result.name}[/] at {result.path} after {training['steps']} steps "
                   f"in {training['seconds']:.0f}s (best step {training['best_step']})")
     print_report(result.report, result.path)
-    _console().print(f"next: `lab index --model {result.name}` then `lab run --strategy rrf_finetune"
+    console.print(f"next: `lab index --model {result.name}` then `lab run --strategy rrf_finetune"
                   f"{'' if result.name == DEFAULT_NAME else f' --model {result.name}'}`")
 
 
@@ -145,7 +127,7 @@ def report(ctx: click.Context, name: str) -> None:
     from .finetune import draw_plots, load_card, load_report, model_dir, report_dir
     from .errors import LabError
 
-    lab = _lab(ctx)
+    lab = lab_for(ctx)
     path = model_dir(lab.workspace, name)
     if not path.is_dir():
         from .adapters.store import adapter_dir, load_card as load_adapter_card
@@ -181,7 +163,7 @@ def compare_models_command(ctx: click.Context, models: tuple[str, ...], sample: 
     from .finetune import compare_models
 
     config = FinetuneConfig(min_label=min_label, text_fields=tuple(f.strip() for f in text_fields.split(",")))
-    table = compare_models(_lab(ctx), models or None, config, sample, progress=_progress())
+    table = compare_models(lab_for(ctx), models or None, config, sample, progress=progress_bars())
     out = Table(title=f"base models · split {table.attrs['split']} · {table.attrs['queries']:,} queries · "
                       f"{table.attrs['catalogue']:,} products")
     out.add_column("model")
@@ -190,7 +172,7 @@ def compare_models_command(ctx: click.Context, models: tuple[str, ...], sample: 
     for row in table.to_dict("records"):
         out.add_row(row["model"], *(f"{row[m]:.4f}" for m in DEFAULT_METRICS), f"{row['triplet_accuracy']:.4f}",
                     str(row["dimension"]), f"{row['texts_per_second']:,.0f}", row["precision"])
-    _console().print(out)
+    console.print(out)
 
 
 def print_report(data: dict[str, Any], path) -> None:
@@ -206,11 +188,11 @@ def print_report(data: dict[str, Any], path) -> None:
         after = tuned[name]
         change = f"{(after - before) / before:+.1%}" if before else ""
         metrics.add_row(name, f"{before:.4f}", f"{after:.4f}", change)
-    _console().print(metrics)
-    _console().print(f"queries improved {data['queries_improved']:,}, worse {data['queries_worse']:,} (nDCG@10)")
+    console.print(metrics)
+    console.print(f"queries improved {data['queries_improved']:,}, worse {data['queries_worse']:,} (nDCG@10)")
     if "triplets" in data:
         triplets = data["triplets"]
-        _console().print(f"triplet accuracy on {triplets['split']} ({triplets['triplets']:,} triplets): "
+        console.print(f"triplet accuracy on {triplets['split']} ({triplets['triplets']:,} triplets): "
                          f"base {triplets['base']:.4f} → fine-tuned {triplets['finetuned']:.4f}")
     similarity = Table(title="median cosine similarity by relevance label")
     summary = similarity_summary(data)
@@ -218,7 +200,7 @@ def print_report(data: dict[str, Any], path) -> None:
         similarity.add_column(column, justify="right")
     for row in summary.itertuples(index=False):
         similarity.add_row(str(row[0]), f"{row[1]:,}", f"{row[2]:.3f}", f"{row[3]:.3f}")
-    _console().print(similarity)
+    console.print(similarity)
     for kind in ("improved", "deteriorated"):
         pairs = Table(title=f"pairs {kind} most (relevant closer / irrelevant further = improved)")
         for column in ("query", "product", "label", "base", "fine-tuned"):
@@ -226,5 +208,5 @@ def print_report(data: dict[str, Any], path) -> None:
         for row in data["pairs"][kind]:
             pairs.add_row(row["query"], row["product"][:70], str(row["label"]), f"{row['base']:.3f}",
                           f"{row['finetuned']:.3f}")
-        _console().print(pairs)
-    _console().print("plots: " + ", ".join(str(report_dir(path) / name) for name in PLOTS.values()))
+        console.print(pairs)
+    console.print("plots: " + ", ".join(str(report_dir(path) / name) for name in PLOTS.values()))

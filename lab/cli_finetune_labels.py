@@ -6,6 +6,8 @@ from typing import Any, Sequence
 
 from rich.table import Table
 
+from .cli_support import console
+
 from .evaluation_neighbors import DEFAULT_KS
 from .finetune.config import FinetuneConfig
 
@@ -14,7 +16,6 @@ def run_label_objective(lab: Any, config: FinetuneConfig, overwrite: bool, resta
                         learning_curve: str | None, ks: Sequence[int] = (), pool: str = "split") -> None:
     """Train on labels and show base vs fine-tuned test precision (at ``ks``, neighbours from ``pool``), or
     run the learning curve."""
-    from .cli import console
     from .cli_eval import print_neighbors
     from .finetune.labels import finetune_labels
     from .finetune.learning_curve import learning_curve as run_curve, parse_sizes
@@ -44,7 +45,6 @@ def run_label_objective(lab: Any, config: FinetuneConfig, overwrite: bool, resta
 def print_label_report(lab: Any, card: dict[str, Any]) -> None:
     """`lab finetune report NAME` for a model trained on labels: its training, val precision during training,
     and base vs fine-tuned precision on the test records (recomputed; vectors from the cache)."""
-    from .cli import console
     from .cli_eval import print_neighbors
     from .finetune.labels import load_label_records
     from .neighbor_report import evaluate_models
@@ -72,7 +72,6 @@ def print_label_report(lab: Any, card: dict[str, Any]) -> None:
 
 def print_curve(curve: Any, reports: Any) -> None:
     """The learning curve as a table, and where its JSON and PNG are."""
-    from .cli import console
     from .finetune.learning_curve import curve_paths
 
     table = Table(title=f"learning curve · {curve.dataset} · label '{curve.column}' · {curve.anchors:,} "

@@ -8,6 +8,7 @@ from typing import Any
 import click
 from rich.table import Table
 
+from ..cli_support import console, lab_for
 from ..errors import LabError
 
 CONFIG_FIELDS = {"adapter": "kind", "name": "name", "base": "base", "hidden": "hidden", "epochs": "epochs",
@@ -40,13 +41,12 @@ def adapter_settings(ctx: click.Context) -> dict[str, Any]:
 
 def train_adapter_command(ctx: click.Context) -> None:
     """Train, save and report an adapter from the options of `lab finetune --adapter`."""
-    from ..cli import _lab, console
     from ..progress import rich_bars
     from .config import AdapterConfig
     from .trainer import train_adapter
 
     config = AdapterConfig(**adapter_settings(ctx))
-    result = train_adapter(_lab(ctx), config, progress=rich_bars(), overwrite=ctx.params["overwrite"])
+    result = train_adapter(lab_for(ctx), config, progress=rich_bars(), overwrite=ctx.params["overwrite"])
     print_adapter_card(result.card, result.path)
     base = "" if config.base == "minilm" else f" --param base={config.base}"
     console.print(f"next: `lab run --strategy vectorsearch_adapter --param adapter={result.name}{base}` "
@@ -56,7 +56,6 @@ def train_adapter_command(ctx: click.Context) -> None:
 def print_adapter_card(card: dict[str, Any], path: Path) -> None:
     """An adapter's val metrics before/after and how it was trained (after training, and for
     `lab finetune report NAME`)."""
-    from ..cli import console
 
     training, metrics = card["training"], card["metrics"]
     console.print(f"adapter {card['key']} · {card['dataset']['name']} · split {metrics['split']} · "

@@ -1,15 +1,25 @@
-"""Fine-tuning the embedding model on the catalogue's judgments, and proving the gain."""
+"""Fine-tuning the embedding model on the catalogue's judgments, and proving the gain.
+
+The public names load their modules on first use, so that ``lab.finetune.config`` (which every
+`lab` command reads for its options) does not pull in torch and transformers.
+"""
 
 from __future__ import annotations
 
-from .base_models import assert_same_pipeline, candidates, pipeline_signature
-from .card import load_card
-from .compare import compare_models
-from .config import DEFAULT_NAME, FinetuneConfig
-from .examples import TrainingData, build_training_data
-from .report import draw_plots, load_report, report_dir
-from .trainer import FinetuneResult, finetune, model_dir
+from importlib import import_module
+from typing import Any
 
-__all__ = ["DEFAULT_NAME", "FinetuneConfig", "FinetuneResult", "TrainingData", "assert_same_pipeline",
-           "build_training_data", "compare_models", "candidates", "draw_plots", "finetune", "load_card",
-           "load_report", "model_dir", "pipeline_signature", "report_dir"]
+_EXPORTS = {
+    "assert_same_pipeline": "base_models", "candidates": "base_models", "pipeline_signature": "base_models",
+    "load_card": "card", "compare_models": "compare", "DEFAULT_NAME": "config", "FinetuneConfig": "config",
+    "TrainingData": "examples", "build_training_data": "examples", "draw_plots": "report",
+    "load_report": "report", "report_dir": "report", "FinetuneResult": "trainer", "finetune": "trainer",
+    "model_dir": "trainer",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(import_module(f".{_EXPORTS[name]}", __name__), name)

@@ -1,0 +1,51 @@
+"""What every `lab` command module shares: the terminal consoles, the Lab of an invocation (workspace and
+backend from the global options) and rich progress bars."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+
+
+def terminal_console(stderr: bool = False) -> Console:
+    """A rich console; when the output is not a terminal, wide enough for the leaderboard tables."""
+    return Console(stderr=stderr, width=None if Console(stderr=stderr).is_terminal else 200)
+
+
+console = terminal_console()
+err_console = terminal_console(stderr=True)
+
+
+def make_backend(options: dict[str, Any], workspace: Path):
+    if options["backend"] == "embedded":
+        from .backends.embedded import EmbeddedBackend
+
+        return EmbeddedBackend(workspace)
+    from .backends.opensearch import OpenSearchBackend
+
+    return OpenSearchBackend.connect(
+        options["url"], user=options["user"], password=options["password"], ca_certs=options["ca_certs"],
+        verify_certs=options["verify_certs"], timeout=options["timeout"], shards=options["shards"],
+        batch_size=options["batch_size"], concurrency=options["concurrency"])
+
+
+def lab_for(ctx: click.Context):
+    """The Lab object for this invocation (backend created on first use)."""
+    if "lab" not in ctx.obj:
+        from .context import Lab
+        from .workspace import workspace_root
+
+        options = ctx.obj["options"]
+        workspace = workspace_root(options["workspace"])
+        ctx.obj["lab"] = Lab(workspace=workspace, backend=make_backend(options, workspace),
+                             dataset_name=options["dataset"])
+    return ctx.obj["lab"]
+
+
+def progress_bars():
+    from .progress import rich_bars
+
+    return rich_bars()
