@@ -12,6 +12,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
+from .embeddings.vectors import normalise
 from .errors import LabError
 
 DEFAULT_KS: tuple[int, ...] = (1, 10, 100)
@@ -66,8 +67,7 @@ def neighbor_precision(vectors: np.ndarray, labels: Sequence[object], ks: Sequen
     ks = capped_ks(ks, len(vectors))
     positions = _anchor_positions(anchors, len(vectors))
     codes, _ = pd.factorize(pd.Series(list(labels), dtype=object))
-    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-    pool = (vectors / np.where(norms == 0, 1.0, norms)).astype(np.float32)
+    pool = normalise(vectors).astype(np.float32)
     deepest = ks[-1]
     hits = np.empty((len(positions), deepest), dtype=bool)
     for start in range(0, len(positions), ANCHOR_CHUNK):

@@ -19,7 +19,8 @@ from ..errors import DataError, LabError
 from ..evaluation import PRIMARY_METRIC
 from ..finetune.examples import TrainingData, build_training_data, product_texts
 from ..finetune.mining import miner_for
-from ..finetune.retrieval import dense_metrics, dense_ranking, normalise
+from ..embeddings.vectors import normalise
+from ..finetune.retrieval import dense_metrics, dense_ranking
 from ..finetune.validation import ValidationData, build_validation_data
 from ..progress import ProgressFactory, silent
 from .batches import no_duplicate_batches

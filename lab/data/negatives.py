@@ -14,6 +14,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from ..embeddings.vectors import normalise
 from ..errors import LabError
 from ..progress import ProgressFactory, silent
 
@@ -43,12 +44,6 @@ class Mining:
                 "max_positive_similarity": self.max_positive_similarity, "similarity": "cosine"}
 
 
-def _unit(vectors: np.ndarray) -> np.ndarray:
-    vectors = np.asarray(vectors, dtype=np.float32)
-    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-    return vectors / np.where(norms == 0, 1.0, norms)
-
-
 def _ranked(scores: np.ndarray, rule: str, size: int) -> np.ndarray:
     """The ``size`` best candidate positions under ``rule`` (hard: highest score), ties by position."""
     key = -scores if rule == "hard" else scores
@@ -73,7 +68,8 @@ def mine_negatives(anchor_vectors: np.ndarray, candidate_vectors: np.ndarray, po
     then none), ``positives[i]`` being the positions of its positives among the candidates."""
     if rule not in MINING_RULES:
         raise ValueError(f"unknown mining rule '{rule}' (expected one of: {', '.join(MINING_RULES)})")
-    anchors, candidates = _unit(anchor_vectors), _unit(candidate_vectors)
+    anchors = normalise(np.asarray(anchor_vectors, dtype=np.float32))
+    candidates = normalise(np.asarray(candidate_vectors, dtype=np.float32))
     out: list[list[int]] = []
     for start in range(0, len(anchors), ANCHOR_CHUNK):
         scores = anchors[start:start + ANCHOR_CHUNK] @ candidates.T

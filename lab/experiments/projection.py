@@ -10,9 +10,10 @@ from typing import Sequence
 import numpy as np
 
 from ..errors import LabError
+from ..evaluation_neighbors import neighbor_precision, precision_column
 
 ROW_CHUNK = 512
-"""Rows of the pairwise distance / similarity matrices computed at a time (bounded memory)."""
+"""Rows of the pairwise distance matrix computed at a time (bounded memory)."""
 
 
 @dataclass(frozen=True)
@@ -109,22 +110,12 @@ def within_between_ratio(points: np.ndarray, labels: Sequence[str]) -> float:
 
 def neighbour_agreement(vectors: np.ndarray, labels: Sequence[str], k: int = 10) -> float:
     """The share of each point's ``k`` nearest neighbours (cosine, the point itself excluded) that
-    share its label, averaged over the points."""
-    vectors = np.asarray(vectors, dtype=np.float64)
+    share its label, averaged over the points: top-k same-class precision (k capped at n − 1)."""
     if len(vectors) < 2:
         raise LabError("neighbour agreement needs at least 2 points")
     k = min(k, len(vectors) - 1)
-    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-    unit = vectors / np.where(norms == 0, 1.0, norms)
-    codes = _codes(labels)
-    agreeing = 0
-    for start in range(0, len(unit), ROW_CHUNK):
-        similarities = unit[start:start + ROW_CHUNK] @ unit.T
-        rows = np.arange(start, min(start + ROW_CHUNK, len(unit)))
-        similarities[rows - start, rows] = -np.inf
-        nearest = np.argpartition(-similarities, k - 1, axis=1)[:, :k]
-        agreeing += int((codes[nearest] == codes[rows, None]).sum())
-    return agreeing / (len(unit) * k)
+    precision = neighbor_precision(np.asarray(vectors, dtype=np.float64), list(labels), [k])
+    return float(precision[precision_column(k)].mean())
 
 
 def chance_agreement(labels: Sequence[str]) -> float:

@@ -12,7 +12,8 @@ import pandas as pd
 from ..errors import LabError
 from ..progress import ProgressFactory, silent
 from ..workspace import read_json, write_json
-from .retrieval import dense_metrics, dense_ranking, normalise
+from ..embeddings.vectors import normalise
+from .retrieval import dense_metrics, dense_ranking
 from .validation import PRIMARY_METRIC, SPEARMAN_METRIC, ValidationData
 
 REPORT_DIR = "report"

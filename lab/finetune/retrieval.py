@@ -7,15 +7,10 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
+from ..embeddings.vectors import normalise
 from ..evaluation import DEFAULT_METRICS, Qrels, evaluate_ranking, mean_metrics
 
 QUERY_CHUNK = 512
-
-
-def normalise(vectors: np.ndarray) -> np.ndarray:
-    """Rows scaled to unit length (zero rows stay zero), so a dot product is the cosine."""
-    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-    return vectors / np.where(norms == 0, 1.0, norms)
 
 
 def top_k(queries: np.ndarray, corpus: np.ndarray, k: int) -> np.ndarray:

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from ..data.triplets import TRIPLETS_TABLE, triplet_texts
+from ..embeddings.vectors import normalise
 from ..errors import DataError, LabError
 from ..progress import ProgressFactory, silent
 from .config import FinetuneConfig
@@ -82,8 +83,7 @@ def accuracy(anchors: np.ndarray, positives: np.ndarray, negatives: np.ndarray) 
     """Share of rows where cos(anchor, positive) > cos(anchor, negative); NaN without rows."""
     if not len(anchors):
         return float("nan")
-    unit = lambda m: m / np.maximum(np.linalg.norm(m, axis=1, keepdims=True), 1e-12)
-    a, p, n = unit(anchors), unit(positives), unit(negatives)
+    a, p, n = normalise(anchors), normalise(positives), normalise(negatives)
     return float(np.mean(np.einsum("ij,ij->i", a, p) > np.einsum("ij,ij->i", a, n)))
 
 
