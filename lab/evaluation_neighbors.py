@@ -12,7 +12,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from .embeddings.vectors import normalise
+from .embeddings.vectors import normalise, top_columns
 from .errors import LabError
 
 DEFAULT_KS: tuple[int, ...] = (1, 10, 100)
@@ -42,19 +42,6 @@ def _anchor_positions(anchors: np.ndarray | None, pool_size: int) -> np.ndarray:
     return positions
 
 
-def _nearest(scores: np.ndarray, k: int) -> np.ndarray:
-    """Per row, the columns of the ``k`` highest scores, best first, equal scores by column."""
-    part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
-    part_scores = np.take_along_axis(scores, part, axis=1)
-    nearest = np.take_along_axis(part, np.lexsort((part, -part_scores), axis=1), axis=1)
-    kth = part_scores.min(axis=1, keepdims=True)
-    # where the k-th score is tied with columns the partition left out, pick the tied columns in order
-    straddling = np.flatnonzero((scores == kth).sum(axis=1) > (part_scores == kth).sum(axis=1))
-    for row in straddling:
-        nearest[row] = np.argsort(-scores[row], kind="stable")[:k]
-    return nearest
-
-
 def neighbor_precision(vectors: np.ndarray, labels: Sequence[object], ks: Sequence[int],
                        anchors: np.ndarray | None = None) -> pd.DataFrame:
     """One row per anchor: ``position`` (in the pool), ``label`` and ``precision@k`` for each k.
@@ -74,7 +61,7 @@ def neighbor_precision(vectors: np.ndarray, labels: Sequence[object], ks: Sequen
         chunk = positions[start:start + ANCHOR_CHUNK]
         scores = np.round(pool[chunk] @ pool.T, SCORE_DECIMALS)
         scores[np.arange(len(chunk)), chunk] = -np.inf  # never its own neighbour
-        hits[start:start + len(chunk)] = codes[_nearest(scores, deepest)] == codes[chunk][:, None]
+        hits[start:start + len(chunk)] = codes[top_columns(scores, deepest)] == codes[chunk][:, None]
     same = np.cumsum(hits, axis=1)
     out = pd.DataFrame({"position": positions, "label": np.asarray(labels, dtype=object)[positions]})
     for k in ks:

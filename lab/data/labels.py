@@ -13,16 +13,15 @@ import numpy as np
 import pandas as pd
 
 from ..errors import LabError
-from .splits import split_of
+from .splits import HOLDOUT_SHARES, split_of
 
 LABEL_SPLITS: tuple[str, ...] = ("train", "val", "test")
-LABEL_SHARES: tuple[tuple[str, float], ...] = (("train", 0.8), ("val", 0.1), ("test", 0.1))
 ALL_RECORDS = "all"
 
 
 def label_split_of(product_id: str) -> str:
     """The label split (train/val/test, 80/10/10) of a product, fixed by its id alone."""
-    return split_of(product_id, LABEL_SHARES)
+    return split_of(product_id, HOLDOUT_SHARES)
 
 
 @dataclass(frozen=True)

@@ -38,11 +38,10 @@ from .dataset import Dataset
 from .ids import query_id_for
 from .negatives import Mining, mine_negatives
 from .sources import data_error, iter_jsonl, read_csv, read_source, record_file
-from .splits import split_of
+from .splits import HOLDOUT_SHARES, split_of
 
 TRIPLETS_TABLE = "triplets"
 TRIPLET_COLUMNS = ("anchor_id", "positive_id", "negative_id", "split", "negative_source")
-TRIPLET_SHARES: tuple[tuple[str, float], ...] = (("train", 0.8), ("val", 0.1), ("test", 0.1))
 FILE_NEGATIVES = "file"
 DEFAULT_COLUMNS = {"anchor": "anchor", "positive": "positive", "negative": "negative"}
 """Column (CSV) or field (JSONL) names unless the caller names others."""
@@ -202,8 +201,8 @@ def import_triplets(path: str | os.PathLike[str], name: str | None = None, ancho
     if rows.empty:
         raise data_error(records.path, "no triplet is left: no anchor has an eligible negative")
 
-    shares = dict(TRIPLET_SHARES)
-    split = {a: split_of(a, TRIPLET_SHARES) for a in anchor_texts}
+    shares = dict(HOLDOUT_SHARES)
+    split = {a: split_of(a, HOLDOUT_SHARES) for a in anchor_texts}
     used_ids = list(dict.fromkeys([*rows["positive_id"], *rows["negative_id"]]))
     products = pd.DataFrame({"product_id": used_ids, "product_title": [texts[i] for i in used_ids]})
     queries = pd.DataFrame({"query_id": list(anchor_texts), "query_text": list(anchor_texts.values()),

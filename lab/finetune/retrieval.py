@@ -7,7 +7,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from ..embeddings.vectors import normalise
+from ..embeddings.vectors import normalise, top_columns
 from ..evaluation import DEFAULT_METRICS, Qrels, evaluate_ranking, mean_metrics
 
 QUERY_CHUNK = 512
@@ -19,12 +19,7 @@ def top_k(queries: np.ndarray, corpus: np.ndarray, k: int) -> np.ndarray:
     k = min(k, len(corpus))
     out = np.empty((len(queries), k), dtype=np.int64)
     for start in range(0, len(queries), QUERY_CHUNK):
-        scores = queries[start:start + QUERY_CHUNK] @ corpus.T
-        part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
-        part_scores = np.take_along_axis(scores, part, axis=1)
-        # ties broken by corpus position, as a stable engine would
-        order = np.lexsort((part, -part_scores), axis=1)
-        out[start:start + QUERY_CHUNK] = np.take_along_axis(part, order, axis=1)
+        out[start:start + QUERY_CHUNK] = top_columns(queries[start:start + QUERY_CHUNK] @ corpus.T, k)
     return out
 
 
