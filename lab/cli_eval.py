@@ -8,7 +8,8 @@ from rich.table import Table
 
 from .cli_support import console, lab_for
 
-from .data.labels import ALL_RECORDS, LABEL_SPLITS
+from .data.labels import ALL_RECORDS
+from .data.splits import HOLDOUT_SPLITS
 from .evaluation_neighbors import DEFAULT_KS
 from .finetune.config import DEFAULT_LABEL_COLUMN, TEXT_VECTOR_SOURCES
 from .neighbor_report import CEILING, POOLS, NeighborEvaluation
@@ -24,7 +25,7 @@ def eval_group() -> None:
 @click.option("--label-column", default=DEFAULT_LABEL_COLUMN, show_default=True,
               help="Product column holding the class label (category, brand, ...).")
 @click.option("--k", "ks", type=int, multiple=True, help="Neighbours per record (repeatable; default 1, 10, 100).")
-@click.option("--split", type=click.Choice([*LABEL_SPLITS, ALL_RECORDS]), default="test", show_default=True,
+@click.option("--split", type=click.Choice([*HOLDOUT_SPLITS, ALL_RECORDS]), default="test", show_default=True,
               help="Anchor records: a label split (80/10/10 by product id) or all.")
 @click.option("--pool", type=click.Choice(POOLS), default="split", show_default=True,
               help="Neighbours searched among the split's records, or among every labelled record.")
@@ -77,7 +78,7 @@ def print_neighbors(evaluation: NeighborEvaluation, by_label: bool = False) -> N
 
 @eval_group.command("triplets")
 @click.option("--model", "models", multiple=True, help="Model to evaluate (repeatable; default: minilm).")
-@click.option("--split", type=click.Choice(["train", "val", "test"]), default="test", show_default=True,
+@click.option("--split", type=click.Choice(HOLDOUT_SPLITS), default="test", show_default=True,
               help="Triplets of this split (80/10/10 by anchor).")
 @click.pass_context
 def triplets(ctx: click.Context, models: tuple[str, ...], split: str) -> None:

@@ -19,7 +19,8 @@ from lab.cli import cli
 from lab.context import Lab
 from lab.data import generate_demo
 from lab.data.demo_catalogue import DEPARTMENTS
-from lab.data.labels import LABEL_SPLITS, label_split_of, labelled_records
+from lab.data.labels import label_split_of, labelled_records
+from lab.data.splits import HOLDOUT_SPLITS
 from lab.errors import LabError
 from lab.evaluation_neighbors import best_possible_precision, mean_precision, neighbor_precision, precision_by_label
 from lab.finetune.config import FinetuneConfig
@@ -72,7 +73,7 @@ def test_label_split_is_80_10_10_by_product_id():
     ids = [str(100000 + i) for i in range(5000)]
     splits = pd.Series([label_split_of(p) for p in ids])
     shares = splits.value_counts(normalize=True)
-    assert set(splits) == set(LABEL_SPLITS)
+    assert set(splits) == set(HOLDOUT_SPLITS) == {"train", "val", "test"}
     assert abs(shares["train"] - 0.8) < 0.03 and abs(shares["val"] - 0.1) < 0.02 and abs(shares["test"] - 0.1) < 0.02
     assert [label_split_of(p) for p in reversed(ids)] == splits[::-1].tolist()
 

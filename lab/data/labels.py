@@ -13,9 +13,8 @@ import numpy as np
 import pandas as pd
 
 from ..errors import LabError
-from .splits import HOLDOUT_SHARES, split_of
+from .splits import HOLDOUT_SHARES, HOLDOUT_SPLITS, split_of
 
-LABEL_SPLITS: tuple[str, ...] = ("train", "val", "test")
 ALL_RECORDS = "all"
 
 
@@ -46,8 +45,8 @@ class LabelledRecords:
         """The records of one label split, or every record for ``all``."""
         if name == ALL_RECORDS:
             return self
-        if name not in LABEL_SPLITS:
-            raise LabError(f"unknown label split '{name}' (expected one of: {', '.join((*LABEL_SPLITS, ALL_RECORDS))})")
+        if name not in HOLDOUT_SPLITS:
+            raise LabError(f"unknown label split '{name}' (expected one of: {', '.join((*HOLDOUT_SPLITS, ALL_RECORDS))})")
         return self.select(self.splits == name)
 
     def class_counts(self) -> dict[str, int]:

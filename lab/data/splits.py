@@ -23,6 +23,7 @@ EVALUATION_SPLIT = "test"
 SPLIT_SHARES: tuple[tuple[str, float], ...] = (("train", 0.6), ("val", 0.1), ("tune", 0.1), ("test", 0.2))
 HOLDOUT_SHARES: tuple[tuple[str, float], ...] = (("train", 0.8), ("val", 0.1), ("test", 0.1))
 """80/10/10, no tune split: labelled records (by product id) and triplets (by anchor id)."""
+HOLDOUT_SPLITS: tuple[str, ...] = tuple(name for name, _share in HOLDOUT_SHARES)
 
 _SALT = b"relevance-lab/split/v1\x00"
 _SCALE = 1 << 64
