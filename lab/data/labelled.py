@@ -25,7 +25,7 @@ import pandas as pd
 from ..errors import LabError
 from ..finetune.config import DEFAULT_LABEL_COLUMN
 from .dataset import PRODUCT_COLUMNS, Dataset
-from .sources import data_error, iter_jsonl, read_csv, read_source, record_file
+from .sources import data_error, iter_jsonl, read_csv, read_source, record_file, record_text, require_fields
 from .triplets import text_id
 
 Row = tuple[int, Any, Any, Any]
@@ -45,23 +45,10 @@ def _jsonl_rows(path: Path, text: str, label: str, id_column: str | None) -> tup
 
     def rows() -> Iterator[Row]:
         for line, record in iter_jsonl(source):
-            for field in (text, label, *([id_column] if id_column else [])):
-                if field not in record:
-                    raise data_error(path, f"missing field (fields: {', '.join(map(str, record)) or 'none'})",
-                                     line, field)
+            require_fields(path, line, record, (text, label, *([id_column] if id_column else [])))
             yield line, record[text], record[label], record[id_column] if id_column else None
 
     return rows(), {**source.describe(), "format": "jsonl"}
-
-
-def _text(path: Path, line: int, field: str, value: Any, required: bool) -> str | None:
-    if value is None or (isinstance(value, str) and not value.strip()):
-        if required:
-            raise data_error(path, "is empty", line, field)
-        return None
-    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-        raise data_error(path, f"expected text, found {type(value).__name__}", line, field)
-    return str(value).strip()
 
 
 def import_labelled(path: str | Path, name: str | None = None, text: str = "text", label: str = "label",
@@ -77,9 +64,9 @@ def import_labelled(path: str | Path, name: str | None = None, text: str = "text
     records: dict[str, tuple[int, str, str | None]] = {}
     duplicates = 0
     for line, raw_text, raw_label, raw_id in rows:
-        body = _text(path, line, text, raw_text, required=True)
-        value = _text(path, line, label, raw_label, required=False)
-        pid = _text(path, line, id_column, raw_id, required=True) if id_column else text_id(body)
+        body = record_text(path, line, text, raw_text, numbers=True)
+        value = record_text(path, line, label, raw_label, required=False, numbers=True)
+        pid = record_text(path, line, id_column, raw_id, numbers=True) if id_column else text_id(body)
         if pid in records:
             first_line, first_text, first_label = records[pid]
             if first_text != body:

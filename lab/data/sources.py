@@ -170,6 +170,26 @@ def iter_jsonl(source: SourceFile) -> Iterator[tuple[int, dict[str, Any]]]:
         yield number, value
 
 
+def require_fields(path: Path, line: int, record: dict[str, Any], fields: Sequence[str]) -> None:
+    """DataError naming the first of ``fields`` that the JSON ``record`` on ``line`` lacks."""
+    for field in fields:
+        if field not in record:
+            raise data_error(path, f"missing field (fields: {', '.join(map(str, record)) or 'none'})", line, field)
+
+
+def record_text(path: Path, line: int, field: str, value: Any, required: bool = True,
+                numbers: bool = False) -> str | None:
+    """A record's field as stripped text: DataError naming file, line and field for a null, empty (when
+    ``required``; else None) or non-text value (numbers are read as text when ``numbers``)."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        if required:
+            raise data_error(path, "is missing (null)" if value is None else "is empty", line, field)
+        return None
+    if isinstance(value, bool) or not isinstance(value, (str, int, float) if numbers else str):
+        raise data_error(path, f"expected text, found {type(value).__name__}", line, field)
+    return str(value).strip()
+
+
 RECORD_FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl"}
 """File name suffix → format of a record file (one record a CSV row or a JSON line; ``.gz`` allowed)."""
 

@@ -37,7 +37,7 @@ from ..errors import LabError
 from .dataset import Dataset
 from .ids import query_id_for
 from .negatives import Mining, mine_negatives
-from .sources import data_error, iter_jsonl, read_csv, read_source, record_file
+from .sources import data_error, iter_jsonl, read_csv, read_source, record_file, record_text, require_fields
 from .splits import HOLDOUT_SHARES, split_of
 
 TRIPLETS_TABLE = "triplets"
@@ -65,17 +65,6 @@ class Records:
     describe: dict[str, Any]
 
 
-def _checked_text(path: Path, line: int, field: str, value: Any) -> str:
-    if value is None:
-        raise data_error(path, "is missing (null)", line, field)
-    if not isinstance(value, str):
-        raise data_error(path, f"expected text, found {type(value).__name__}", line, field)
-    text = value.strip()
-    if not text:
-        raise data_error(path, "is empty", line, field)
-    return text
-
-
 def _negative_column(path: Path, found: list[str], negative: str | None, line: int = 1) -> str | None:
     """The negatives' column: ``negative`` if named (an error at ``line`` if absent), else the
     default column if ``found`` has it, else None."""
@@ -91,7 +80,7 @@ def _read_csv(path: Path, anchor: str, positive: str, negative: str | None) -> R
     frame = table.frame
     negative = _negative_column(path, list(frame.columns), negative)
     lines = [table.line_of(row) for row in range(len(frame))]
-    read = lambda column: [_checked_text(path, line, column, value) for line, value in zip(lines, frame[column])]
+    read = lambda column: [record_text(path, line, column, value) for line, value in zip(lines, frame[column])]
     return Records(path, lines, read(anchor), read(positive), read(negative) if negative else [None] * len(lines),
                    {**table.source.describe(), "format": "csv", "rows": len(frame)})
 
@@ -102,13 +91,11 @@ def _read_jsonl(path: Path, anchor: str, positive: str, negative: str | None) ->
     for line, record in iter_jsonl(source):
         if not lines:
             negative = _negative_column(path, list(map(str, record)), negative, line)
-        for field in (anchor, positive, *([negative] if negative else [])):
-            if field not in record:
-                raise data_error(path, f"missing field (fields: {', '.join(map(str, record)) or 'none'})", line, field)
+        require_fields(path, line, record, (anchor, positive, *([negative] if negative else [])))
         lines.append(line)
-        anchors.append(_checked_text(path, line, anchor, record[anchor]))
-        positives.append(_checked_text(path, line, positive, record[positive]))
-        negatives.append(_checked_text(path, line, negative, record[negative]) if negative else None)
+        anchors.append(record_text(path, line, anchor, record[anchor]))
+        positives.append(record_text(path, line, positive, record[positive]))
+        negatives.append(record_text(path, line, negative, record[negative]) if negative else None)
     if not lines:
         raise data_error(path, "has no records")
     return Records(path, lines, anchors, positives, negatives,
