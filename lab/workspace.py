@@ -10,6 +10,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
+from .errors import LabError
+
 DEFAULT_HOME = "lab-workspace"
 
 
@@ -17,6 +19,12 @@ def workspace_root(path: str | os.PathLike[str] | None = None) -> Path:
     """Resolve the workspace: an explicit path, else $LAB_HOME, else ./lab-workspace."""
     root = Path(path or os.environ.get("LAB_HOME") or DEFAULT_HOME)
     return root.expanduser().resolve()
+
+
+def refuse_overwrite(target: Path, what: str, overwrite: bool) -> None:
+    """LabError when ``target`` (``what``: e.g. "model 'x'") exists and replacing it was not asked for."""
+    if target.exists() and not overwrite:
+        raise LabError(f"{what} already exists at {target}: pass --overwrite to replace it, or --name NEW for another")
 
 
 @contextmanager

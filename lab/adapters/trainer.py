@@ -23,6 +23,7 @@ from ..embeddings.vectors import normalise
 from ..finetune.retrieval import dense_metrics, dense_ranking
 from ..finetune.validation import ValidationData, build_validation_data
 from ..progress import ProgressFactory, silent
+from ..workspace import refuse_overwrite
 from .batches import no_duplicate_batches
 from .config import AdapterConfig
 from .encoder import normalises
@@ -158,9 +159,7 @@ def train_adapter(lab: Any, config: AdapterConfig, progress: ProgressFactory | N
     """Train an adapter on the current dataset and save it as ``<workspace>/adapters/<config.name>``."""
     progress = progress or silent()
     target = adapter_dir(lab.workspace, config.name)
-    if target.exists() and not overwrite:
-        raise LabError(f"adapter '{config.name}' already exists at {target}: pass --overwrite to replace it, "
-                       "or --name NEW for another")
+    refuse_overwrite(target, f"adapter '{config.name}'", overwrite)
     if is_adapter_key(config.base):
         raise LabError(f"--base '{config.base}' is an adapter: train adapters on a model (minilm, a fine-tuned model)")
     dataset = lab.dataset

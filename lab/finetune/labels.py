@@ -26,7 +26,7 @@ from ..errors import LabError
 from ..evaluation_neighbors import DEFAULT_KS, capped_ks, mean_precision, neighbor_precision
 from ..neighbor_report import NeighborEvaluation, evaluate_models
 from ..progress import ProgressFactory, silent
-from ..workspace import atomic_path, read_json, write_json
+from ..workspace import atomic_path, read_json, refuse_overwrite, write_json
 from .base_models import assert_same_pipeline, pipeline_signature
 from .card import write_card
 from .config import FinetuneConfig
@@ -248,10 +248,7 @@ class LabelFinetuneResult:
 
 
 def refuse_existing(lab: Any, config: FinetuneConfig, overwrite: bool) -> None:
-    target = model_dir(lab.workspace, config.name)
-    if target.exists() and not overwrite:
-        raise LabError(f"model '{config.name}' already exists at {target}: pass --overwrite to replace it, "
-                       "or --name NEW for another")
+    refuse_overwrite(model_dir(lab.workspace, config.name), f"model '{config.name}'", overwrite)
 
 
 def finetune_labels(lab: Any, config: FinetuneConfig, display: TrainingDisplay | None = None,

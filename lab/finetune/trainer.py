@@ -22,7 +22,7 @@ from typing import Any, Iterator
 from .. import __version__
 from ..errors import LabError
 from ..progress import ProgressFactory, silent
-from ..workspace import atomic_path, read_json, write_json
+from ..workspace import atomic_path, read_json, refuse_overwrite, write_json
 from ..embeddings.models import resolve_model_dir
 from .base_models import assert_same_pipeline, pipeline_signature
 from .card import write_card
@@ -263,9 +263,7 @@ def finetune(lab: Any, config: FinetuneConfig, display: TrainingDisplay | None =
     progress = progress or silent()
     workspace = lab.workspace
     target = model_dir(workspace, config.name)
-    if target.exists() and not overwrite:
-        raise LabError(f"model '{config.name}' already exists at {target}: pass --overwrite to replace it, "
-                       "or --name NEW for another")
+    refuse_overwrite(target, f"model '{config.name}'", overwrite)
     base_dir = resolve_model_dir(config.base, workspace)
     dataset = lab.dataset
     texts = product_texts(dataset.products, config.text_fields)
