@@ -14,7 +14,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from ..embeddings.vectors import normalise
+from ..embeddings.vectors import normalise, top_columns
 from ..errors import LabError
 from ..progress import ProgressFactory, silent
 
@@ -46,10 +46,8 @@ class Mining:
 
 def _ranked(scores: np.ndarray, rule: str, size: int) -> np.ndarray:
     """The ``size`` best candidate positions under ``rule`` (hard: highest score), ties by position."""
-    key = -scores if rule == "hard" else scores
-    size = min(size, len(key))
-    shortlist = np.argpartition(key, size - 1)[:size] if size < len(key) else np.arange(len(key))
-    return shortlist[np.lexsort((shortlist, key[shortlist]))]
+    key = scores if rule == "hard" else -scores
+    return top_columns(key[None, :], min(size, len(key)))[0]
 
 
 def _eligible(order: np.ndarray, positives: Sequence[int], candidates: np.ndarray, threshold: float) -> np.ndarray:
