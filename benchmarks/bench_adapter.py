@@ -25,7 +25,6 @@ def main() -> None:
     parser.add_argument("--split", default="test", help="split of the runs")
     args = parser.parse_args()
 
-    from lab.adapters import adapter_key
     from lab.adapters.config import AdapterConfig
     from lab.adapters.trainer import train_adapter
     from lab.backends.embedded import EmbeddedBackend
@@ -52,7 +51,6 @@ def main() -> None:
         name = f"bench-{kind}"
         started = time.perf_counter()
         result = train_adapter(lab, AdapterConfig(kind=kind, name=name, **settings), overwrite=True)
-        lab.forget_encoder(adapter_key("minilm", name))
         training, metrics = result.card["training"], result.card["metrics"]
         print(f"{kind}: {time.perf_counter() - started:.1f}s in all, {training['seconds']:.1f}s training "
               f"({training['epochs_run']} epochs, best {training['best_epoch']}), base vectors from the cache in "

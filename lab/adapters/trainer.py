@@ -196,4 +196,5 @@ def train_adapter(lab: Any, config: AdapterConfig, progress: ProgressFactory | N
         "test_query_overlap": data.test_overlap,
     }
     save_adapter(target, head, card)
+    lab.forget_encoder(card["key"])  # a replaced adapter of this name may be loaded already
     return AdapterResult(config.name, card["key"], target, card)

@@ -233,6 +233,7 @@ def register_label_model(lab: Any, run: LabelRun) -> Path:
             shutil.rmtree(target)
         with atomic_path(target) as registered:
             final.rename(registered)
+    lab.forget_encoder(run.config.name)  # a replaced model of this name may be loaded already
     shutil.rmtree(run.staging, ignore_errors=True)
     return target
 
@@ -262,6 +263,5 @@ def finetune_labels(lab: Any, config: FinetuneConfig, display: TrainingDisplay |
     records = load_label_records(lab, config)
     run = train_on_labels(lab, config, records.split("train"), records.split("val"), display, restart)
     path = register_label_model(lab, run)
-    lab.forget_encoder(config.name)  # a replaced model of this name may be loaded already
     evaluation = evaluate_models(lab, [config.base, config.name], records, "test", pool, ks, progress or silent())
     return LabelFinetuneResult(config.name, path, load_card(path), evaluation)

@@ -304,6 +304,7 @@ def finetune(lab: Any, config: FinetuneConfig, display: TrainingDisplay | None =
         refile_cached_vectors(lab, final, report["encoder_namespace"], encoded)
         with atomic_path(target) as registered:
             final.rename(registered)
+    lab.forget_encoder(config.name)  # a replaced model of this name may be loaded already
     shutil.rmtree(staging, ignore_errors=True)
     return FinetuneResult(config.name, target, card, report)
 
