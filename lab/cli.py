@@ -96,6 +96,8 @@ def data_import(ctx: click.Context, kind: str, file: str | None, source: str | N
     from .data import import_beir, import_homedepot
 
     lab = lab_for(ctx)
+    if name is not None:
+        lab.dataset_dir(name, "--name")  # a bad name is refused before the import's work
     if kind in ("triplets", "labelled") and not file:
         raise LabError(f"`lab data import {kind} FILE`: name the CSV or JSONL file")
     if kind == "labelled":
@@ -113,9 +115,9 @@ def data_import(ctx: click.Context, kind: str, file: str | None, source: str | N
             raise LabError(f"`lab data import {kind}` reads a directory: pass --from DIR (or set LAB_DATA)")
         with console.status(f"Importing {kind} from {source}"):
             dataset = import_homedepot(source, label_map=label_map) if kind == "homedepot" else import_beir(source)
-    if name:
+    if name is not None:
         dataset.name = name
-    dataset.save(lab.dataset_dir(dataset.name))
+    dataset.save(lab.dataset_dir(dataset.name, "--name"))
     lab.set_current_dataset(dataset.name)
     _print_dataset(dataset)
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from .backends.base import Backend
 from .errors import LabError
-from .workspace import read_json, write_json
+from .workspace import check_name, read_json, workspace_path, write_json
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -47,13 +47,16 @@ class Lab:
 
     @property
     def current_dataset_name(self) -> str:
-        name = self.dataset_name or self.config().get("dataset")
+        if self.dataset_name is not None:
+            return check_name(self.dataset_name, "--dataset")
+        name = self.config().get("dataset")
         if not name:
             raise LabError(f"no dataset in workspace {self.workspace}: run `lab data import ...` or `lab demo` first")
-        return name
+        return check_name(name, f"'dataset' in {self.config_path}")
 
-    def dataset_dir(self, name: str) -> Path:
-        return self.workspace / "datasets" / name
+    def dataset_dir(self, name: str, option: str = "dataset name") -> Path:
+        """``datasets/<name>`` in the workspace (``option``: what the name came from, for the error)."""
+        return workspace_path(self.workspace, "datasets", name, option=option)
 
     @cached_property
     def dataset(self):

@@ -15,7 +15,7 @@ from .encode_timing import EncodeTally, TimedEncoder
 from .errors import LabError
 from .mapping import META_KEY, load_mapping, text_fields, vector_fields, with_model_fields
 from .progress import ProgressFactory, silent
-from .workspace import read_json, write_json
+from .workspace import read_json, workspace_path, write_json
 
 BASE_MODEL = "minilm"
 
@@ -85,7 +85,8 @@ def mapping_for(lab: Lab, models: Iterable[str]) -> dict[str, Any]:
 
 
 def _state_path(lab: Lab) -> Path:
-    return lab.workspace / "index-state" / lab.backend.name / f"{lab.index_name}.json"
+    path = workspace_path(lab.workspace, "index-state", lab.backend.name, lab.index_name, option="index name")
+    return path.with_name(f"{path.name}.json")
 
 
 def indexed_models(lab: Lab) -> dict[str, str]:

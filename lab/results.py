@@ -9,7 +9,7 @@ from typing import Any
 import pandas as pd
 
 from .errors import LabError
-from .workspace import atomic_path, read_json, write_json
+from .workspace import atomic_path, read_json, workspace_path, write_json
 
 
 @dataclass
@@ -41,7 +41,7 @@ class StoredRun:
 
 
 def runs_dir(workspace: Path, dataset: str) -> Path:
-    return workspace / "runs" / dataset
+    return workspace_path(workspace, "runs", dataset, option="dataset name")
 
 
 def write_trec(ranking: pd.DataFrame, target: Path, tag: str) -> None:
@@ -54,7 +54,7 @@ def write_trec(ranking: pd.DataFrame, target: Path, tag: str) -> None:
 def save_run(workspace: Path, dataset: str, manifest: dict[str, Any], ranking: pd.DataFrame,
              per_query: pd.DataFrame) -> StoredRun:
     """Store a finished run atomically; a run directory is complete or absent."""
-    target = runs_dir(workspace, dataset) / manifest["run_id"]
+    target = workspace_path(workspace, "runs", dataset, manifest["run_id"], option="run id")
     with atomic_path(target) as tmp:
         tmp.mkdir()
         ranking.to_parquet(tmp / "run.parquet", index=False)

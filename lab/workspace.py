@@ -1,9 +1,11 @@
-"""The workspace directory (default ./lab-workspace, or $LAB_HOME) and atomic file writes."""
+"""The workspace directory (default ./lab-workspace, or $LAB_HOME), the names that become paths in it,
+and atomic file writes."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import tempfile
 from contextlib import contextmanager
@@ -13,12 +15,31 @@ from typing import Any, Iterator
 from .errors import LabError
 
 DEFAULT_HOME = "lab-workspace"
+NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
+"""A dataset, index, run, model or adapter name: one safe path component (never '.', '..' or hidden)."""
 
 
 def workspace_root(path: str | os.PathLike[str] | None = None) -> Path:
     """Resolve the workspace: an explicit path, else $LAB_HOME, else ./lab-workspace."""
     root = Path(path or os.environ.get("LAB_HOME") or DEFAULT_HOME)
     return root.expanduser().resolve()
+
+
+def check_name(name: str, option: str) -> str:
+    """``name`` if it is safe as a file name in the workspace, else a LabError naming it and ``option``."""
+    if not NAME_PATTERN.fullmatch(name):
+        raise LabError(f"{option} {name!r}: a name is 1 to 128 letters, digits, '.', '_' or '-', "
+                       f"starting with a letter or digit")
+    return name
+
+
+def workspace_path(workspace: Path, *names: str, option: str) -> Path:
+    """``workspace/names...``, each name checked with :func:`check_name`; LabError when the path, its
+    symlinks resolved, leads out of the workspace."""
+    path = Path(workspace).joinpath(*(check_name(name, option) for name in names))
+    if not path.resolve().is_relative_to(Path(workspace).resolve()):
+        raise LabError(f"{option} {names[-1]!r}: {path} leads out of the workspace (a symlink to {path.resolve()})")
+    return path
 
 
 def refuse_overwrite(target: Path, what: str, overwrite: bool) -> None:

@@ -6,7 +6,8 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from ..errors import LabError
-from ..finetune.config import NAME_PATTERN, TEXT_VECTOR_SOURCES, FinetuneConfig
+from ..finetune.config import TEXT_VECTOR_SOURCES, FinetuneConfig
+from ..workspace import check_name
 
 DEFAULT_NAME = "adapter"
 KINDS = ("linear", "mlp")
@@ -42,8 +43,7 @@ class AdapterConfig:
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise LabError(f"--adapter '{self.kind}': expected one of {', '.join(KINDS)}")
-        if not NAME_PATTERN.match(self.name):
-            raise LabError(f"--name '{self.name}': use letters, digits, '.', '_' or '-'")
+        check_name(self.name, "--name")
         for name in ("hidden", "epochs", "patience"):
             if getattr(self, name) < 1:
                 raise LabError(f"--{name} must be at least 1, got {getattr(self, name)}")

@@ -11,7 +11,7 @@ from typing import Any
 import torch
 
 from ..errors import LabError
-from ..workspace import atomic_path, read_json, write_json
+from ..workspace import atomic_path, read_json, workspace_path, write_json
 from .heads import make_head
 
 CARD = "adapter.json"
@@ -19,7 +19,7 @@ WEIGHTS = "weights.safetensors"
 
 
 def adapter_dir(workspace: Path, name: str) -> Path:
-    return Path(workspace) / "adapters" / name
+    return workspace_path(Path(workspace), "adapters", name, option="adapter name")
 
 
 def save_adapter(target: Path, head: torch.nn.Module, card: dict[str, Any]) -> None:

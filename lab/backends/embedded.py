@@ -11,7 +11,7 @@ import numpy as np
 from .. import __version__
 from ..engine import EmbeddedIndex
 from ..errors import LabError
-from ..workspace import atomic_path
+from ..workspace import atomic_path, workspace_path
 from .base import Backend, Documents, Hit, IndexReport, Progress, SearchResult
 
 BATCH_SIZE = 256
@@ -23,11 +23,12 @@ class EmbeddedBackend(Backend):
     name = "embedded"
 
     def __init__(self, workspace: Path):
-        self.root = Path(workspace) / "indexes"
+        self.workspace = Path(workspace)
+        self.root = self.workspace / "indexes"
         self._loaded: dict[str, EmbeddedIndex] = {}
 
     def _path(self, index: str) -> Path:
-        return self.root / index
+        return workspace_path(self.workspace, "indexes", index, option="index name")
 
     def engine_index(self, index: str) -> EmbeddedIndex:
         """The loaded engine index (LabError if it was never built)."""

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 from ..errors import LabError
+from ..workspace import check_name
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -53,7 +54,7 @@ def resolve_model_dir(key: str, workspace: str | os.PathLike[str]) -> Path:
         if not path.is_dir():
             raise LabError(f"model directory {path} not found")
     else:
-        path = Path(workspace) / "models" / key
+        path = Path(workspace) / "models" / check_name(key, "model")  # may link to a model elsewhere
         if not path.is_dir():
             raise LabError(f"model '{key}' not found in {path}: run `lab finetune` first")
     if not (path / "modules.json").is_file():

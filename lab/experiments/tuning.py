@@ -25,7 +25,7 @@ from ..progress import ProgressFactory, silent
 from ..results import StoredRun, save_run
 from ..runner import RUN_DEPTH, check_models, execute_strategy, judged_queries, query_vectors
 from ..templates import Template
-from ..workspace import atomic_path, read_json, write_json
+from ..workspace import atomic_path, read_json, workspace_path, write_json
 from .search_space import Dimension, grid, grid_size, random_points
 from .trial_search import BackendTrials, MemoizedEngineTrials, TrialSearcher
 
@@ -50,7 +50,7 @@ class TuningResult:
 
 
 def tuning_dir(workspace: Path, dataset: str) -> Path:
-    return workspace / "tuning" / dataset
+    return workspace_path(workspace, "tuning", dataset, option="dataset name")
 
 
 def plan_trials(dimensions: list[Dimension], method: str, trials: int | None, seed: int) -> list[dict[str, Any]]:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from ..errors import LabError
+from ..workspace import check_name
 
 DEFAULT_NAME = "finetuned"
 NEGATIVE_MODES = ("none", "judged", "unjudged")
@@ -20,7 +20,6 @@ OBJECTIVES = ("pairs", "labels", "triplets")
 DEFAULT_LABEL_COLUMN = "category"
 TEXT_VECTOR_SOURCES = ("product_title", "product_description", "attributes")
 """The sources of ``text_vector`` in mappings/products.json, the field the ``*_finetune`` templates search."""
-NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
 @dataclass(frozen=True)
@@ -64,8 +63,8 @@ class FinetuneConfig:
     def __post_init__(self) -> None:
         from ..embeddings.models import base_models
 
-        if not NAME_PATTERN.match(self.name) or self.name in base_models():
-            raise LabError(f"--name '{self.name}': use letters, digits, '.', '_' or '-' (not a base model key)")
+        if check_name(self.name, "--name") in base_models():
+            raise LabError(f"--name '{self.name}' is a base model key: choose another name")
         if self.name == self.base:
             raise LabError(f"--name '{self.name}' is the base model itself: choose another name")
         if self.objective not in OBJECTIVES:

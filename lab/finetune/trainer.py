@@ -22,7 +22,7 @@ from typing import Any, Iterator
 from .. import __version__
 from ..errors import LabError
 from ..progress import ProgressFactory, silent
-from ..workspace import atomic_path, read_json, refuse_overwrite, write_json
+from ..workspace import atomic_path, read_json, refuse_overwrite, workspace_path, write_json
 from ..embeddings.models import resolve_model_dir
 from .base_models import assert_same_pipeline, pipeline_signature
 from .card import write_card
@@ -52,11 +52,11 @@ class FinetuneResult:
 
 
 def staging_dir(workspace: Path, name: str) -> Path:
-    return workspace / "models" / f".{name}.training"
+    return model_dir(workspace, name).with_name(f".{name}.training")
 
 
 def model_dir(workspace: Path, name: str) -> Path:
-    return workspace / "models" / name
+    return workspace_path(workspace, "models", name, option="model name")
 
 
 def quiet_libraries() -> None:
