@@ -9,7 +9,7 @@ from typing import Any
 
 from .backends.base import Backend
 from .errors import LabError
-from .workspace import check_name, read_json, workspace_path, write_json
+from .workspace import check_name, read_json, sweep_workspace, workspace_path, write_json
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -32,6 +32,9 @@ class Lab:
     mapping_path: Path = field(default_factory=default_mapping_path)
     queries_dir: Path = field(default_factory=default_queries_dir)
     _encoders: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        sweep_workspace(self.workspace)  # what a killed command left half-replaced
 
     @property
     def config_path(self) -> Path:
