@@ -7,7 +7,6 @@ import hashlib
 import json
 import re
 import time
-import warnings
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import contextmanager, suppress
 from typing import Any, Iterable, Iterator
@@ -21,7 +20,6 @@ from .base import Backend, Documents, Hit, IndexReport, Progress, SearchResult
 from .opensearch_client import (
     ClusterInfo,
     Endpoint,
-    OpenSearchBackendWarning,
     RetryPolicy,
     error_reason,
     lab_error,
@@ -134,12 +132,6 @@ class OpenSearchBackend(Backend):
     def _require(self, features: Iterable[Feature], what: str) -> None:
         require(self.cluster, features, what, self.endpoint.url)
 
-    def _warn_shards(self, index: str, shards: int) -> None:
-        if shards > 1:
-            warnings.warn(f"index '{index}' has {shards} shards: BM25 statistics are per shard, so scores differ "
-                          "from the embedded engine (use --shards 1 to compare them)",
-                          OpenSearchBackendWarning, stacklevel=3)
-
     def _note_index(self, index: str) -> None:
         """Remember which concrete index ``index`` names and its shard count (for manifests)."""
         self._last_index = index
@@ -150,7 +142,6 @@ class OpenSearchBackend(Backend):
         concrete, value = next(iter(settings.items()))
         shards = int(value["settings"]["index"]["number_of_shards"])
         self._indices[index] = (concrete, shards)
-        self._warn_shards(index, shards)
 
     def _bulk(self, index: str, actions: Iterator[tuple[dict[str, Any], str]], progress: Progress | None,
               action: str) -> list[tuple[str, str]]:
@@ -220,7 +211,6 @@ class OpenSearchBackend(Backend):
         check_index_name(index)
         check_unique_ids(docs.ids)
         self._require(mapping_features(body), f"index '{index}'")
-        self._warn_shards(index, self.shards)
         actions = index_actions(docs)
         current, version = self._versions(index)
         new = versioned_name(index, version)
@@ -305,6 +295,12 @@ class OpenSearchBackend(Backend):
                 raise
         return results  # type: ignore[return-value]
 
+    def _search_type(self, index: str) -> dict[str, str]:
+        """``dfs_query_then_fetch`` on an index of several shards: BM25 then uses the index-wide term
+        statistics, so its scores equal a single shard's (and the embedded engine's)."""
+        shards = self._indices.get(index, (None, self.shards))[1]
+        return {"search_type": "dfs_query_then_fetch"} if shards > 1 else {}
+
     @staticmethod
     def _request_body(body: dict[str, Any], pipeline_name: str | None = None) -> dict[str, Any]:
         """The body as sent: no ``_source`` unless asked (only ids and scores are read)."""
@@ -316,9 +312,10 @@ class OpenSearchBackend(Backend):
 
     def _msearch(self, index: str, batch: list[dict[str, Any]], pipeline_name: str | None, lo: int, n: int,
                  what: str) -> list[SearchResult]:
+        header = {"index": index, **self._search_type(index)}
         lines: list[dict[str, Any]] = []
         for body in batch:
-            lines += [{"index": index}, self._request_body(body, pipeline_name)]
+            lines += [header, self._request_body(body, pipeline_name)]
         with self._requests(f"{what}: _msearch of queries {lo + 1}-{lo + len(batch)} of {n}", index):
             response = self.client.msearch(body=lines)
         return [self._result(item, lo + k, n, what) for k, item in enumerate(response["responses"])]
@@ -330,7 +327,7 @@ class OpenSearchBackend(Backend):
         for k, body in enumerate(batch):
             with self._requests(f"{what}: query {lo + k + 1} of {n}", index):
                 response = self.client.search(index=index, body=self._request_body(body),
-                                              search_pipeline=pipeline_name)
+                                              search_pipeline=pipeline_name, params=self._search_type(index))
             results.append(self._result(response, lo + k, n, what))
         return results
 
