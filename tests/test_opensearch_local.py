@@ -1,0 +1,92 @@
+"""scripts/opensearch-local without a cluster: Java choice, plugin plan and its one-line refusals.
+
+Starting a real node is what CI does before the integration tests (.ci/run)."""
+
+from __future__ import annotations
+
+import importlib.machinery
+import importlib.util
+import socket
+import subprocess
+import sys
+
+import pytest
+
+from lab.context import REPO_ROOT
+
+SCRIPT = REPO_ROOT / "scripts" / "opensearch-local"
+
+
+@pytest.fixture
+def local(monkeypatch, tmp_path):
+    loader = importlib.machinery.SourceFileLoader("opensearch_local", str(SCRIPT))
+    module = importlib.util.module_from_spec(importlib.util.spec_from_loader(loader.name, loader))
+    loader.exec_module(module)
+    monkeypatch.setenv("LAB_OPENSEARCH_HOME", str(tmp_path / "home"))
+    return module
+
+
+def fake_jdk(root, name: str, version: str):
+    jdk = root / name
+    (jdk / "bin").mkdir(parents=True)
+    (jdk / "bin" / "java").write_text("#!/bin/sh\n")
+    (jdk / "release").write_text(f'JAVA_VERSION="{version}"\n')
+    return jdk
+
+
+def test_3x_takes_a_jdk_21_or_newer_and_2x_the_given_one(local, monkeypatch, tmp_path):
+    jvm = tmp_path / "jvm"
+    old, new = fake_jdk(jvm, "java-17", "17.0.15"), fake_jdk(jvm, "temurin-25", "25.0.3")
+    monkeypatch.setattr(local, "JVM_DIR", jvm)
+    monkeypatch.setenv("JAVA_HOME", str(old))
+    assert local.find_java("3.5.0") == (new, 25)
+    assert local.find_java("2.19.1") == (old, 17)
+
+
+def test_no_new_enough_jdk_is_one_line_naming_what_was_found(local, monkeypatch, tmp_path):
+    jvm = tmp_path / "jvm"
+    fake_jdk(jvm, "java-17", "17.0.15")
+    monkeypatch.setattr(local, "JVM_DIR", jvm)
+    monkeypatch.delenv("JAVA_HOME", raising=False)
+    with pytest.raises(local.Refusal, match=r"OpenSearch 3.5.0 needs Java 21 or newer; found 17 at .*java-17"):
+        local.find_java("3.5.0")
+
+
+def test_an_unserved_optional_plugin_is_a_note_and_a_required_one_a_refusal(local, monkeypatch, tmp_path):
+    served = {"opensearch-knn": tmp_path / "knn.zip"}
+    monkeypatch.setattr(local, "fetch", lambda coordinates: served.get(coordinates.split(":")[1]))
+    plan, notes = local.plugin_plan("3.5.0", "knn,neural-search?")
+    assert plan == [("knn", served["opensearch-knn"])]
+    assert notes == ["note: org.opensearch.plugin:opensearch-neural-search:3.5.0.0@zip is not served by Maven "
+                     "Central; starting without 'neural-search'"]
+    with pytest.raises(local.Refusal, match=r"opensearch-neural-search:3.5.0.0@zip is not served by Maven Central: "
+                                            r"plugin 'neural-search' cannot be installed"):
+        local.plugin_plan("3.5.0", "neural-search")
+    with pytest.raises(local.Refusal, match="unknown plugin 'sql'"):
+        local.plugin_plan("3.5.0", "knn,sql")
+
+
+def run(*args: str, env_home) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(SCRIPT), *args], capture_output=True, text=True,
+                          env={"LAB_OPENSEARCH_HOME": str(env_home), "PATH": "/usr/bin:/bin"})
+
+
+def test_a_port_in_use_is_refused_before_anything_is_fetched(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run("start", "--port", str(port), env_home=tmp_path)
+    assert result.returncode == 1 and result.stdout == ""
+    assert result.stderr.strip().splitlines() == [
+        f"opensearch-local: port {port} or its transport port {port + 100} on 127.0.0.1 is in use by another "
+        "process: stop it or pass --port"]
+    assert not (tmp_path / "artifacts").exists()
+
+
+def test_status_and_stop_of_a_node_never_started(tmp_path):
+    status = run("status", "--port", "9", env_home=tmp_path)
+    assert status.returncode == 3 and "no OpenSearch started by this script is running on port 9" in status.stdout
+    assert run("stop", "--port", "9", env_home=tmp_path).returncode == 0
+    logs = run("logs", "--port", "9", env_home=tmp_path)
+    assert logs.returncode == 1 and logs.stderr.startswith("opensearch-local: no log for a node on port 9")
