@@ -1,11 +1,13 @@
 """The whole loop against a real OpenSearch cluster: runs only when $OPENSEARCH_URL is set.
 
-    docker compose up -d
-    OPENSEARCH_URL=http://localhost:9200 python -m pytest tests/test_opensearch_integration.py -ra
+    export OPENSEARCH_URL=$(scripts/opensearch-local start)    # or `docker compose up -d`
+    python -m pytest tests/test_opensearch_integration.py -ra
 
-Credentials come from $OPENSEARCH_USER/$OPENSEARCH_PASSWORD. The indices and pipelines the backend tests
-create (``relevance-lab-it-*``, ``relevance-lab-*``) are deleted afterwards; the CLI test leaves its ``demo``
-index (an alias to ``demo-vN``) and its strategies' pipelines, as `lab demo` would.
+CI (.ci/run) starts a local node and sets $OPENSEARCH_URL; with CI=true and no URL this module fails
+instead of skipping. Credentials come from $OPENSEARCH_USER/$OPENSEARCH_PASSWORD. The indices and
+pipelines the backend tests create (``relevance-lab-it-*``, ``relevance-lab-*``) are deleted afterwards;
+the CLI test leaves its ``demo`` index (an alias to ``demo-vN``) and its strategies' pipelines, as
+`lab demo` would.
 """
 
 from __future__ import annotations
@@ -18,16 +20,23 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from opensearchpy.exceptions import RequestError
 
 from lab.backends.base import Documents
 from lab.backends.check import check_backends
 from lab.backends.opensearch import PIPELINE_PREFIX, OpenSearchBackend
 from lab.backends.opensearch_client import Version
+from lab.backends.opensearch_features import NEURAL_PLUGIN, is_hybrid
 from lab.cli import cli
-from lab.context import default_mapping_path
+from lab.context import default_mapping_path, default_queries_dir
+from lab.errors import DataError, LabError, QueryError
 from lab.mapping import load_mapping, text_fields, vector_fields
+from lab.templates import load_templates
 
 URL = os.environ.get("OPENSEARCH_URL")
+if os.environ.get("CI") == "true" and not URL:
+    pytest.fail("CI runs the OpenSearch integration tests: .ci/run must start a cluster and set OPENSEARCH_URL",
+                pytrace=False)
 pytestmark = [
     pytest.mark.opensearch,
     pytest.mark.skipif(not URL, reason="no cluster: set OPENSEARCH_URL (e.g. http://localhost:9200 after "
@@ -68,8 +77,10 @@ def catalogue(n: int = 40, seed: int = 3) -> tuple[dict, Documents]:
     rng = np.random.default_rng(seed)
     ids = [str(100001 + i) for i in range(n)]
     titles = [" ".join(rng.choice(WORDS, size=int(rng.integers(2, 6)))) for _ in ids]
+    descriptions = [" ".join(rng.choice(WORDS, size=int(rng.integers(3, 30)))) for _ in ids]
     fields = {"product_id": ids, "product_title": titles,
-              "product_description": [t if i % 3 else None for i, t in enumerate(titles)]}
+              "product_description": [d if i % 3 else None for i, d in enumerate(descriptions)],
+              "attributes": [" ".join(rng.choice(WORDS, size=3)) if i % 2 else None for i in range(n)]}
     vectors = {}
     for name in vector_fields(body, "minilm"):
         matrix = rng.standard_normal((n, 384)).astype(np.float32)
@@ -118,7 +129,16 @@ def test_put_vectors_adds_a_model_in_place(backend, alias):
     assert backend.count(alias) == len(docs)
 
 
+def needs_neural_search(backend: OpenSearchBackend) -> None:
+    """Skip, saying why, on a cluster without the neural-search plugin (Maven Central does not serve it)."""
+    if NEURAL_PLUGIN not in (backend.cluster.plugins or ()):
+        pytest.skip(f"the cluster at {URL} has no {NEURAL_PLUGIN} plugin (org.opensearch.plugin:"
+                    "opensearch-neural-search is not served by Maven Central, so scripts/opensearch-local "
+                    "cannot install it); test_hybrid_strategies_are_refused_without_neural_search runs instead")
+
+
 def test_hybrid_with_a_stored_pipeline_and_its_explanation(backend, alias):
+    needs_neural_search(backend)
     if backend.cluster.version < Version(2, 19):
         pytest.skip(f"hybrid explanation needs OpenSearch 2.19; the cluster runs {backend.cluster.number}")
     body, docs = catalogue()
@@ -159,3 +179,133 @@ def test_the_whole_cli_loop(tmp_path: Path):
         backend = manifest["backend"]
         assert backend["backend"] == "opensearch" and backend["shards"] == 1 and backend["cluster_version"]
         assert "password" not in json.dumps(backend).lower()
+
+
+# --- every shipped strategy, the cluster against the embedded engine ---------------------------------
+
+SHIPPED_OVERRIDES = {"vectorsearch_finetune": {"model": "minilm"}, "rrf_finetune": {"model": "minilm"}}
+"""Templates of a fine-tuned model run here on the base model's fields (the same DSL, other vectors)."""
+QUERY_TEXTS = ["deck paint", "angle bracket screw", "wood door hinge", "tile grout shelf", "drill"]
+
+
+def shipped_bodies(template, docs: Documents) -> tuple[list[dict], dict | None]:
+    """The template rendered for every query text, with a stored product vector as the query vector."""
+    params = template.resolve_params(SHIPPED_OVERRIDES.get(template.name))
+    bodies, pipeline = [], None
+    for i, text in enumerate(QUERY_TEXTS):
+        vector = docs.vectors["text_vector_minilm"][(7 * i) % len(docs)].tolist()
+        body, pipeline = template.render({**params, "query_text": text, "query_vector": vector, "size": 10})
+        bodies.append(body)
+    return bodies, pipeline
+
+
+@pytest.fixture(scope="module")
+def both_backends(backend, tmp_path_factory):
+    """One small catalogue (HNSW is exact at this size) in the embedded engine and on the cluster."""
+    from lab.backends.embedded import EmbeddedBackend
+
+    name = f"relevance-lab-it-shipped-{uuid.uuid4().hex[:8]}"
+    body, docs = catalogue(n=120, seed=11)
+    embedded = EmbeddedBackend(tmp_path_factory.mktemp("embedded"))
+    embedded.build_index(name, body, docs)
+    backend.build_index(name, body, docs)
+    yield embedded, name, docs
+    for index in backend.client.indices.get_alias(index=f"{name}-v*"):
+        backend.client.indices.delete(index=index)
+
+
+@pytest.mark.parametrize("strategy", sorted(load_templates(default_queries_dir())))
+def test_every_shipped_strategy_scores_as_the_embedded_engine(backend, both_backends, strategy):
+    embedded, index, docs = both_backends
+    template = load_templates(default_queries_dir())[strategy]
+    bodies, pipeline = shipped_bodies(template, docs)
+    if any(is_hybrid(b) for b in bodies):
+        needs_neural_search(backend)
+    comparison = check_backends(embedded, backend, index, bodies, pipeline, labels=QUERY_TEXTS,
+                                strategy=f"it-{strategy}", tolerance=1e-5)
+    assert all(q.cluster_total and q.rows for q in comparison.queries)
+    assert comparison.agreeing == len(bodies), comparison.summary()
+
+
+def test_hybrid_strategies_are_refused_without_neural_search(backend, both_backends):
+    """The lab refuses in one line what the cluster cannot run, and the cluster indeed cannot run it."""
+    if NEURAL_PLUGIN in (backend.cluster.plugins or ()):
+        pytest.skip("the cluster has the neural-search plugin: the hybrid strategies run above")
+    _, index, docs = both_backends
+    templates = load_templates(default_queries_dir())
+    hybrid = [t for t in templates.values() if t.pipeline is not None]
+    assert {"hybrid_minmax", "rrf", "rrf_multi"} <= {t.name for t in hybrid}
+    for template in hybrid:
+        bodies, pipeline = shipped_bodies(template, docs)
+        with pytest.raises(QueryError, match=f"needs the hybrid query from the {NEURAL_PLUGIN} plugin") as refused:
+            backend.search_batch(index, bodies, pipeline, strategy=template.name)
+        assert "\n" not in str(refused.value)
+    with pytest.raises(RequestError, match="unknown query \\[hybrid\\]"):
+        backend.client.search(index=index, body=shipped_bodies(templates["rrf"], docs)[0][0])
+
+
+def test_explain_on_the_cluster_equals_the_hit_scores(backend, both_backends):
+    _, index, docs = both_backends
+    templates = load_templates(default_queries_dir())
+    for strategy in ("textsearch_boosted", "vectorsearch", "hybrid_boosted"):
+        body = shipped_bodies(templates[strategy], docs)[0][0]
+        hits = backend.search_batch(index, [body], strategy=f"it-{strategy}")[0].hits
+        for hit in hits[:3]:
+            explanation = backend.explain(index, body, hit.doc_id)
+            assert explanation["value"] == pytest.approx(hit.score, rel=1e-6), (strategy, hit)
+
+
+# --- the index lifecycle -----------------------------------------------------------------------------
+
+def test_a_partial_bulk_failure_is_listed_and_keeps_the_previous_index(backend, alias):
+    body, docs = catalogue()
+    backend.build_index(alias, body, docs)
+    product_ids = list(docs.ids)
+    product_ids[5] = "9" * 40_000  # a keyword term over Lucene's 32766 bytes: this document alone is refused
+    report = backend.build_index(alias, body, Documents(docs.ids, {**docs.fields, "product_id": product_ids},
+                                                        docs.vectors))
+    assert [doc for doc, _ in report.failed] == [docs.ids[5]]
+    assert "immense term" in report.failed[0][1] and report.indexed == len(docs) - 1
+    assert backend.client.indices.get_alias(name=alias) == {f"{alias}-v1": {"aliases": {alias: {}}}}
+    assert not backend.client.indices.exists(index=f"{alias}-v2")
+    assert backend.count(alias) == len(docs)
+
+
+def test_a_mapping_conflict_is_one_line(backend, alias):
+    body, docs = catalogue()
+    backend.build_index(alias, body, docs)
+    field = {"title_vector_minilm": {**body["mappings"]["properties"]["title_vector_minilm"], "dimension": 8}}
+    with pytest.raises(DataError, match="field 'title_vector_minilm' of index .* is mapped as") as conflict:
+        backend.put_vectors(alias, field, docs.ids, {"title_vector_minilm": np.ones((len(docs), 8), np.float32)})
+    assert "\n" not in str(conflict.value)
+    backend.client.indices.create(index=f"{alias}-plain")
+    try:
+        with pytest.raises(LabError, match="already exists .* not an alias managed by relevance-lab"):
+            backend.build_index(f"{alias}-plain", body, docs)
+    finally:
+        backend.client.indices.delete(index=f"{alias}-plain")
+
+
+# --- beyond one shard ------------------------------------------------------------------------------
+
+def test_three_shards_score_as_one_with_dfs_query_then_fetch(backend, alias):
+    body, docs = catalogue(n=90, seed=5)
+    sharded = OpenSearchBackend.connect(URL, shards=3,
+                                        verify_certs=os.environ.get("OPENSEARCH_VERIFY_CERTS", "1") != "0")
+    backend.build_index(alias, body, docs)
+    sharded.build_index(f"{alias}-3", body, docs)
+    try:
+        assert sharded.describe()["shards"] == 3
+        bodies = [match(" ".join(WORDS[i:i + 3])) for i in range(0, len(WORDS), 3)]
+        one = backend.search_batch(alias, bodies)
+        three = sharded.search_batch(f"{alias}-3", bodies)
+        for a, b in zip(one, three):  # equal scores may come in another order from three shards
+            assert a.total == b.total and [h.score for h in b.hits] == pytest.approx([h.score for h in a.hits], rel=1e-6)
+            scores = {h.doc_id: h.score for h in a.hits}
+            assert all(h.score == pytest.approx(scores[h.doc_id], rel=1e-6) for h in b.hits if h.doc_id in scores)
+        # Without dfs, each shard scores with its own statistics: the test above can fail.
+        plain = sharded.client.search(index=f"{alias}-3", body=bodies[0], params={"search_type": "query_then_fetch"})
+        assert [h["_score"] for h in plain["hits"]["hits"]] != pytest.approx([h.score for h in one[0].hits], rel=1e-6)
+    finally:
+        for index in backend.client.indices.get_alias(index=f"{alias}-3-v*"):
+            backend.client.indices.delete(index=index)
