@@ -373,8 +373,7 @@ def backend() -> None:
 @click.pass_context
 def backend_check(ctx: click.Context, strategy: str, n_queries: int, size: int) -> None:
     """Both backends' results for a handful of queries, side by side (scores, ranks)."""
-    from .backends.check import TABLE_COLUMNS, check_backends
-    from .backends.embedded import EmbeddedBackend
+    from .backends.check import TABLE_COLUMNS, check_backends, embedded_like
     from .runner import query_vectors, render_bodies
     from .templates import load_templates
 
@@ -390,8 +389,8 @@ def backend_check(ctx: click.Context, strategy: str, n_queries: int, size: int) 
     models = template.models(params)
     vectors = query_vectors(lab, models[0], texts, progress_bars()) if models else None
     bodies, pipeline = render_bodies(template, params, texts, vectors, size)
-    result = check_backends(EmbeddedBackend(lab.workspace), lab.backend, lab.index_name, bodies, pipeline,
-                            labels=texts, strategy=strategy)
+    embedded = embedded_like(lab.workspace, lab.backend)  # the engine scoring as the cluster's version does
+    result = check_backends(embedded, lab.backend, lab.index_name, bodies, pipeline, labels=texts, strategy=strategy)
     for query in result.queries:
         table = Table(*TABLE_COLUMNS, title=f"'{query.label}' · hits {query.embedded_total:,} embedded, "
                                             f"{query.cluster_total:,} cluster")

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from contextlib import ExitStack
 
+import numpy as np
 import pytest
 
 from lab.backends.base import Hit, SearchResult
 from lab.backends.check import TABLE_COLUMNS, check_backends, compare
-from lab.backends.opensearch_client import OpenSearchBackendWarning
 from opensearch_support import (  # noqa: F401 (spec, server: fixtures)
     DOCS,
     INDEX_BODY,
@@ -70,9 +70,8 @@ def test_check_backends_runs_both_and_summarises(spec):
             route_shards(srv, shards=shards)
             srv.route("POST", "/_msearch", msearch_reply(
                 lambda body, s=shards: scores[s][body["query"]["match"]["product_title"]["query"]], "products-v1"))
-        with pytest.warns(OpenSearchBackendWarning, match="3 shards"):
-            comparison = check_backends(connect(servers[0]), connect(servers[1]), "products",
-                                        [bm25("angle"), bm25("deck")], labels=["angle", "deck"])
+        comparison = check_backends(connect(servers[0]), connect(servers[1]), "products",
+                                    [bm25("angle"), bm25("deck")], labels=["angle", "deck"])
     assert [q.label for q in comparison.queries] == ["angle", "deck"]
     assert comparison.embedded["shards"] == 1 and comparison.cluster["shards"] == 3
     assert comparison.agreeing == 1
@@ -104,3 +103,44 @@ def test_the_embedded_engine_against_a_cluster(server, tmp_path):
     comparison = check_backends(embedded, connect(server), "products", [bm25("angle")])
     assert comparison.agreeing == 1 and comparison.embedded["backend"] == "embedded"
     assert comparison.cluster["backend"] == "opensearch"
+
+
+@pytest.mark.parametrize("version, factor", [("2.19.1", 2.2), ("3.1.0", 1.0)])
+def test_the_embedded_side_scores_bm25_as_the_cluster_version_does(server, tmp_path, version, factor):
+    """OpenSearch 2.x's BM25 is Lucene's legacy form: the engine's LegacyBM25, scores × (1 + k1) = 2.2."""
+    from lab.backends.check import embedded_like
+    from lab.backends.embedded import EmbeddedBackend
+
+    EmbeddedBackend(tmp_path).build_index("products", INDEX_BODY, DOCS)
+    modern = EmbeddedBackend(tmp_path).search_batch("products", [bm25("angle behr")])[0]
+    assert len(modern.hits) == 2
+    default_cluster(server, version=version)
+    route_shards(server)
+    server.route("POST", "/_msearch", msearch_reply(
+        lambda body: [(h.doc_id, h.score * factor) for h in modern.hits], "products-v1"))
+    cluster = connect(server)
+    embedded = embedded_like(tmp_path, cluster)
+    comparison = check_backends(embedded, cluster, "products", [bm25("angle behr")])
+    assert comparison.agreeing == 1 and comparison.queries[0].max_score_delta < 1e-5
+    scores = [h.score for h in embedded.search_batch("products", [bm25("angle behr")])[0].hits]
+    assert scores == pytest.approx([h.score * factor for h in modern.hits], rel=1e-6)
+
+
+def test_every_bm25_of_a_2_x_cluster_becomes_legacy_bm25_for_the_engine():
+    from lab.backends.opensearch_client import Version
+    from lab.backends.opensearch_documents import embedded_index_body
+    from lab.engine.mapping import parse_index_body
+
+    body = {"settings": {"index.similarity.short.type": "BM25",
+                         "index": {"similarity": {"long": {"type": "BM25", "b": 0.9}}}},
+            "mappings": {"properties": {
+                "title": {"type": "text", "fields": {"exact": {"type": "keyword", "similarity": "BM25"}}},
+                "description": {"type": "text", "similarity": "long"},
+                "attributes": {"type": "text", "similarity": "short"},
+                "brand": {"type": "keyword", "similarity": "default"}}}}
+    for version, legacy in ((Version(2, 19, 1), True), (Version(3, 0), False)):
+        fields = parse_index_body(embedded_index_body(body, version)).fields
+        assert {name: spec.similarity.legacy for name, spec in fields.items()} == dict.fromkeys(
+            ("title", "title.exact", "description", "attributes", "brand"), legacy)
+        assert fields["description"].similarity.b == np.float32(0.9)
+    assert body["mappings"]["properties"]["title"]["fields"]["exact"]["similarity"] == "BM25"

@@ -274,3 +274,70 @@ def test_nonsense_options_are_refused(server, option, value):
     default_cluster(server)
     with pytest.raises(LabError, match=f"--{option.replace('_', '-')} must be positive"):
         connect(server, **{option: value})
+
+
+SEARCH_REJECTED = Reply(429, {"error": {
+    "root_cause": [{"type": "rejected_execution_exception", "reason": "rejected execution of TimedRunnable on "
+                    "QueueResizingOpenSearchThreadPoolExecutor[name = node-1/search, queue capacity = 1000]"}],
+    "type": "rejected_execution_exception", "reason": "rejected execution of TimedRunnable on "
+    "QueueResizingOpenSearchThreadPoolExecutor[name = node-1/search, queue capacity = 1000]"}})
+
+
+def test_only_the_429_items_of_an_msearch_are_retried(server, monkeypatch):
+    """_msearch answers 200 with a per-item 429: only the rejected queries are sent again, after a backoff."""
+    default_cluster(server)
+    route_shards(server)
+    rejected = {"deck"}
+
+    def ranking(body):
+        text = body["query"]["match"]["product_title"]["query"]
+        if text in rejected:
+            rejected.discard(text)
+            return SEARCH_REJECTED
+        return [(text, 1.0)]
+
+    server.route("POST", "/_msearch", msearch_reply(ranking, "products-v1"))
+    sleeps = []
+    monkeypatch.setattr(time, "sleep", sleeps.append)
+    results = connect(server).search_batch("products", [bm25("angle"), bm25("deck"), bm25("nail")])
+    assert [r.hits[0].doc_id for r in results] == ["angle", "deck", "nail"]
+    sent = server.sent("POST", "/_msearch")
+    assert [len(r.ndjson()) for r in sent] == [6, 2] and sent[1].ndjson()[1] == {**bm25("deck"), "_source": False}
+    assert sleeps == [FAST.delay(0)]
+
+
+def test_persistent_429_items_of_an_msearch_fail_in_one_line(server):
+    default_cluster(server)
+    route_shards(server)
+    server.route("POST", "/_msearch", msearch_reply(
+        lambda body: SEARCH_REJECTED if "deck" in str(body) else [("1", 1.0)], "products-v1"))
+    with pytest.raises(LabError) as error:
+        connect(server).search_batch("products", [bm25("angle"), bm25("deck")], strategy="textsearch")
+    assert not isinstance(error.value, QueryError)
+    assert one_line(error) == (f"strategy 'textsearch': _msearch of queries 1-2 of 2: OpenSearch at {server.url} is "
+                               "overloaded (429) even after retries: rejected_execution_exception: rejected execution "
+                               "of TimedRunnable on QueueResizingOpenSearchThreadPoolExecutor[name = node-1/search, "
+                               "queue capacity = 1000]; lower --concurrency or --batch-size")
+    sent = server.sent("POST", "/_msearch")
+    assert len(sent) == FAST.retries + 1 and all(len(r.ndjson()) == 2 for r in sent[1:])
+
+
+def test_an_opensearch_py_without_search_pipeline_is_refused_at_connect(server, monkeypatch):
+    """opensearch-py before 2.6 has no client.search_pipeline: one line naming both versions, not an AttributeError."""
+    from opensearchpy import OpenSearch
+
+    from lab.backends import opensearch_client
+
+    class OldClient(OpenSearch):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            del self.search_pipeline
+
+    monkeypatch.setattr(opensearch_client, "OpenSearch", OldClient)
+    monkeypatch.setattr(opensearch_client, "CLIENT_VERSION", "2.4.2")
+    default_cluster(server)
+    with pytest.raises(LabError) as error:
+        connect(server)
+    assert one_line(error) == ("opensearch-py 2.4.2 is installed, but relevance-lab needs opensearch-py>=2.6 "
+                               "(client.search_pipeline): pip install 'opensearch-py>=2.6'")
+    assert server.requests == []

@@ -146,11 +146,10 @@ def test_vectors_are_sent_as_the_exact_float32_values():
     assert np.array_equal(parsed, vectors)
 
 
-def test_shards_option_sets_the_count_and_warns(server):
+def test_shards_option_sets_the_count(server):
     default_cluster(server, doc_count=lambda: 3)
     backend = connect(server, shards=3)
-    with pytest.warns(OpenSearchBackendWarning, match="3 shards: BM25 statistics are per shard"):
-        backend.build_index("products", INDEX_BODY, DOCS)
+    backend.build_index("products", INDEX_BODY, DOCS)
     assert server.sent("PUT", "/products-v1")[0].json()["settings"]["index"]["number_of_shards"] == 3
     assert backend.describe()["shards"] == 3
 
@@ -366,8 +365,7 @@ def test_explain_of_a_hybrid_query_adds_the_hybrid_score_explanation_processor(s
                  Reply(200, {"my-nlp-index": {"settings": {"index": {"number_of_shards": "2"}}}}))
     backend = connect(server)
     body = hybrid("horse", size=5)
-    with pytest.warns(OpenSearchBackendWarning, match="2 shards"):
-        explanation = backend.explain("my-nlp-index", body, "5", MINMAX)
+    explanation = backend.explain("my-nlp-index", body, "5", MINMAX)
     assert explanation["description"] == "arithmetic_mean combination of:"
     assert [d["description"] for d in explanation["details"]] == ["min_max normalization of:"] * 2
     explain_pipeline = {**MINMAX, "response_processors": [{"hybrid_score_explanation": {}}]}
@@ -408,7 +406,7 @@ def test_no_verify_certs_warns_once(monkeypatch):
 def test_index_settings_are_overridden_where_the_body_writes_them(spec, settings, expected):
     """Short, flat or nested: a setting is replaced in place, never written twice (OpenSearch would reject it)."""
     body = {"settings": settings, "mappings": {"properties": {"v": KNN}}}
-    sent = cluster_index_body(body, shards=2)
+    sent = cluster_index_body(body, shards=2, version=Version(3, 1))
     assert sent["settings"] == expected and body["settings"] == settings
     assert spec.request_errors(Recorded("PUT", "/products-v1", {}, {}, json.dumps(sent).encode())) == []
     assert loaded_settings(body) == {"index": {"refresh_interval": settings.get("refresh_interval", "1s")}}
@@ -419,3 +417,107 @@ def test_versions_compare_numerically():
     assert str(Version.parse("2.10")) == "2.10.0"
     with pytest.raises(LabError, match="cannot read the OpenSearch version 'unknown'"):
         Version.parse("unknown")
+
+
+def cluster_at(server, version: str) -> None:
+    """A healthy cluster reporting ``version`` (the 3.1.0 answer with its number changed)."""
+    default_cluster(server, version="3.1.0")
+    info = canned("info-3.1.0")
+    info.body["version"]["number"] = version
+    server.route("GET", "/", info)
+    server.route("POST", "/_msearch", msearch_reply(lambda body: [("100001", 0.5)], "products-v1"))
+    route_shards(server)
+
+
+RRF_20 = {"phase_results_processors": [{"score-ranker-processor": {"combination": {"technique": "rrf",
+                                                                                 "rank_constant": 20}}}]}
+RRF_20_BEFORE_3_1 = {"phase_results_processors": [{"score-ranker-processor": {"combination": {
+    "technique": "rrf", "parameters": {"rank_constant": 20}}}}]}
+
+
+@pytest.mark.parametrize("version, sent", [("2.19.1", RRF_20_BEFORE_3_1), ("3.0.0", RRF_20_BEFORE_3_1),
+                                           ("3.1.0", RRF_20)])
+def test_rank_constant_is_sent_where_the_cluster_reads_it(server, version, sent):
+    """neural-search 2.19/3.0 read rank_constant only from combination.parameters; 3.1 moved it up (PR #1322)."""
+    cluster_at(server, version)
+    backend = connect(server)
+    backend.search_batch("products", [hybrid("a")], RRF_20, strategy="rrf")
+    name = pipeline_id("rrf", sent)
+    put = server.sent("PUT", "/_search/pipeline/.*")
+    assert [(r.path, r.json()) for r in put] == [(f"/_search/pipeline/{name}", sent)]
+    assert server.sent("POST", "/_msearch")[0].ndjson()[1]["search_pipeline"] == name
+    assert RRF_20["phase_results_processors"][0]["score-ranker-processor"]["combination"] == {
+        "technique": "rrf", "rank_constant": 20}
+
+
+def test_integer_weights_are_sent_as_floats(server):
+    """neural-search casts weights to a list of Double: ``[1, 0]`` would fail, ``[1.0, 0.0]`` is read."""
+    cluster_at(server, "3.1.0")
+    backend = connect(server)
+    combination = {"technique": "arithmetic_mean", "parameters": {"weights": [1, 0]}}
+    minmax = {"phase_results_processors": [{"normalization-processor": {
+        "normalization": {"technique": "min_max"}, "combination": combination}}]}
+    rrf = {"phase_results_processors": [{"score-ranker-processor": {"combination": {
+        "technique": "rrf", "rank_constant": 60, "parameters": {"weights": [2, 1]}}}}]}
+    backend.search_batch("products", [hybrid("a")], minmax, strategy="minmax")
+    backend.search_batch("products", [hybrid("a")], rrf, strategy="rrf")
+    put = server.sent("PUT", "/_search/pipeline/.*")
+    assert b'"weights":[1.0,0.0]' in put[0].body and b'"weights":[2.0,1.0]' in put[1].body
+    assert combination["parameters"]["weights"] == [1, 0]
+    assert put[0].path.endswith(pipeline_id("minmax", put[0].json()))
+
+
+def test_a_pipeline_a_3_x_cluster_reads_as_is_keeps_its_name(server):
+    cluster_at(server, "3.1.0")
+    connect(server).search_batch("products", [hybrid("a")], MINMAX, strategy="Hybrid MinMax")
+    assert [r.path for r in server.sent("PUT", "/_search/pipeline/.*")] == [
+        f"/_search/pipeline/{pipeline_id('Hybrid MinMax', MINMAX)}"]
+
+
+@pytest.mark.parametrize("version, bound, message", [
+    ("2.19.1", "lower_bounds", "needs lower_bounds in min_max normalization, which OpenSearch 3.0 introduced; "
+                               "the cluster at .* runs 2.19.1"),
+    ("3.1.0", "upper_bounds", "needs upper_bounds in min_max normalization, which OpenSearch 3.2 introduced; "
+                              "the cluster at .* runs 3.1.0"),
+])
+def test_min_max_bounds_are_refused_before_their_version(server, version, bound, message):
+    cluster_at(server, version)
+    backend = connect(server)
+    pipeline = {"phase_results_processors": [{"normalization-processor": {
+        "normalization": {"technique": "min_max", "parameters": {bound: [{"mode": "clip", "min_score": 0.0}]}},
+        "combination": {"technique": "arithmetic_mean"}}}]}
+    with pytest.raises(QueryError, match=message) as error:
+        backend.search_batch("products", [hybrid("a")], pipeline, strategy="hybrid")
+    assert "\n" not in str(error.value)
+    assert not server.sent("PUT", "/_search/pipeline/.*")
+
+
+def test_lower_bounds_are_accepted_by_3_0(server):
+    cluster_at(server, "3.0.0")
+    pipeline = {"phase_results_processors": [{"normalization-processor": {
+        "normalization": {"technique": "min_max", "parameters": {"lower_bounds": [{"mode": "apply", "min_score": 0.1},
+                                                                                 {"mode": "ignore"}]}},
+        "combination": {"technique": "arithmetic_mean"}}}]}
+    assert connect(server).search_batch("products", [hybrid("a")], pipeline, strategy="hybrid")[0].total == 1
+    assert server.sent("PUT", "/_search/pipeline/.*")[0].json() == pipeline
+
+
+LEGACY_BODY = {"settings": {"index": {"similarity": {"default": {"type": "LegacyBM25"},
+                                                     "title": {"type": "LegacyBM25"}}}},
+               "mappings": {"properties": {"product_title": {"type": "text", "similarity": "title"}}}}
+
+
+@pytest.mark.parametrize("version, sent_type", [("2.19.1", "BM25"), ("3.1.0", "LegacyBM25")])
+def test_legacy_bm25_is_named_bm25_on_a_2_x_cluster(server, version, sent_type):
+    """2.x has no LegacyBM25 type (index creation would fail): its BM25 is the legacy form."""
+    default_cluster(server, version=version, doc_count=lambda: 3)
+    connect(server).build_index("products", LEGACY_BODY, DOCS)
+    similarity = server.sent("PUT", "/products-v1")[0].json()["settings"]["index"]["similarity"]
+    assert similarity == {"default": {"type": sent_type}, "title": {"type": sent_type}}
+    assert LEGACY_BODY["settings"]["index"]["similarity"]["default"] == {"type": "LegacyBM25"}
+
+
+def test_flat_similarity_settings_are_translated_too():
+    body = {"settings": {"index.similarity.default.type": "LegacyBM25", "similarity": {"t": {"type": "LegacyBM25"}}}}
+    sent = cluster_index_body(body, 1, Version(2, 19, 1))["settings"]
+    assert sent["index.similarity.default.type"] == "BM25" and sent["similarity"] == {"t": {"type": "BM25"}}

@@ -4,9 +4,16 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
-from typing import Any, Sequence
+from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Sequence
 
 from .base import Backend, Hit, SearchResult
+from .embedded import EmbeddedBackend
+from .opensearch_documents import embedded_index_body
+
+if TYPE_CHECKING:
+    from .opensearch import OpenSearchBackend
 
 TABLE_COLUMNS = ("rank", "embedded id", "embedded score", "cluster id", "cluster score", "Δ score")
 """Column headers for :meth:`QueryComparison.table_rows`."""
@@ -101,6 +108,12 @@ def compare(label: str, embedded: SearchResult, cluster: SearchResult) -> QueryC
     deltas = {hit.doc_id: cluster_scores[hit.doc_id] - hit.score for hit in embedded.hits
               if hit.doc_id in cluster_scores}
     return QueryComparison(label, rows, embedded.total, cluster.total, deltas)
+
+
+def embedded_like(workspace: Path, cluster: OpenSearchBackend) -> EmbeddedBackend:
+    """The workspace's embedded indexes, scored as ``cluster`` scores (2.x: legacy BM25, see
+    :func:`embedded_index_body`)."""
+    return EmbeddedBackend(workspace, partial(embedded_index_body, version=cluster.cluster.version))
 
 
 def check_backends(embedded: Backend, cluster: Backend, index: str, bodies: Sequence[dict[str, Any]],

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -22,9 +22,12 @@ class EmbeddedBackend(Backend):
 
     name = "embedded"
 
-    def __init__(self, workspace: Path):
+    def __init__(self, workspace: Path, rewrite: Callable[[dict[str, Any]], dict[str, Any]] | None = None):
+        """``rewrite`` changes each saved index body as it is loaded (to score as a given cluster: for
+        searching, not for put_vectors, which would save the changed body)."""
         self.workspace = Path(workspace)
         self.root = self.workspace / "indexes"
+        self.rewrite = rewrite
         self._loaded: dict[str, EmbeddedIndex] = {}
 
     def _path(self, index: str) -> Path:
@@ -36,7 +39,7 @@ class EmbeddedBackend(Backend):
             path = self._path(index)
             if not path.exists():
                 raise LabError(f"index '{index}' does not exist in {self.root}: run `lab index` first")
-            self._loaded[index] = EmbeddedIndex.load(path)
+            self._loaded[index] = EmbeddedIndex.load(path, self.rewrite)
         return self._loaded[index]
 
     def _save(self, index: str, engine_index: EmbeddedIndex) -> None:

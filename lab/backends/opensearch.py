@@ -24,6 +24,7 @@ from .opensearch_client import (
     error_reason,
     lab_error,
     make_client,
+    overloaded,
     read_cluster,
 )
 from .opensearch_documents import (
@@ -48,6 +49,7 @@ from .opensearch_features import (
     require,
     require_fusion,
 )
+from .opensearch_pipelines import cluster_pipeline
 
 PIPELINE_PREFIX = "relevance-lab"
 BULK_CHUNK_DOCS = 500
@@ -194,12 +196,14 @@ class OpenSearchBackend(Backend):
         return current, max(versions, default=0) + 1
 
     def _ensure_pipeline(self, strategy: str, pipeline: dict[str, Any]) -> str:
-        """PUT ``pipeline`` under its content-addressed name (once per session) and return the name."""
-        name = pipeline_id(strategy, pipeline)
+        """PUT ``pipeline``, as this cluster's version reads it, under its content-addressed name (once per
+        session) and return the name."""
+        sent = cluster_pipeline(pipeline, self.cluster.version)
+        name = pipeline_id(strategy, sent)
         if name not in self._pipelines:
             self._require(pipeline_features(pipeline), f"strategy '{strategy}'")
             with self._requests(f"strategy '{strategy}': search pipeline {name} rejected"):
-                self.client.search_pipeline.put(id=name, body=pipeline)
+                self.client.search_pipeline.put(id=name, body=sent)
             self._pipelines.add(name)
         return name
 
@@ -215,7 +219,7 @@ class OpenSearchBackend(Backend):
         current, version = self._versions(index)
         new = versioned_name(index, version)
         with self._requests(f"creating index {new}", new):
-            self.client.indices.create(index=new, body=cluster_index_body(body, self.shards))
+            self.client.indices.create(index=new, body=cluster_index_body(body, self.shards, self.cluster.version))
         swapped = False
         try:
             failed = self._bulk(new, actions, progress, f"loading documents into {new}")
@@ -312,13 +316,26 @@ class OpenSearchBackend(Backend):
 
     def _msearch(self, index: str, batch: list[dict[str, Any]], pipeline_name: str | None, lo: int, n: int,
                  what: str) -> list[SearchResult]:
+        """One _msearch; items rejected with 429 (a full search queue) are sent again, without the others, with
+        backoff."""
         header = {"index": index, **self._search_type(index)}
-        lines: list[dict[str, Any]] = []
-        for body in batch:
-            lines += [header, self._request_body(body, pipeline_name)]
-        with self._requests(f"{what}: _msearch of queries {lo + 1}-{lo + len(batch)} of {n}", index):
-            response = self.client.msearch(body=lines)
-        return [self._result(item, lo + k, n, what) for k, item in enumerate(response["responses"])]
+        action = f"{what}: _msearch of queries {lo + 1}-{lo + len(batch)} of {n}"
+        items: list[dict[str, Any]] = [{}] * len(batch)
+        pending = list(range(len(batch)))
+        for attempt in range(self.retry_policy.retries + 1):
+            if attempt:
+                time.sleep(self.retry_policy.delay(attempt - 1))
+            lines: list[dict[str, Any]] = []
+            for k in pending:
+                lines += [header, self._request_body(batch[k], pipeline_name)]
+            with self._requests(action, index):
+                response = self.client.msearch(body=lines)
+            for k, item in zip(pending, response["responses"]):
+                items[k] = item
+            pending = [k for k in pending if items[k].get("status") == 429]
+            if not pending:
+                return [self._result(item, lo + k, n, what) for k, item in enumerate(items)]
+        raise overloaded(action, self.endpoint.url, error_reason(items[pending[0]]))
 
     def _search_each(self, index: str, batch: list[dict[str, Any]], pipeline_name: str | None, lo: int, n: int,
                      what: str) -> list[SearchResult]:

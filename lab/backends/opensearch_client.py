@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
-from opensearchpy import OpenSearch, Transport
+from opensearchpy import OpenSearch, Transport, __versionstr__ as CLIENT_VERSION
 from opensearchpy.exceptions import (
     AuthenticationException,
     AuthorizationException,
@@ -26,6 +26,8 @@ USER_ENV = "OPENSEARCH_USER"
 PASSWORD_ENV = "OPENSEARCH_PASSWORD"
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 MAX_REASON = 400
+MIN_CLIENT = "2.6"
+"""The first opensearch-py with ``client.search_pipeline`` (2.5 only took a pipeline name on ``search``)."""
 
 
 class OpenSearchBackendWarning(UserWarning):
@@ -159,7 +161,11 @@ def make_client(endpoint: Endpoint, *, ca_certs: str | None, verify_certs: bool,
         options["http_auth"] = (endpoint.user, endpoint.password)
     if tls:
         options.update(verify_certs=verify_certs, ssl_show_warn=verify_certs, ca_certs=ca_certs)
-    return OpenSearch(**options)
+    client = OpenSearch(**options)
+    if not hasattr(client, "search_pipeline"):
+        raise LabError(f"opensearch-py {CLIENT_VERSION} is installed, but relevance-lab needs opensearch-py>="
+                       f"{MIN_CLIENT} (client.search_pipeline): pip install 'opensearch-py>={MIN_CLIENT}'")
+    return client
 
 
 def read_cluster(client: OpenSearch, endpoint: Endpoint) -> ClusterInfo:
@@ -218,6 +224,12 @@ def _connection_reason(exc: ClientConnectionError) -> str:
     return type(exc.info).__name__ if isinstance(exc.info, Exception) else str(exc.error)
 
 
+def overloaded(action: str, url: str, reason: str) -> LabError:
+    """The line for a request still rejected with 429 once its retries are spent."""
+    return LabError(f"{action}: OpenSearch at {url} is overloaded (429) even after retries: {reason}; "
+                    "lower --concurrency or --batch-size")
+
+
 def lab_error(exc: TransportError, action: str, url: str, *, timeout: float | None = None,
               index: str | None = None) -> LabError:
     """One clear line for a failed request: what was being done, what the cluster said, what to do."""
@@ -240,7 +252,6 @@ def lab_error(exc: TransportError, action: str, url: str, *, timeout: float | No
         name = f"'{index}' " if index else ""
         return LabError(f"{action}: index {name}does not exist on {url}: run `lab --backend opensearch index` first")
     if exc.status_code == 429:
-        return LabError(f"{action}: OpenSearch at {url} is overloaded (429) even after retries: "
-                        f"{error_reason(exc.info, str(exc.error))}; lower --concurrency or --batch-size")
+        return overloaded(action, url, error_reason(exc.info, str(exc.error)))
     kind = QueryError if exc.status_code == 400 else LabError
     return kind(f"{action}: OpenSearch answered {exc.status_code}: {error_reason(exc.info, str(exc.error))}")

@@ -11,9 +11,14 @@ import numpy as np
 
 from ..errors import DataError, LabError
 from .base import Documents
+from .opensearch_client import Version
 
 INVALID_INDEX_CHARS = set('\\/*?"<>| ,#:')
 DEFAULT_REFRESH_INTERVAL = "1s"
+MODERN_BM25 = Version(3, 0)
+"""OpenSearch 3.0 made ``BM25`` Lucene's BM25 and added ``LegacyBM25``; before, ``BM25`` is the legacy form."""
+LEGACY_BUILTIN = "BM25_legacy"
+"""The similarity the embedded engine declares for fields that name the built-in ``BM25`` of a 2.x cluster."""
 
 
 def check_index_name(name: str) -> None:
@@ -60,21 +65,70 @@ def get_setting(body: dict[str, Any], name: str) -> Any:
     return found[0][found[1]] if found else None
 
 
-def cluster_index_body(body: dict[str, Any], shards: int) -> dict[str, Any]:
-    """The lab's index body as sent to OpenSearch.
+def _similarity_types(settings: dict[str, Any], prefix: str = "") -> Iterator[tuple[dict[str, Any], str, str]]:
+    """(object, key, similarity name) of every ``similarity.<name>.type`` setting, nested, short or flat."""
+    for key, value in settings.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, dict):
+            yield from _similarity_types(value, f"{path}.")
+        elif match := re.fullmatch(r"(?:index\.)?similarity\.([^.]+)\.type", path):
+            yield settings, key, match[1]
+
+
+def _field_bodies(properties: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """Every field body under ``properties``, objects' and multi-fields' included."""
+    for field in properties.values():
+        if isinstance(field, dict):
+            yield field
+            yield from _field_bodies(field.get("properties") or {})
+            yield from _field_bodies(field.get("fields") or {})
+
+
+def cluster_index_body(body: dict[str, Any], shards: int, version: Version) -> dict[str, Any]:
+    """The lab's index body as sent to OpenSearch ``version``.
 
     ``shards`` primary shards (BM25 statistics are per shard, so one shard matches the embedded
     engine); no replicas unless the body asks for them; ``index.knn`` on when there are vector fields
     (approximate k-NN needs it); refresh off while loading (:func:`loaded_settings` restores it).
+    Before 3.0 a ``LegacyBM25`` similarity is sent as ``BM25``, which is the legacy form there.
     """
     out = copy.deepcopy(body)
     settings = out.setdefault("settings", {})
+    if version < MODERN_BM25:
+        for node, key, _name in _similarity_types(settings):
+            if node[key] == "LegacyBM25":
+                node[key] = "BM25"
     _set_setting(settings, "number_of_shards", shards)
     _set_setting(settings, "number_of_replicas", 0, overwrite=False)
     properties = (out.get("mappings") or {}).get("properties") or {}
     if any(p.get("type") == "knn_vector" for p in properties.values()):
         _set_setting(settings, "knn", True, overwrite=False)
     _set_setting(settings, "refresh_interval", "-1")
+    return out
+
+
+def embedded_index_body(body: dict[str, Any], version: Version) -> dict[str, Any]:
+    """``body`` for the embedded engine to score as OpenSearch ``version`` does (a copy).
+
+    Before 3.0 every ``BM25`` there is Lucene's legacy form (scores × (1 + k1)), the engine's
+    ``LegacyBM25``: similarities of type ``BM25``, the default similarity and the built-in ``BM25``.
+    """
+    out = copy.deepcopy(body)
+    if version >= MODERN_BM25:
+        return out
+    settings = out.setdefault("settings", {})
+    declared = set()
+    for node, key, name in _similarity_types(settings):
+        declared.add(name)
+        if node[key] == "BM25":
+            node[key] = "LegacyBM25"
+    legacy = {"default"} - declared
+    for field in _field_bodies((out.get("mappings") or {}).get("properties") or {}):
+        if field.get("similarity") == "BM25":
+            field["similarity"] = LEGACY_BUILTIN
+            legacy.add(LEGACY_BUILTIN)
+    for name in sorted(legacy):
+        _set_setting(settings, f"similarity.{name}.type", "LegacyBM25")
     return out
 
 

@@ -32,7 +32,8 @@ SCORE_RANKER = Feature("the score-ranker-processor (RRF)", Version(2, 19), NEURA
 HYBRID_PAGINATION = Feature("pagination_depth on the hybrid query", Version(2, 19), NEURAL_PLUGIN)
 HYBRID_EXPLANATION = Feature("the hybrid_score_explanation processor", Version(2, 19), NEURAL_PLUGIN)
 Z_SCORE = Feature("z_score normalization", Version(3, 0), NEURAL_PLUGIN)
-MIN_MAX_BOUNDS = Feature("min_max normalization bounds", Version(3, 0), NEURAL_PLUGIN)
+MIN_MAX_LOWER_BOUNDS = Feature("lower_bounds in min_max normalization", Version(3, 0), NEURAL_PLUGIN)
+MIN_MAX_UPPER_BOUNDS = Feature("upper_bounds in min_max normalization", Version(3, 2), NEURAL_PLUGIN)
 HYBRID_FILTER = Feature("a filter on the hybrid query", Version(3, 0), NEURAL_PLUGIN)
 RRF_WEIGHTS = Feature("weights in the score-ranker-processor", Version(3, 1), NEURAL_PLUGIN)
 
@@ -87,8 +88,11 @@ def pipeline_features(pipeline: dict[str, Any]) -> set[Feature]:
             normalization = config.get("normalization") or {}
             if normalization.get("technique") == "z_score":
                 features.add(Z_SCORE)
-            if (normalization.get("parameters") or {}).keys() & {"lower_bounds", "upper_bounds"}:
-                features.add(MIN_MAX_BOUNDS)
+            parameters = normalization.get("parameters") or {}
+            if "lower_bounds" in parameters:
+                features.add(MIN_MAX_LOWER_BOUNDS)
+            if "upper_bounds" in parameters:
+                features.add(MIN_MAX_UPPER_BOUNDS)
         if "score-ranker-processor" in processor:
             features.add(SCORE_RANKER)
             combination = (processor["score-ranker-processor"] or {}).get("combination") or {}

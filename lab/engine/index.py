@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -159,6 +159,8 @@ class EmbeddedIndex:
         store.save(self, path)
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str]) -> EmbeddedIndex:
-        """Read an index written by :meth:`save`."""
-        return store.load(cls, path)
+    def load(cls, path: str | os.PathLike[str],
+             rewrite: Callable[[dict[str, Any]], dict[str, Any]] | None = None) -> EmbeddedIndex:
+        """Read an index written by :meth:`save`; ``rewrite`` changes its saved body first, keeping its fields
+        (e.g. the BM25 form, which applies at search time)."""
+        return store.load(cls, path, rewrite)

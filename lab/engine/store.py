@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
@@ -47,7 +47,8 @@ def save(index: EmbeddedIndex, path: str | os.PathLike[str]) -> None:
         (tmp / "index.json").write_text(json.dumps(meta, ensure_ascii=False, indent=1), encoding="utf-8")
 
 
-def load(cls: type[EmbeddedIndex], path: str | os.PathLike[str]) -> EmbeddedIndex:
+def load(cls: type[EmbeddedIndex], path: str | os.PathLike[str],
+         rewrite: Callable[[dict[str, Any]], dict[str, Any]] | None = None) -> EmbeddedIndex:
     root = Path(path)
     try:
         meta = json.loads((root / "index.json").read_text(encoding="utf-8"))
@@ -55,7 +56,7 @@ def load(cls: type[EmbeddedIndex], path: str | os.PathLike[str]) -> EmbeddedInde
         raise LabError(f"{root}: not a saved embedded index ({exc})") from None
     if meta.get("format") != FORMAT:
         raise LabError(f"{root}: unknown index format {meta.get('format')!r} (expected {FORMAT}); rebuild the index")
-    index = cls(parse_index_body(meta["body"]))
+    index = cls(parse_index_body(meta["body"] if rewrite is None else rewrite(meta["body"])))
     index.ids = json.loads((root / "ids.json").read_text(encoding="utf-8"))
     index.id_index = {doc_id: i for i, doc_id in enumerate(index.ids)}
     for name, entry in meta["fields"].items():
