@@ -41,6 +41,8 @@ def test_3x_takes_a_jdk_21_or_newer_and_2x_the_given_one(local, monkeypatch, tmp
     monkeypatch.setenv("JAVA_HOME", str(old))
     assert local.find_java("3.5.0") == (new, 25)
     assert local.find_java("2.19.1") == (old, 17)
+    monkeypatch.delenv("JAVA_HOME")
+    assert local.find_java("2.19.1") == (old, 17)  # 25 has no SecurityManager, which 2.x needs
 
 
 def test_no_new_enough_jdk_is_one_line_naming_what_was_found(local, monkeypatch, tmp_path):
