@@ -20,12 +20,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from opensearchpy.exceptions import RequestError
+from opensearchpy.exceptions import RequestError, TransportError
 
 from lab.backends.base import Documents
 from lab.backends.check import check_backends
 from lab.backends.opensearch import PIPELINE_PREFIX, OpenSearchBackend
 from lab.backends.opensearch_client import Version
+from lab.backends.opensearch_documents import embedded_index_body
+from lab.backends import opensearch_features as features
 from lab.backends.opensearch_features import NEURAL_PLUGIN, is_hybrid
 from lab.cli import cli
 from lab.context import default_mapping_path, default_queries_dir
@@ -160,7 +162,7 @@ def test_the_embedded_engine_agrees_on_bm25_and_knn(backend, alias, tmp_path):
 
     body, docs = catalogue()
     embedded = EmbeddedBackend(tmp_path)
-    embedded.build_index(alias, body, docs)
+    embedded.build_index(alias, embedded_index_body(body, backend.cluster.version), docs)
     backend.build_index(alias, body, docs)
     bodies = [match(" ".join(WORDS[i:i + 2])) for i in range(0, len(WORDS), 2)]
     bodies += [knn(docs.vectors["title_vector_minilm"][i]) for i in range(3)]
@@ -207,7 +209,7 @@ def both_backends(backend, tmp_path_factory):
     name = f"relevance-lab-it-shipped-{uuid.uuid4().hex[:8]}"
     body, docs = catalogue(n=120, seed=11)
     embedded = EmbeddedBackend(tmp_path_factory.mktemp("embedded"))
-    embedded.build_index(name, body, docs)
+    embedded.build_index(name, embedded_index_body(body, backend.cluster.version), docs)  # 2.x: legacy BM25
     backend.build_index(name, body, docs)
     yield embedded, name, docs
     for index in backend.client.indices.get_alias(index=f"{name}-v*"):
@@ -309,3 +311,88 @@ def test_three_shards_score_as_one_with_dfs_query_then_fetch(backend, alias):
     finally:
         for index in backend.client.indices.get_alias(index=f"{alias}-3-v*"):
             backend.client.indices.delete(index=index)
+
+
+# --- version gates: what the lab allows is what the cluster accepts ----------------------------------
+
+def probes(client, index: str, vector: list[float]) -> dict:
+    """For each feature of lab/backends/opensearch_features.py, a request that only a cluster with it accepts."""
+    text = {"match": {"product_title": "deck"}}
+    near = {"knn": {"text_vector_minilm": {"vector": vector, "k": 5}}}
+
+    def pipeline(processor: dict, **extra):
+        def send():
+            name = f"relevance-lab-it-probe-{uuid.uuid4().hex[:8]}"
+            client.search_pipeline.put(id=name, body={"phase_results_processors": [processor], **extra})
+            client.search_pipeline.delete(id=name)
+        return send
+
+    def hybrid(**extra):
+        return lambda: client.search(index=index, body={"query": {"hybrid": {"queries": [text, near], **extra}}})
+
+    def normalization(technique: str = "min_max", **parameters):
+        normalization = {"technique": technique, **({"parameters": parameters} if parameters else {})}
+        return pipeline({"normalization-processor": {"normalization": normalization,
+                                                     "combination": {"technique": "arithmetic_mean"}}})
+
+    def msearch_pipeline():
+        name = f"relevance-lab-it-probe-{uuid.uuid4().hex[:8]}"
+        client.search_pipeline.put(id=name, body={"description": "probe"})
+        try:
+            answer = client.msearch(body=[{"index": index}, {"query": text, "search_pipeline": name}])
+            if "error" in answer["responses"][0]:
+                raise RuntimeError(answer["responses"][0]["error"])
+        finally:
+            client.search_pipeline.delete(id=name)
+
+    def knn_vector():
+        name = f"relevance-lab-it-probe-{uuid.uuid4().hex[:8]}"
+        client.indices.create(index=name, body={"settings": {"index.knn": True}, "mappings": {"properties": {
+            "v": {"type": "knn_vector", "dimension": 2}}}})
+        client.indices.delete(index=name)
+
+    def empty_pipeline():
+        client.search_pipeline.put(id="relevance-lab-it-probe", body={"description": "probe"})
+        client.search_pipeline.delete(id="relevance-lab-it-probe")
+
+    return {
+        features.KNN_QUERY: lambda: client.search(index=index, body={"query": near}),
+        features.KNN_VECTOR: knn_vector,
+        features.SEARCH_PIPELINES: empty_pipeline,
+        features.MSEARCH_PIPELINE: msearch_pipeline,
+        features.HYBRID: hybrid(),
+        features.HYBRID_PAGINATION: hybrid(pagination_depth=10),
+        features.HYBRID_FILTER: hybrid(filter=text),
+        features.NORMALIZATION: normalization(),
+        features.Z_SCORE: normalization("z_score"),
+        features.MIN_MAX_LOWER_BOUNDS: normalization(lower_bounds=[{"mode": "apply", "min_score": 0.1}] * 2),
+        features.MIN_MAX_UPPER_BOUNDS: normalization(upper_bounds=[{"mode": "apply", "max_score": 0.9}] * 2),
+        features.SCORE_RANKER: pipeline({"score-ranker-processor": {"combination": {"technique": "rrf"}}}),
+        features.RRF_WEIGHTS: pipeline({"score-ranker-processor": {"combination": {
+            "technique": "rrf", "parameters": {"weights": [0.4, 0.6]}}}}),
+        features.HYBRID_EXPLANATION: pipeline(
+            {"normalization-processor": {"normalization": {"technique": "min_max"}}},
+            response_processors=[{"hybrid_score_explanation": {}}]),
+    }
+
+
+def test_every_version_gate_matches_what_the_cluster_accepts(backend, both_backends):
+    _, index, docs = both_backends
+    known = {value for value in vars(features).values() if isinstance(value, features.Feature)}
+    checks = probes(backend.client, index, docs.vectors["text_vector_minilm"][0].tolist())
+    assert set(checks) == known, f"features without a probe: {sorted(f.name for f in known - set(checks))}"
+    disagreements = []
+    for feature, probe in checks.items():
+        try:
+            features.require(backend.cluster, {feature}, "probe", URL)
+            allowed = True
+        except QueryError:
+            allowed = False
+        try:
+            probe()
+            accepted, answer = True, "accepted"
+        except (TransportError, RuntimeError) as exc:
+            accepted, answer = False, str(exc)[:200]
+        if allowed != accepted:
+            disagreements.append(f"{feature.name}: lab {'allows' if allowed else 'refuses'}, cluster {answer}")
+    assert not disagreements, f"OpenSearch {backend.cluster.number}: " + "; ".join(disagreements)
