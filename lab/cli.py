@@ -370,9 +370,14 @@ def backend() -> None:
 @click.option("--strategy", default="textsearch_boosted", show_default=True, help="Strategy to compare.")
 @click.option("--queries", "n_queries", type=int, default=5, show_default=True, help="Queries (from the test split).")
 @click.option("--size", type=int, default=10, show_default=True, help="Hits per query.")
+@click.option("--all", "all_strategies", is_flag=True,
+              help="Every strategy over a whole split: nDCG@10 and queries/s on both, identical top 10s, "
+                   "top-100 overlap (HNSW recall for kNN), largest score difference.")
+@click.option("--split", default="test", show_default=True, help="Split for --all.")
 @click.pass_context
-def backend_check(ctx: click.Context, strategy: str, n_queries: int, size: int) -> None:
-    """Both backends' results for a handful of queries, side by side (scores, ranks)."""
+def backend_check(ctx: click.Context, strategy: str, n_queries: int, size: int, all_strategies: bool,
+                  split: str) -> None:
+    """Both backends' results side by side: a handful of queries rank by rank, or --all strategies."""
     from .backends.check import TABLE_COLUMNS, check_backends, embedded_like
     from .runner import query_vectors, render_bodies
     from .templates import load_templates
@@ -381,6 +386,10 @@ def backend_check(ctx: click.Context, strategy: str, n_queries: int, size: int) 
     if lab.backend.name == "embedded":
         raise LabError("`lab backend check` compares the embedded engine with a cluster: add --backend opensearch")
     templates = load_templates(lab.queries_dir)
+    embedded = embedded_like(lab.workspace, lab.backend)  # the engine scoring as the cluster's version does
+    if all_strategies:
+        _print_strategy_checks(lab, embedded, list(templates.values()), split)
+        return
     if strategy not in templates:
         raise LabError(f"unknown strategy '{strategy}' (known: {', '.join(sorted(templates))})")
     template = templates[strategy]
@@ -389,7 +398,6 @@ def backend_check(ctx: click.Context, strategy: str, n_queries: int, size: int) 
     models = template.models(params)
     vectors = query_vectors(lab, models[0], texts, progress_bars()) if models else None
     bodies, pipeline = render_bodies(template, params, texts, vectors, size)
-    embedded = embedded_like(lab.workspace, lab.backend)  # the engine scoring as the cluster's version does
     result = check_backends(embedded, lab.backend, lab.index_name, bodies, pipeline, labels=texts, strategy=strategy)
     for query in result.queries:
         table = Table(*TABLE_COLUMNS, title=f"'{query.label}' · hits {query.embedded_total:,} embedded, "
@@ -398,6 +406,29 @@ def backend_check(ctx: click.Context, strategy: str, n_queries: int, size: int) 
             table.add_row(*row)
         console.print(table)
     console.print(result.summary())
+
+
+def _print_strategy_checks(lab, embedded, templates, split: str) -> None:
+    from .experiments.backend_check import check_strategies
+
+    checks = check_strategies(lab, embedded, templates, split, progress=progress_bars())
+    table = Table("strategy", "nDCG@10 emb", "nDCG@10 cluster", "Δ", "identical top 10", "overlap@100",
+                  "max Δ score", "q/s emb", "q/s cluster",
+                  title=f"embedded engine vs {lab.backend.describe().get('distribution', 'cluster')} "
+                        f"{lab.backend.describe().get('cluster_version', '')} · split {split}")
+    refused = []
+    for check in checks:
+        if check.refused:
+            refused.append(f"{check.strategy}: {check.refused}")
+            continue
+        a = check.agreement
+        table.add_row(check.strategy, f"{check.embedded_ndcg:.4f}", f"{check.cluster_ndcg:.4f}",
+                      f"{check.cluster_ndcg - check.embedded_ndcg:+.4f}", f"{a.identical_top10:.1%}",
+                      f"{a.overlap_at_100:.1%}", f"{a.max_relative_delta:.1e}", f"{check.embedded_qps:,.0f}",
+                      f"{check.cluster_qps:,.0f}")
+    console.print(table)
+    for line in refused:
+        console.print(f"not run on the cluster: {line}", highlight=False, soft_wrap=True)
 
 
 cli_experiments.register(cli)  # compare, queries, explain, tune, report

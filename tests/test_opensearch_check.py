@@ -144,3 +144,25 @@ def test_every_bm25_of_a_2_x_cluster_becomes_legacy_bm25_for_the_engine():
             ("title", "title.exact", "description", "attributes", "brand"), legacy)
         assert fields["description"].similarity.b == np.float32(0.9)
     assert body["mappings"]["properties"]["title"]["fields"]["exact"]["similarity"] == "BM25"
+
+
+def test_agreement_of_two_runs_worked_out_by_hand():
+    from lab.backends.base import Hit
+    from lab.backends.check import agreement
+
+    embedded = {"q1": [Hit("a", 3.0), Hit("b", 2.0)], "q2": [Hit("c", 0.5), Hit("d", 0.4), Hit("e", 0.3), Hit("f", 0.2)],
+                "q3": []}
+    cluster = {"q1": [Hit("a", 3.0), Hit("b", 2.0)],                       # identical
+               "q2": [Hit("c", 0.5), Hit("e", 0.3), Hit("x", 0.25)],     # d missing, x new: order differs
+               "q3": []}                                                  # nothing on either side
+    result = agreement("s", embedded, cluster)
+    assert result.queries == 3 and result.identical_top10 == pytest.approx(2 / 3)
+    assert result.overlap_at_100 == pytest.approx((1 + 2 / 4 + 1) / 3)
+    assert result.max_relative_delta == 0.0
+    cluster["q1"] = [Hit("a", 3.00002), Hit("b", 2.0)]                    # 6.7e-6 relative: still identical
+    assert agreement("s", embedded, cluster).identical_top10 == pytest.approx(2 / 3)
+    assert agreement("s", embedded, cluster).max_relative_delta == pytest.approx(2e-5 / 3, rel=1e-3)
+    cluster["q1"] = [Hit("a", 3.3), Hit("b", 2.0)]
+    assert agreement("s", embedded, cluster).identical_top10 == pytest.approx(1 / 3)
+    with pytest.raises(ValueError, match="not over the same queries"):
+        agreement("s", embedded, {"q1": []})

@@ -181,6 +181,14 @@ def test_the_whole_cli_loop(tmp_path: Path):
         backend = manifest["backend"]
         assert backend["backend"] == "opensearch" and backend["shards"] == 1 and backend["cluster_version"]
         assert "password" not in json.dumps(backend).lower()
+    embedded = CliRunner().invoke(cli, ["--workspace", str(tmp_path), "index"], obj={}, catch_exceptions=False)
+    assert embedded.exit_code == 0, embedded.output
+    check = CliRunner().invoke(cli, [*args, "backend", "check", "--all"], obj={}, catch_exceptions=False,
+                               terminal_width=200)
+    assert check.exit_code == 0, check.output
+    rows = {line.split("│")[1].strip(): line for line in check.output.splitlines() if line.count("│") > 5}
+    assert {"textsearch", "textsearch_boosted", "vectorsearch"} <= rows.keys()
+    assert "100.0%" in rows["textsearch_boosted"]  # BM25: every top 10 identical, scores within 1e-5
 
 
 # --- every shipped strategy, the cluster against the embedded engine ---------------------------------

@@ -130,3 +130,35 @@ def check_backends(embedded: Backend, cluster: Backend, index: str, bodies: Sequ
     theirs = cluster.search_batch(index, list(bodies), pipeline, strategy=strategy)
     queries = [compare(label, e, c) for label, e, c in zip(labels, mine, theirs)]
     return BackendComparison(embedded.describe(), cluster.describe(), queries, tolerance)
+
+
+@dataclass(frozen=True)
+class StrategyAgreement:
+    """How one strategy's run on a cluster compares with the same run on the embedded engine."""
+
+    strategy: str
+    queries: int
+    identical_top10: float
+    """Share of queries whose top 10 are the same documents, in the same order, scores within tolerance."""
+    overlap_at_100: float
+    """Mean share of the embedded top 100 that the cluster also returned (HNSW recall for kNN strategies)."""
+    max_relative_delta: float
+    """The largest |cluster − embedded| / max(1, |embedded|) over documents both returned."""
+
+
+def agreement(strategy: str, embedded: dict[str, list[Hit]], cluster: dict[str, list[Hit]],
+              tolerance: float = 1e-5) -> StrategyAgreement:
+    """Compare two runs of ``strategy`` given as {query id: hits in rank order} (the same query ids)."""
+    if embedded.keys() != cluster.keys():
+        raise ValueError("the two runs are not over the same queries")
+    identical, overlaps, worst = 0, [], 0.0
+    for query, mine in embedded.items():
+        comparison = compare(query, SearchResult(mine[:10], len(mine)), SearchResult(cluster[query][:10], 0))
+        identical += comparison.agrees(tolerance)
+        theirs = {hit.doc_id: hit.score for hit in cluster[query]}
+        overlaps.append(sum(hit.doc_id in theirs for hit in mine) / len(mine) if mine else float(not theirs))
+        for hit in mine:
+            if hit.doc_id in theirs:
+                worst = max(worst, abs(theirs[hit.doc_id] - hit.score) / max(1.0, abs(hit.score)))
+    n = len(embedded)
+    return StrategyAgreement(strategy, n, identical / n if n else 1.0, sum(overlaps) / n if n else 1.0, worst)
