@@ -137,7 +137,7 @@ def test_429_of_single_documents_retries_only_those(server):
     server.route("POST", "/products-v1/_bulk", lambda r: next(calls, ok)(r))
     assert connect(server).build_index("products", INDEX_BODY, DOCS).failed == []
     retried = server.sent("POST", "/products-v1/_bulk")[1].ndjson()
-    assert retried == [{"index": {"_id": "100002"}}, {"product_title": "BEHR Premium Textured DeckOver"}]
+    assert retried == [{"index": {"_id": "100002"}}, {"product_title": "BEHR Premium Textured DeckOver", "lab_position": 1}]
 
 
 def test_persistent_429_fails_in_one_line_and_removes_the_half_built_index(server):

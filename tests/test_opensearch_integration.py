@@ -404,3 +404,22 @@ def test_every_version_gate_matches_what_the_cluster_accepts(backend, both_backe
         if allowed != accepted:
             disagreements.append(f"{feature.name}: lab {'allows' if allowed else 'refuses'}, cluster {answer}")
     assert not disagreements, f"OpenSearch {backend.cluster.number}: " + "; ".join(disagreements)
+
+
+def test_equal_scores_come_in_catalogue_order_after_updates(backend, alias, tmp_path):
+    """The index is sorted on catalogue position: re-adding every document in reverse (vector updates are
+    delete + add in Lucene) leaves ties in the embedded engine's order, which a plain index would reverse."""
+    from lab.backends.embedded import EmbeddedBackend
+
+    body, docs = catalogue(n=30)
+    docs = Documents(docs.ids, {**docs.fields, "product_title": ["deck paint"] * len(docs)}, docs.vectors)
+    backend.build_index(alias, body, docs)
+    field = {"title_vector_it": body["mappings"]["properties"]["title_vector_minilm"]}
+    reverse = docs.ids[::-1]
+    backend.put_vectors(alias, field, reverse, {"title_vector_it": docs.vectors["title_vector_minilm"][::-1].copy()})
+    embedded = EmbeddedBackend(tmp_path)
+    embedded.build_index(alias, embedded_index_body(body, backend.cluster.version), docs)
+    query = [match("deck", size=30)]
+    cluster_order = [h.doc_id for h in backend.search_batch(alias, query)[0].hits]
+    assert len({h.score for h in backend.search_batch(alias, query)[0].hits}) == 1
+    assert cluster_order == [h.doc_id for h in embedded.search_batch(alias, query)[0].hits] == docs.ids

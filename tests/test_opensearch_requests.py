@@ -118,17 +118,19 @@ def test_build_index_sends_exactly_these_requests(server):
     create = server.sent("PUT", "/products-v1")[0].json()
     assert create == {
         "settings": {"index": {"knn": True, "number_of_shards": 1, "number_of_replicas": 0,
-                               "similarity": {"default": {"type": "BM25"}}, "refresh_interval": "-1"}},
-        "mappings": INDEX_BODY["mappings"],
+                               "similarity": {"default": {"type": "BM25"}}, "refresh_interval": "-1",
+                               "sort.field": "lab_position", "sort.order": "asc"}},
+        "mappings": {**INDEX_BODY["mappings"], "properties": {**INDEX_BODY["mappings"]["properties"],
+                                                              "lab_position": {"type": "integer"}}},
     }
     assert server.sent("POST", "/products-v1/_bulk")[0].lines() == [
         '{"index":{"_id":"100001"}}',
         '{"product_title":"Simpson Strong-Tie 12-Gauge Angle","brand":"Simpson Strong-Tie",'
-        '"title_vector_minilm":[0.1,-0.25,1e-05]}',
+        '"title_vector_minilm":[0.1,-0.25,1e-05],"lab_position":0}',
         '{"index":{"_id":"100002"}}',
-        '{"product_title":"BEHR Premium Textured DeckOver"}',
+        '{"product_title":"BEHR Premium Textured DeckOver","lab_position":1}',
         '{"index":{"_id":"100003"}}',
-        '{"brand":"Delta","title_vector_minilm":[0.5,0.5,-0.75]}',
+        '{"brand":"Delta","title_vector_minilm":[0.5,0.5,-0.75],"lab_position":2}',
     ]
     assert server.sent("PUT", "/products-v1/_settings")[0].json() == {"index": {"refresh_interval": "1s"}}
     assert server.sent("POST", "/_aliases")[0].json() == {
@@ -396,12 +398,16 @@ def test_no_verify_certs_warns_once(monkeypatch):
                     pool_size=10, retry_policy=FAST)
 
 
+SORT = {"sort.field": "lab_position", "sort.order": "asc"}
+
+
 @pytest.mark.parametrize("settings, expected", [
-    ({}, {"index": {"number_of_shards": 2, "number_of_replicas": 0, "knn": True, "refresh_interval": "-1"}}),
+    ({}, {"index": {"number_of_shards": 2, "number_of_replicas": 0, "knn": True, "refresh_interval": "-1", **SORT}}),
     ({"number_of_shards": 1, "number_of_replicas": 1, "refresh_interval": "30s"},
-     {"number_of_shards": 2, "number_of_replicas": 1, "refresh_interval": "-1", "index": {"knn": True}}),
+     {"number_of_shards": 2, "number_of_replicas": 1, "refresh_interval": "-1", "index": {"knn": True, **SORT}}),
     ({"index.number_of_shards": 1, "index.knn": False},
-     {"index.number_of_shards": 2, "index.knn": False, "index": {"number_of_replicas": 0, "refresh_interval": "-1"}}),
+     {"index.number_of_shards": 2, "index.knn": False,
+      "index": {"number_of_replicas": 0, "refresh_interval": "-1", **SORT}}),
 ])
 def test_index_settings_are_overridden_where_the_body_writes_them(spec, settings, expected):
     """Short, flat or nested: a setting is replaced in place, never written twice (OpenSearch would reject it)."""
@@ -521,3 +527,20 @@ def test_flat_similarity_settings_are_translated_too():
     body = {"settings": {"index.similarity.default.type": "LegacyBM25", "similarity": {"t": {"type": "LegacyBM25"}}}}
     sent = cluster_index_body(body, 1, Version(2, 19, 1))["settings"]
     assert sent["index.similarity.default.type"] == "BM25" and sent["similarity"] == {"t": {"type": "BM25"}}
+
+
+def test_the_index_is_sorted_on_catalogue_position_only_where_it_can_be():
+    """Equal scores then come in catalogue order; k-NN's native engines and a body's own sort are left alone."""
+    from lab.backends.opensearch_client import Version
+    from lab.backends.opensearch_documents import cluster_index_body, is_position_sorted
+
+    def body(engine: str, settings: dict | None = None) -> dict:
+        return {"settings": settings or {}, "mappings": {"properties": {"t": {"type": "text"}, "v": {
+            "type": "knn_vector", "dimension": 2, "method": {"name": "hnsw", "engine": engine}}}}}
+
+    sent = cluster_index_body(body("lucene"), 1, Version(3, 5))
+    assert is_position_sorted(sent) and sent["mappings"]["properties"]["lab_position"] == {"type": "integer"}
+    assert sent["settings"]["index"]["sort.order"] == "asc"
+    for unsortable in (body("faiss"), body("lucene", {"index": {"sort.field": "t"}})):
+        sent = cluster_index_body(unsortable, 1, Version(3, 5))
+        assert not is_position_sorted(sent) and "lab_position" not in sent["mappings"]["properties"]

@@ -48,8 +48,10 @@ def test_the_shipped_index_body_is_sent_as_a_valid_create_request(server):
     report = connect(server).build_index("products", body, Documents(ids, fields, vectors))
     assert report.failed == [] and report.indexed == 2
     sent = server.sent("PUT", "/products-v1")[0].json()
-    assert sent["mappings"] == body["mappings"]
-    assert sent["settings"]["index"] == {**body["settings"]["index"], "refresh_interval": "-1"}
+    assert sent["mappings"] == {**body["mappings"], "properties": {**body["mappings"]["properties"],
+                                                                   "lab_position": {"type": "integer"}}}
+    assert sent["settings"]["index"] == {**body["settings"]["index"], "refresh_interval": "-1",
+                                         "sort.field": "lab_position", "sort.order": "asc"}
 
 
 @pytest.mark.parametrize("name", sorted(TEMPLATES))

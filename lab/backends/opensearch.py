@@ -28,10 +28,12 @@ from .opensearch_client import (
     read_cluster,
 )
 from .opensearch_documents import (
+    POSITION_FIELD,
     check_index_name,
     check_unique_ids,
     cluster_index_body,
     index_actions,
+    is_position_sorted,
     loaded_settings,
     update_actions,
     version_of,
@@ -215,11 +217,12 @@ class OpenSearchBackend(Backend):
         check_index_name(index)
         check_unique_ids(docs.ids)
         self._require(mapping_features(body), f"index '{index}'")
-        actions = index_actions(docs)
+        sent = cluster_index_body(body, self.shards, self.cluster.version)
+        actions = index_actions(docs, positions=is_position_sorted(sent))
         current, version = self._versions(index)
         new = versioned_name(index, version)
         with self._requests(f"creating index {new}", new):
-            self.client.indices.create(index=new, body=cluster_index_body(body, self.shards, self.cluster.version))
+            self.client.indices.create(index=new, body=sent)
         swapped = False
         try:
             failed = self._bulk(new, actions, progress, f"loading documents into {new}")
@@ -266,7 +269,8 @@ class OpenSearchBackend(Backend):
     def index_fields(self, index: str) -> dict[str, dict[str, Any]]:
         with self._requests(f"reading the mapping of index '{index}'", index):
             mapping = self.client.indices.get_mapping(index=index)
-        return next(iter(mapping.values()))["mappings"].get("properties", {})
+        properties = next(iter(mapping.values()))["mappings"].get("properties", {})
+        return {name: field for name, field in properties.items() if name != POSITION_FIELD}
 
     def count(self, index: str) -> int:
         with self._requests(f"counting documents in '{index}'", index):

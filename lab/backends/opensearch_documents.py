@@ -84,16 +84,41 @@ def _field_bodies(properties: dict[str, Any]) -> Iterator[dict[str, Any]]:
             yield from _field_bodies(field.get("fields") or {})
 
 
+POSITION_FIELD = "lab_position"
+"""Each product's position in the catalogue. The cluster's index is sorted on it, so Lucene's document ids,
+and with them the order of equal scores, follow the catalogue as in the embedded engine, whatever order
+the bulk write threads and the force-merge (which merges segments largest first) would leave."""
+
+
+def _sortable(body: dict[str, Any]) -> bool:
+    """Whether the lab may sort the index on :data:`POSITION_FIELD`: the body sorts on nothing itself and
+    every vector field uses the lucene engine (k-NN's native engines do not support index sorting)."""
+    properties = (body.get("mappings") or {}).get("properties") or {}
+    vectors = [p for p in properties.values() if isinstance(p, dict) and p.get("type") == "knn_vector"]
+    return (get_setting(body, "sort.field") is None and POSITION_FIELD not in properties
+            and all((v.get("method") or {}).get("engine") == "lucene" for v in vectors))
+
+
+def is_position_sorted(body: dict[str, Any]) -> bool:
+    """Whether ``body`` (as sent by :func:`cluster_index_body`) sorts the index on :data:`POSITION_FIELD`."""
+    return get_setting(body, "sort.field") == POSITION_FIELD
+
+
 def cluster_index_body(body: dict[str, Any], shards: int, version: Version) -> dict[str, Any]:
     """The lab's index body as sent to OpenSearch ``version``.
 
     ``shards`` primary shards (BM25 statistics are per shard, so one shard matches the embedded
     engine); no replicas unless the body asks for them; ``index.knn`` on when there are vector fields
-    (approximate k-NN needs it); refresh off while loading (:func:`loaded_settings` restores it).
+    (approximate k-NN needs it); refresh off while loading (:func:`loaded_settings` restores it);
+    sorted on :data:`POSITION_FIELD` where it can be, so equal scores come in the catalogue's order.
     Before 3.0 a ``LegacyBM25`` similarity is sent as ``BM25``, which is the legacy form there.
     """
     out = copy.deepcopy(body)
     settings = out.setdefault("settings", {})
+    if _sortable(body):
+        out.setdefault("mappings", {}).setdefault("properties", {})[POSITION_FIELD] = {"type": "integer"}
+        _set_setting(settings, "sort.field", POSITION_FIELD)
+        _set_setting(settings, "sort.order", "asc")
     if version < MODERN_BM25:
         for node, key, _name in _similarity_types(settings):
             if node[key] == "LegacyBM25":
@@ -167,8 +192,9 @@ def check_unique_ids(ids: list[str]) -> None:
         raise DataError(f"document id '{duplicate}' appears more than once")
 
 
-def index_actions(docs: Documents) -> Iterator[tuple[dict[str, Any], str]]:
-    """Bulk ``index`` actions: ``({"index": {"_id": id}}, source JSON)``; absent fields are left out.
+def index_actions(docs: Documents, positions: bool = False) -> Iterator[tuple[dict[str, Any], str]]:
+    """Bulk ``index`` actions: ``({"index": {"_id": id}}, source JSON)``; absent fields are left out;
+    ``positions`` adds each document's :data:`POSITION_FIELD`.
 
     The vectors are checked now, before anything is sent; the actions are produced lazily.
     """
@@ -180,6 +206,8 @@ def index_actions(docs: Documents) -> Iterator[tuple[dict[str, Any], str]]:
                      for name, values in docs.fields.items() if values[i] is not None]
             parts += [f"{json.dumps(name)}:{_vector_text(matrix[i])}"
                       for name, matrix in docs.vectors.items() if present[name][i]]
+            if positions:
+                parts.append(f'"{POSITION_FIELD}":{i}')
             yield {"index": {"_id": doc_id}}, "{" + ",".join(parts) + "}"
 
     return actions()
