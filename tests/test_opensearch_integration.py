@@ -306,6 +306,9 @@ def test_three_shards_score_as_one_with_dfs_query_then_fetch(backend, alias):
     sharded.build_index(f"{alias}-3", body, docs)
     try:
         assert sharded.describe()["shards"] == 3
+        nodes = {row["node"] for row in backend.client.cat.shards(index=f"{alias}-3-v1", format="json")}
+        if os.environ.get("OPENSEARCH_EXPECT_NODES"):  # CI's 3.x cluster has two nodes: the shards span both
+            assert len(nodes) == int(os.environ["OPENSEARCH_EXPECT_NODES"]), nodes
         bodies = [match(" ".join(WORDS[i:i + 3])) for i in range(0, len(WORDS), 3)]
         one = backend.search_batch(alias, bodies)
         three = sharded.search_batch(f"{alias}-3", bodies)
@@ -423,3 +426,21 @@ def test_equal_scores_come_in_catalogue_order_after_updates(backend, alias, tmp_
     cluster_order = [h.doc_id for h in backend.search_batch(alias, query)[0].hits]
     assert len({h.score for h in backend.search_batch(alias, query)[0].hits}) == 1
     assert cluster_order == [h.doc_id for h in embedded.search_batch(alias, query)[0].hits] == docs.ids
+
+
+def test_a_legacy_bm25_mapping_is_created_and_scored_as_the_engine_does(backend, alias, tmp_path):
+    """2.x has no type LegacyBM25 (its BM25 is the legacy form): the lab translates it; 3.x has it natively."""
+    from lab.backends.embedded import EmbeddedBackend
+
+    body, docs = catalogue()
+    body["settings"]["index"]["similarity"] = {"default": {"type": "LegacyBM25"}}
+    backend.build_index(alias, body, docs)
+    embedded = EmbeddedBackend(tmp_path)
+    embedded.build_index(alias, embedded_index_body(body, backend.cluster.version), docs)
+    bodies = [match(" ".join(WORDS[i:i + 2])) for i in range(0, len(WORDS), 2)]
+    comparison = check_backends(embedded, backend, alias, bodies)
+    assert comparison.agreeing == len(bodies), comparison.summary()
+    modern = EmbeddedBackend(tmp_path / "modern")
+    modern.build_index(alias, catalogue()[0], docs)
+    legacy_top, modern_top = backend.search_batch(alias, bodies[:1])[0].hits[0], modern.search_batch(alias, bodies[:1])[0].hits[0]
+    assert legacy_top.score == pytest.approx(2.2 * modern_top.score, rel=1e-6)  # × (1 + k1)
