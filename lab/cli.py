@@ -85,21 +85,25 @@ def data() -> None:
 @click.option("--id", "id_column", help="Labelled: column/field of record ids (default: a hash of the text).")
 @click.option("--as", "store_as", default="category", show_default=True,
               help="Labelled: the product column the labels are stored in (what --label-column reads).")
+@click.option("--encoding", help="Read every source file in this encoding (e.g. utf-8, cp1252, utf-16-le) instead "
+                                 "of detecting it (UTF-8/UTF-16 byte-order mark, UTF-8, else Windows-1252).")
 @click.pass_context
 def data_import(ctx: click.Context, kind: str, file: str | None, source: str | None, name: str | None,
                 label_map: str, anchor: str, positive: str, negative: str | None, mine: str | None,
                 mine_model: str, max_positive_similarity: float, text_column: str, label_column: str,
-                id_column: str | None, store_as: str) -> None:
+                id_column: str | None, store_as: str, encoding: str | None) -> None:
     """Import a dataset into the workspace: Home Depot Kaggle files or a BEIR/TREC folder (--from DIR),
     a triplet file (`triplets FILE`, CSV or JSONL with anchor, positive[, negative]) or labelled
     texts (`labelled FILE`, CSV or JSONL with text, label)."""
     from .data import import_beir, import_homedepot
+    from .data.sources import forced_encoding
 
     lab = lab_for(ctx)
     if name is not None:
         lab.dataset_dir(name, "--name")  # a bad name is refused before the import's work
     if kind in ("triplets", "labelled") and not file:
         raise LabError(f"`lab data import {kind} FILE`: name the CSV or JSONL file")
+    ctx.with_resource(forced_encoding(encoding))
     if kind == "labelled":
         from .data.labelled import import_labelled
 

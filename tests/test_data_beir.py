@@ -9,6 +9,7 @@ import pytest
 
 from lab.data import import_beir
 from lab.data.ids import query_id_for
+from lab.data.sources import forced_encoding
 from lab.data.splits import split_of
 from lab.errors import DataError, LabError
 
@@ -157,10 +158,14 @@ def test_bad_corpus_and_queries(beir):
 def test_encoding_problems_name_file_and_line(beir):
     corpus = beir / "corpus.jsonl"
     corpus.write_bytes(b'{"_id": "d1", "title": "ok"}\n{"_id": "d2", "title": "caf\xe9"}\n')
-    with pytest.raises(DataError, match=r"corpus.jsonl line 2: not valid UTF-8 \(byte 0xe9 at column 28\)"):
+    with forced_encoding("utf-8"), pytest.raises(
+            DataError, match=r"corpus.jsonl line 2: not valid UTF-8 \(byte 0xe9 at column 28\)"):
         import_beir(beir)
-    corpus.write_text(json.dumps(CORPUS[0]) + "\n", encoding="utf-16")
-    with pytest.raises(DataError, match=r"corpus.jsonl: looks like UTF-16"):
+    corpus.write_bytes(b'{"_id": "d1", "title": "ok"}\n{"_id": "d2", "title": "tab\x0b"}\n')
+    with pytest.raises(DataError, match=r"corpus.jsonl line 2: control character U\+000B at column 28 when read as utf-8"):
+        import_beir(beir)
+    corpus.write_bytes(b"\x00\x01binary")
+    with pytest.raises(DataError, match=r"corpus.jsonl: has NUL bytes"):
         import_beir(beir)
     corpus.write_text("")
     with pytest.raises(DataError, match=r"corpus.jsonl: file is empty"):

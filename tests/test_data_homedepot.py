@@ -9,12 +9,13 @@ import pytest
 
 from lab.data import SPLITS, Dataset, import_homedepot
 from lab.data.ids import query_id_for
+from lab.data.sources import forced_encoding
 from lab.errors import DataError, LabError
 
 TRAIN_HEADER = "id,product_uid,product_title,search_term,relevance\n"
 
 
-def write(path: Path, text: str, encoding: str = "iso-8859-1") -> Path:
+def write(path: Path, text: str, encoding: str = "cp1252") -> Path:
     path.write_bytes(text.encode(encoding))
     return path
 
@@ -48,13 +49,13 @@ def test_titles_only_import(source):
     products = ds.products.set_index("product_id")
     assert list(products.index) == ["100001", "100002", "100005", "100006", "100007", "100009", "100010"]
     assert products.loc["100002", "product_title"].endswith("Coating, Deck")
-    assert products.loc["100006", "product_title"] == "Caf\u00e9 Table 30\u00b0 Tilt"  # ISO-8859-1 decoded
+    assert products.loc["100006", "product_title"] == "Caf\u00e9 Table 30\u00b0 Tilt"  # Windows-1252 decoded
     assert products.loc["100005", "product_title"] == "Delta Vero 1-Handle Shower Faucet Trim Kit in Chrome"
     assert products["product_description"].isna().all() and products["brand"].isna().all()
     dup = ds.meta["duplicates"]
     assert dup["products_with_conflicting_titles"] == 1
     assert dup["conflicting_title_examples"][0]["product_id"] == "100005"
-    assert ds.meta["files"]["train.csv"]["encoding"] == "iso-8859-1"
+    assert ds.meta["files"]["train.csv"]["encoding"] == "cp1252"
     assert len(ds.meta["files"]["train.csv"]["sha256"]) == 64
 
 
@@ -157,10 +158,49 @@ def test_line_numbers_count_physical_lines_of_quoted_multiline_titles(tmp_path):
         import_homedepot(tmp_path)
 
 
-def test_utf16_file_is_refused_by_name(tmp_path):
-    write(tmp_path / "train.csv", train_rows("1,100001,Angle,angle,3"), encoding="utf-16")
-    with pytest.raises(DataError, match=r"train.csv: looks like UTF-16"):
+def test_cp1252_smart_quotes_read_as_quotes(tmp_path):
+    (tmp_path / "train.csv").write_bytes(train_rows("1,100001,Caf\u00e9 drill X,drill,3").encode("cp1252")
+                                         .replace(b"X", b"\x93pro\x94"))
+    ds = import_homedepot(tmp_path)
+    assert ds.products["product_title"].tolist() == ["Caf\u00e9 drill \u201cpro\u201d"]
+    assert ds.meta["files"]["train.csv"]["encoding"] == "cp1252"
+
+
+@pytest.mark.parametrize("encoding, recorded", [("utf-8-sig", "utf-8-sig"), ("utf-16", "utf-16")])
+def test_byte_order_marks_choose_the_encoding(tmp_path, encoding, recorded):
+    write(tmp_path / "train.csv", train_rows("1,100001,\u201cPro\u201d Angle,angle,3"), encoding=encoding)
+    ds = import_homedepot(tmp_path)
+    assert ds.products["product_title"].tolist() == ["\u201cPro\u201d Angle"]
+    assert ds.meta["files"]["train.csv"]["encoding"] == recorded
+
+
+def test_bytes_undefined_in_cp1252_are_replaced_and_recorded(tmp_path):
+    (tmp_path / "train.csv").write_bytes(train_rows("1,100001,3\x89\xdbXTier,shelf,3").encode("latin-1")
+                                         .replace(b"X", b"\x90"))
+    ds = import_homedepot(tmp_path)
+    assert ds.products["product_title"].tolist() == ["3\u2030\u00db\ufffdTier"]
+    assert ds.meta["files"]["train.csv"]["replaced_bytes"] == {
+        "count": 1, "first_line": 2, "first_column": 13, "policy": "bytes undefined in Windows-1252 read as U+FFFD"}
+
+
+def test_forced_encoding_is_strict_and_control_characters_are_refused(tmp_path):
+    (tmp_path / "train.csv").write_bytes(train_rows("1,100001,drill \x93pro\x94,drill,3").encode("latin-1"))
+    with forced_encoding("utf-8"), pytest.raises(DataError, match=r"train.csv line 2: not valid UTF-8 \(byte 0x93 at column 16\)"):
         import_homedepot(tmp_path)
+    with forced_encoding("latin-1"), pytest.raises(
+            DataError, match=r"train.csv line 2: control character U\+0093 at column 16 when read as iso8859-1"):
+        import_homedepot(tmp_path)
+    with pytest.raises(LabError, match=r"--encoding 'klingon': unknown encoding"):
+        with forced_encoding("klingon"):
+            pass
+
+
+def test_utf16_without_byte_order_mark_is_refused_by_name(tmp_path):
+    write(tmp_path / "train.csv", train_rows("1,100001,Angle,angle,3"), encoding="utf-16-le")
+    with pytest.raises(DataError, match=r"train.csv: has NUL bytes: binary, or UTF-16 without a byte-order mark"):
+        import_homedepot(tmp_path)
+    with forced_encoding("utf-16-le"):
+        assert import_homedepot(tmp_path).meta["files"]["train.csv"]["encoding"] == "utf-16-le"
 
 
 def test_missing_files_and_folders(tmp_path):

@@ -1,6 +1,6 @@
 """Import the Kaggle *Home Depot Product Search Relevance* files.
 
-Files (ISO-8859-1 as Kaggle ships them; a UTF-8 copy is read as UTF-8):
+Files (Windows-1252 as Kaggle ships them; a UTF-8 copy is read as UTF-8; see ``sources.decode``):
 
 - ``train.csv`` (required): id, product_uid, product_title, search_term, relevance (mean of raters, 1–3).
 - ``test.csv`` (optional): the same without relevance. Its products join the catalogue; its queries
@@ -106,7 +106,7 @@ def _descriptions(directory: Path, products: pd.DataFrame, files: dict[str, Any]
     path = directory / "product_descriptions.csv"
     if not path.exists():
         return
-    table = read_csv(path, ["product_uid", "product_description"], "kaggle", need_rows=False)
+    table = read_csv(path, ["product_uid", "product_description"], need_rows=False)
     files[path.name] = {**table.source.describe(), "rows": len(table.frame)}
     ids = _clean_ids(table, "product_uid")
     text = table.frame["product_description"].str.strip()
@@ -121,7 +121,7 @@ def _attributes(directory: Path, products: pd.DataFrame, files: dict[str, Any],
     path = directory / "attributes.csv"
     if not path.exists():
         return
-    table = read_csv(path, ["product_uid", "name", "value"], "kaggle", need_rows=False)
+    table = read_csv(path, ["product_uid", "name", "value"], need_rows=False)
     files[path.name] = {**table.source.describe(), "rows": len(table.frame)}
     frame = pd.DataFrame({"product_id": _clean_ids(table, "product_uid", required=False),
                           "name": table.frame["name"].str.strip(), "value": table.frame["value"].str.strip()})
@@ -148,7 +148,7 @@ def import_homedepot(directory: str | os.PathLike[str], label_map: str = "refere
     files: dict[str, Any] = {}
     counts: dict[str, Any] = {}
 
-    train = read_csv(directory / "train.csv", ["product_uid", "product_title", "search_term", "relevance"], "kaggle")
+    train = read_csv(directory / "train.csv", ["product_uid", "product_title", "search_term", "relevance"])
     files["train.csv"] = {**train.source.describe(), "rows": len(train.frame)}
     judged = pd.DataFrame({"product_id": _clean_ids(train, "product_uid"), "product_title": _titles(train),
                            "query_text": _search_terms(train), "raw_relevance": _relevance(train)})
@@ -157,7 +157,7 @@ def import_homedepot(directory: str | os.PathLike[str], label_map: str = "refere
     pairs = [judged[["product_id", "product_title", "query_text", "query_id"]]]
     test_path = directory / "test.csv"
     if test_path.exists():
-        test = read_csv(test_path, ["product_uid", "product_title", "search_term"], "kaggle", need_rows=False)
+        test = read_csv(test_path, ["product_uid", "product_title", "search_term"], need_rows=False)
         files["test.csv"] = {**test.source.describe(), "rows": len(test.frame)}
         unjudged = pd.DataFrame({"product_id": _clean_ids(test, "product_uid"), "product_title": _titles(test),
                                  "query_text": _search_terms(test)})

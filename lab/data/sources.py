@@ -2,25 +2,53 @@
 
 from __future__ import annotations
 
+import codecs
 import csv
 import gzip
 import hashlib
 import io
 import json
 import os
+import re
 import zlib
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Iterator, Literal, Sequence
+from typing import Any, Iterator, Sequence
 
 import pandas as pd
 
 from ..errors import DataError, LabError
 
-Encoding = Literal["utf-8", "kaggle"]
-"""``utf-8``: strict UTF-8 (BOM allowed). ``kaggle``: the Kaggle CSVs' ISO-8859-1, or UTF-8 when the
-file is valid UTF-8 (a re-saved copy; ASCII reads the same either way)."""
+UTF8_BOM = b"\xef\xbb\xbf"
+UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+CP1252_UNDEFINED = b"\x81\x8d\x8f\x90\x9d"
+"""The five bytes Windows-1252 leaves undefined (Kaggle's Home Depot train.csv has 0x90 in mojibake)."""
+CONTROL_CHARACTER = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+"""Control characters other than tab, line feed and carriage return: text decoded with the wrong
+encoding (ISO-8859-1 turns Windows-1252 smart quotes into U+0093, U+0094) or not text at all."""
+_FORCED_ENCODING: ContextVar[str | None] = ContextVar("forced_encoding", default=None)
+
+
+def codec_name(name: str) -> str:
+    """The Python codec's canonical name for ``name`` (``latin-1`` → ``iso8859-1``); LabError if unknown."""
+    try:
+        return codecs.lookup(name).name
+    except LookupError:
+        raise LabError(f"--encoding {name!r}: unknown encoding (e.g. utf-8, utf-16, cp1252, latin-1)") from None
+
+
+@contextmanager
+def forced_encoding(name: str | None) -> Iterator[None]:
+    """Within the block, :func:`read_source` decodes every file as ``name`` (strictly) instead of
+    detecting the encoding; None: detect."""
+    token = _FORCED_ENCODING.set(codec_name(name) if name else None)
+    try:
+        yield
+    finally:
+        _FORCED_ENCODING.reset(token)
 
 
 def data_error(path: str | os.PathLike[str], message: str, line: int | None = None,
@@ -39,12 +67,15 @@ class SourceFile:
     text: str
     encoding: str
     compression: str | None = None
+    replaced: dict[str, Any] | None = None
 
     def describe(self) -> dict[str, Any]:
-        """What the dataset's meta records about the file (bytes and sha256 of the content, decompressed)."""
+        """What the dataset's meta records about the file (bytes and sha256 of the content, decompressed,
+        the encoding and, if any, the undefined bytes read as U+FFFD)."""
         return {"path": str(self.path), "bytes": len(self.data),
                 "sha256": hashlib.sha256(self.data).hexdigest(), "encoding": self.encoding,
-                **({"compression": self.compression} if self.compression else {})}
+                **({"compression": self.compression} if self.compression else {}),
+                **({"replaced_bytes": self.replaced} if self.replaced else {})}
 
 
 GZIP_MAGIC = b"\x1f\x8b"
@@ -77,8 +108,9 @@ def _line_at(data: bytes, offset: int) -> tuple[int, int]:
     return data.count(b"\n", 0, offset) + 1, offset - line_start + 1
 
 
-def read_source(path: str | os.PathLike[str], encoding: Encoding = "utf-8") -> SourceFile:
-    """Read and decode ``path``; DataError if it is missing, empty, UTF-16/binary or undecodable."""
+def read_source(path: str | os.PathLike[str]) -> SourceFile:
+    """Read and decode ``path`` (see :func:`decode`); DataError if it is missing, empty, binary,
+    undecodable or holds control characters."""
     path = Path(path)
     try:
         data = path.read_bytes()
@@ -87,24 +119,61 @@ def read_source(path: str | os.PathLike[str], encoding: Encoding = "utf-8") -> S
     except OSError as exc:
         raise data_error(path, f"cannot read: {exc.strerror or exc}") from None
     data, compression = _decompressed(path, data)
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in data[:4096]:
-        expected = "ISO-8859-1 or UTF-8" if encoding == "kaggle" else "UTF-8"
-        raise data_error(path, f"looks like UTF-16 or binary (NUL bytes); save it as {expected} text")
     if not data.strip():
         raise data_error(path, "file is empty")
-    if data.startswith(b"\xef\xbb\xbf"):
-        data_to_decode, name = data[3:], "utf-8-sig"
-    else:
-        data_to_decode, name = data, "utf-8"
+    text, encoding, replaced = decode(path, data, _FORCED_ENCODING.get())
+    _refuse_control_characters(path, text, encoding)
+    return SourceFile(path, data, text, encoding, compression, replaced)
+
+
+def decode(path: Path, data: bytes, forced: str | None = None) -> tuple[str, str, dict[str, Any] | None]:
+    """(text, encoding, replaced bytes or None): ``forced`` strictly, else detected — UTF-8 or UTF-16 by
+    their byte-order mark, UTF-8 when valid, else Windows-1252 with its five undefined bytes as U+FFFD."""
+    if data.startswith(UTF8_BOM) and forced in (None, "utf-8"):
+        return _strict(path, data, "utf-8", len(UTF8_BOM)), "utf-8-sig", None
+    if forced:
+        return _strict(path, data, forced), forced, None
+    if data.startswith(UTF16_BOMS):
+        return _strict(path, data, "utf-16"), "utf-16", None
+    if b"\x00" in data[:4096]:
+        raise data_error(path, "has NUL bytes: binary, or UTF-16 without a byte-order mark "
+                               "(pass --encoding utf-16-le or utf-16-be)")
     try:
-        text = data_to_decode.decode("utf-8")
+        return data.decode("utf-8"), "utf-8", None
+    except UnicodeDecodeError:
+        return data.decode("cp1252", errors="replace"), "cp1252", _undefined_bytes(data)
+
+
+def _strict(path: Path, data: bytes, encoding: str, start: int = 0) -> str:
+    """``data[start:]`` decoded; DataError naming the line and column of the first undecodable byte."""
+    try:
+        return data[start:].decode(encoding)
     except UnicodeDecodeError as exc:
-        if encoding == "kaggle" and name == "utf-8":
-            return SourceFile(path, data, data.decode("iso-8859-1"), "iso-8859-1", compression)
-        offset = exc.start + (len(data) - len(data_to_decode))
+        offset = start + exc.start
         line, column = _line_at(data, offset)
-        raise data_error(path, f"not valid UTF-8 (byte 0x{data[offset]:02x} at column {column})", line) from None
-    return SourceFile(path, data, text, name, compression)
+        label = "UTF-8" if encoding == "utf-8" else encoding
+        raise data_error(path, f"not valid {label} (byte 0x{data[offset]:02x} at column {column})", line) from None
+
+
+def _undefined_bytes(data: bytes) -> dict[str, Any] | None:
+    """Where ``data`` holds bytes Windows-1252 leaves undefined: their count and the first one's place."""
+    offsets = [i for i in (data.find(bytes([b])) for b in CP1252_UNDEFINED) if i >= 0]
+    if not offsets:
+        return None
+    line, column = _line_at(data, min(offsets))
+    return {"count": sum(data.count(bytes([b])) for b in CP1252_UNDEFINED), "first_line": line,
+            "first_column": column, "policy": "bytes undefined in Windows-1252 read as U+FFFD"}
+
+
+def _refuse_control_characters(path: Path, text: str, encoding: str) -> None:
+    """DataError naming the line and column of the first control character (other than tab and line ends)."""
+    found = CONTROL_CHARACTER.search(text)
+    if found:
+        start = found.start()
+        line = text.count("\n", 0, start) + 1
+        column = start - text.rfind("\n", 0, start)
+        raise data_error(path, f"control character U+{ord(found.group()):04X} at column {column} when read as "
+                               f"{encoding}: not text, or another encoding (pass --encoding)", line)
 
 
 class CsvTable:
@@ -138,10 +207,9 @@ class CsvTable:
         return data_error(self.path, message, self.line_of(row), field)
 
 
-def read_csv(path: str | os.PathLike[str], required: Sequence[str], encoding: Encoding = "utf-8",
-             need_rows: bool = True) -> CsvTable:
+def read_csv(path: str | os.PathLike[str], required: Sequence[str], need_rows: bool = True) -> CsvTable:
     """Read a CSV with a header; DataError on missing columns, malformed rows or (if ``need_rows``) no rows."""
-    source = read_source(path, encoding)
+    source = read_source(path)
     try:
         frame = pd.read_csv(io.StringIO(source.text), dtype=str, keep_default_na=False, na_filter=False)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, csv.Error) as exc:
