@@ -24,6 +24,12 @@ TOP_LEVEL_KEYS = ("description", "params", "requires", "body", "pipeline")
 PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 TEMPLATE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
+MAX_TEMPLATE_BYTES = 1 << 20
+"""A template file's largest size (1 MiB): a search body, not a data file."""
+MAX_TEMPLATE_DEPTH = 64
+"""How deeply a template's JSON may nest (objects and arrays); OpenSearch bodies need a dozen levels."""
+MANIFEST_DESCRIPTION_CHARS = 500
+"""A run manifest keeps this much of the template's description (the file itself is named by its sha256)."""
 
 
 @dataclass(frozen=True)
@@ -63,6 +69,14 @@ class Template:
         pipeline = None if self.pipeline is None else _render(self.pipeline, values, "pipeline", self.path)
         return body, pipeline
 
+    def manifest_entry(self, params: dict[str, Any]) -> dict[str, Any]:
+        """What a run's manifest records of the template: its path and sha256 (never the body), the
+        rendered ``params`` and the description, shortened when long."""
+        description = self.description
+        if len(description) > MANIFEST_DESCRIPTION_CHARS:
+            description = description[:MANIFEST_DESCRIPTION_CHARS - 1] + "…"
+        return {"path": str(self.path), "sha256": self.sha256, "params": params, "description": description}
+
     def models(self, params: dict[str, Any] | None = None) -> list[str]:
         """The model keys whose query vectors the template needs; the first one fills ``query_vector``."""
         values = {**self.params, **(params or {})}
@@ -82,16 +96,17 @@ def load_template(path: str | os.PathLike[str]) -> Template:
     name = path.stem
     if not TEMPLATE_NAME.fullmatch(name):
         raise TemplateError(f"{path}: a strategy name uses letters, digits, '_' and '-' only")
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise TemplateError(f"{path}: cannot read the template ({exc.strerror or exc})") from None
+    raw = _read_bounded(path)
     try:
         data = json.loads(raw.decode("utf-8"))
     except UnicodeDecodeError as exc:
         raise TemplateError(f"{path}: not UTF-8 text (byte {exc.start})") from None
     except json.JSONDecodeError as exc:
         raise TemplateError(f"{path}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}") from None
+    except RecursionError:
+        data = None
+    if data is None or _depth(data) > MAX_TEMPLATE_DEPTH:
+        raise TemplateError(f"{path}: nested more than {MAX_TEMPLATE_DEPTH} levels deep")
     if not isinstance(data, dict):
         raise TemplateError(f"{path}: must be a JSON object with {', '.join(TOP_LEVEL_KEYS)}")
     for key in data:
@@ -116,6 +131,27 @@ def load_template(path: str | os.PathLike[str]) -> Template:
                             "to encode the query with")
     return Template(name, path, description, params, requires, body, pipeline,
                     hashlib.sha256(raw).hexdigest(), frozenset(used))
+
+
+def _read_bounded(path: Path) -> bytes:
+    """The template file's bytes; TemplateError when it cannot be read or exceeds MAX_TEMPLATE_BYTES."""
+    try:
+        with path.open("rb") as file:
+            raw = file.read(MAX_TEMPLATE_BYTES + 1)
+    except OSError as exc:
+        raise TemplateError(f"{path}: cannot read the template ({exc.strerror or exc})") from None
+    if len(raw) > MAX_TEMPLATE_BYTES:
+        raise TemplateError(f"{path}: larger than {MAX_TEMPLATE_BYTES // 1024} KiB (a template is a search body)")
+    return raw
+
+
+def _depth(node: Any) -> int:
+    """How deeply ``node`` nests objects and arrays (a scalar: 0), without recursion."""
+    depth, level = 0, [node]
+    while level := [item for item in level if isinstance(item, (dict, list))]:
+        depth += 1
+        level = [child for item in level for child in (item.values() if isinstance(item, dict) else item)]
+    return depth
 
 
 def load_templates(directory: str | os.PathLike[str]) -> dict[str, Template]:

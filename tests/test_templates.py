@@ -273,3 +273,29 @@ def test_directory_and_name_errors(tmp_path):
     write(strategies, MINIMAL, name="one")
     (strategies / "notes.txt").write_text("not a template")
     assert list(load_templates(strategies)) == ["one", "two"]
+
+
+def nested(depth: int) -> str:
+    return '{"body": {"query": ' + '{"bool": ' * depth + "{}" + "}" * depth + "}}"
+
+
+@pytest.mark.parametrize("depth", [10_000, 63])
+def test_deeply_nested_template_is_one_error_naming_the_file(tmp_path, depth):
+    path = write(tmp_path, nested(depth))
+    with pytest.raises(TemplateError, match=rf"{path}: nested more than 64 levels deep"):
+        load_template(path)
+    assert load_template(write(tmp_path, nested(61))).body
+
+
+def test_oversized_template_is_refused_before_parsing(tmp_path):
+    path = write(tmp_path, with_(description="x" * (1 << 20)))
+    with pytest.raises(TemplateError, match=rf"{path}: larger than 1024 KiB"):
+        load_template(path)
+
+
+def test_manifest_entry_names_the_template_without_copying_it(tmp_path):
+    template = load_template(write(tmp_path, with_(description="long " * 100_000)))
+    entry = template.manifest_entry({"boost": 3})
+    assert entry["sha256"] == template.sha256 and entry["path"] == str(template.path)
+    assert entry["params"] == {"boost": 3} and "body" not in entry
+    assert len(json.dumps(entry)) < 1_000 and entry["description"].endswith("…")
