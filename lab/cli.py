@@ -7,23 +7,31 @@ import sys
 from typing import Any
 
 import click
+from rich.markup import escape
 from rich.table import Table
 
 from . import cli_eval, cli_experiments
 from .cli_finetune import finetune
 from .cli_support import console, err_console, lab_for, progress_bars
-from .errors import LabError
+from .errors import ENVIRONMENT_ERRORS, LabError, environment_error_line
 
 
 class LabGroup(click.Group):
-    """Prints a LabError as one line and exits 1, instead of a traceback."""
+    """Prints a LabError, and an environmental error (OSError, RecursionError, MemoryError), as one line
+    and exits 1, instead of a traceback."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except LabError as exc:
-            err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
-            sys.exit(1)
+            _exit_with_error(str(exc))
+        except ENVIRONMENT_ERRORS as exc:
+            _exit_with_error(environment_error_line(exc))
+
+
+def _exit_with_error(message: str) -> None:
+    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+    sys.exit(1)
 
 
 @click.group(cls=LabGroup)
