@@ -38,12 +38,12 @@ def _exit_with_error(message: str) -> None:
 @click.option("--workspace", envvar="LAB_HOME", type=click.Path(file_okay=False),
               help="Workspace directory (default ./lab-workspace, env LAB_HOME).")
 @click.option("--dataset", help="Dataset to work on (default: the last imported).")
-@click.option("--backend", type=click.Choice(["embedded", "opensearch"]), default="embedded",
+@click.option("--backend", type=click.Choice(["embedded", "opensearch", "elasticsearch"]), default="embedded",
               envvar="LAB_BACKEND", show_default=True, help="Search backend.")
-@click.option("--url", envvar="OPENSEARCH_URL", default="http://localhost:9200", show_default=True,
-              help="OpenSearch URL (opensearch backend).")
-@click.option("--user", envvar="OPENSEARCH_USER", help="OpenSearch user.")
-@click.option("--password", envvar="OPENSEARCH_PASSWORD", help="OpenSearch password (prefer the env variable).")
+@click.option("--url", help="Cluster URL (default $OPENSEARCH_URL or $ELASTICSEARCH_URL, as the backend, else "
+                            "http://localhost:9200).")
+@click.option("--user", help="Cluster user (default $OPENSEARCH_USER or $ELASTICSEARCH_USER).")
+@click.option("--password", help="Cluster password (prefer $OPENSEARCH_PASSWORD or $ELASTICSEARCH_PASSWORD).")
 @click.option("--ca-certs", type=click.Path(exists=True, dir_okay=False), help="CA bundle for TLS.")
 @click.option("--no-verify-certs", "verify_certs", flag_value=False, default=True,
               help="Do not verify TLS certificates (insecure).")
@@ -396,7 +396,8 @@ def backend_check(ctx: click.Context, strategy: str, n_queries: int, size: int, 
 
     lab = lab_for(ctx)
     if lab.backend.name == "embedded":
-        raise LabError("`lab backend check` compares the embedded engine with a cluster: add --backend opensearch")
+        raise LabError("`lab backend check` compares the embedded engine with a cluster: add --backend opensearch "
+                       "or --backend elasticsearch")
     templates = load_templates(lab.queries_dir)
     embedded = embedded_like(lab.workspace, lab.backend)  # the engine scoring as the cluster's version does
     if all_strategies:

@@ -3,6 +3,7 @@ backend from the global options) and rich progress bars."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -24,12 +25,19 @@ def make_backend(options: dict[str, Any], workspace: Path):
         from .backends.embedded import EmbeddedBackend
 
         return EmbeddedBackend(workspace)
+    prefix = options["backend"].upper()
+    common = {"user": options["user"] or os.environ.get(f"{prefix}_USER"),
+              "password": options["password"] or os.environ.get(f"{prefix}_PASSWORD"),
+              "ca_certs": options["ca_certs"], "verify_certs": options["verify_certs"], "timeout": options["timeout"],
+              "shards": options["shards"], "batch_size": options["batch_size"], "concurrency": options["concurrency"]}
+    url = options["url"] or os.environ.get(f"{prefix}_URL") or "http://localhost:9200"
+    if options["backend"] == "elasticsearch":
+        from .backends.elasticsearch import ElasticsearchBackend
+
+        return ElasticsearchBackend.connect(url, **common)
     from .backends.opensearch import OpenSearchBackend
 
-    return OpenSearchBackend.connect(
-        options["url"], user=options["user"], password=options["password"], ca_certs=options["ca_certs"],
-        verify_certs=options["verify_certs"], timeout=options["timeout"], shards=options["shards"],
-        batch_size=options["batch_size"], concurrency=options["concurrency"])
+    return OpenSearchBackend.connect(url, **common)
 
 
 def lab_for(ctx: click.Context):

@@ -113,6 +113,10 @@ def compare(label: str, embedded: SearchResult, cluster: SearchResult) -> QueryC
 def embedded_like(workspace: Path, cluster: OpenSearchBackend) -> EmbeddedBackend:
     """The workspace's embedded indexes, scored as ``cluster`` scores (2.x: legacy BM25, see
     :func:`embedded_index_body`)."""
+    if cluster.name == "elasticsearch":
+        from .elasticsearch_translate import embedded_body
+
+        return EmbeddedBackend(workspace, embedded_body)
     return EmbeddedBackend(workspace, partial(embedded_index_body, version=cluster.cluster.version))
 
 
