@@ -1,0 +1,194 @@
+"""The lab against a real Elasticsearch node: runs only when $ELASTICSEARCH_URL is set.
+
+    export ELASTICSEARCH_URL=$(scripts/elasticsearch-local start)
+    python -m pytest tests/test_elasticsearch_integration.py -ra
+
+CI (.ci/run) starts a local node and sets $ELASTICSEARCH_URL; with CI=true and no URL this module fails instead
+of skipping. The indices the tests create (``relevance-lab-it-*``) are deleted afterwards.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from elasticsearch import BadRequestError
+
+from lab.backends.base import Documents
+from lab.backends.check import check_backends
+from lab.backends.elasticsearch import ElasticsearchBackend
+from lab.backends.elasticsearch_translate import embedded_body
+from lab.backends.embedded import EmbeddedBackend
+from lab.cli import cli
+from lab.context import default_queries_dir
+from lab.errors import DataError, LabError, QueryError
+from lab.templates import load_templates
+from test_opensearch_integration import QUERY_TEXTS, WORDS, catalogue, knn, match, shipped_bodies
+
+URL = os.environ.get("ELASTICSEARCH_URL")
+if os.environ.get("CI") == "true" and not URL:
+    pytest.fail("CI runs the Elasticsearch integration tests: .ci/run must start a node and set ELASTICSEARCH_URL",
+                pytrace=False)
+pytestmark = [
+    pytest.mark.elasticsearch,
+    pytest.mark.skipif(not URL, reason="no Elasticsearch node: set ELASTICSEARCH_URL (e.g. "
+                                       "`export ELASTICSEARCH_URL=$(scripts/elasticsearch-local start)`)"),
+]
+
+
+@pytest.fixture(scope="module")
+def backend() -> ElasticsearchBackend:
+    return ElasticsearchBackend.connect(URL)
+
+
+def drop(backend: ElasticsearchBackend, alias: str) -> None:
+    for index in backend.client.indices.get_alias(index=f"{alias}-v*", allow_no_indices=True).body:
+        backend.client.indices.delete(index=index)
+
+
+@pytest.fixture
+def alias(backend):
+    name = f"relevance-lab-it-{uuid.uuid4().hex[:8]}"
+    yield name
+    drop(backend, name)
+
+
+@pytest.fixture(scope="module")
+def both_backends(backend, tmp_path_factory):
+    """One small catalogue (HNSW is exact at this size) in the embedded engine and on the node."""
+    name = f"relevance-lab-it-shipped-{uuid.uuid4().hex[:8]}"
+    body, docs = catalogue(n=120, seed=11)
+    embedded = EmbeddedBackend(tmp_path_factory.mktemp("embedded"))
+    embedded.build_index(name, embedded_body(body), docs)  # Elasticsearch's BM25 is the legacy form
+    backend.build_index(name, body, docs)
+    yield embedded, name, docs
+    drop(backend, name)
+
+
+# --- every shipped strategy against the embedded engine --------------------------------------------
+
+@pytest.mark.parametrize("strategy", sorted(load_templates(default_queries_dir())))
+def test_every_shipped_strategy_scores_as_the_embedded_engine(backend, both_backends, strategy):
+    """BM25 is Lucene's on both; kNN is exact on 120 products; hybrid and RRF are fused by the engine's code."""
+    embedded, index, docs = both_backends
+    template = load_templates(default_queries_dir())[strategy]
+    bodies, pipeline = shipped_bodies(template, docs)
+    comparison = check_backends(embedded, backend, index, bodies, pipeline, labels=QUERY_TEXTS,
+                                strategy=f"it-{strategy}", tolerance=1e-5)
+    assert all(q.cluster_total and q.rows for q in comparison.queries)
+    assert comparison.agreeing == len(bodies), comparison.summary()
+
+
+def test_knn_scores_are_exact_cosine_transformed(backend, both_backends):
+    """Elasticsearch's cosine score is (1 + cos) / 2, as OpenSearch's lucene engine and the embedded engine."""
+    _, index, docs = both_backends
+    vectors = docs.vectors["title_vector_minilm"]
+    query = vectors[3] * 0.5 + vectors[4] * 0.5
+    hits = backend.search_batch(index, [knn(query, size=120)])[0].hits
+    assert len(hits) == 120
+    cos = vectors @ query / (np.linalg.norm(vectors, axis=1) * np.linalg.norm(query))
+    expected = {doc: (1 + c) / 2 for doc, c in zip(docs.ids, cos.tolist())}
+    assert {h.doc_id for h in hits} == set(docs.ids)
+    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+    assert all(h.score == pytest.approx(expected[h.doc_id], rel=1e-5) for h in hits)
+
+
+def test_explain_equals_the_hit_scores_and_the_fused_score(backend, both_backends):
+    _, index, docs = both_backends
+    templates = load_templates(default_queries_dir())
+    for strategy in ("textsearch_boosted", "vectorsearch", "hybrid_boosted", "hybrid_minmax", "rrf"):
+        bodies, pipeline = shipped_bodies(templates[strategy], docs)
+        hits = backend.search_batch(index, bodies[:1], pipeline, strategy=strategy)[0].hits
+        for hit in hits[:3]:
+            explanation = backend.explain(index, bodies[0], hit.doc_id, pipeline)
+            assert explanation["value"] == pytest.approx(hit.score, rel=1e-6), (strategy, hit)
+
+
+# --- the index lifecycle -------------------------------------------------------------------------
+
+def test_index_search_rebuild_and_put_vectors(backend, alias):
+    body, docs = catalogue()
+    assert backend.build_index(alias, body, docs).indexed == len(docs)
+    assert backend.count(alias) == len(docs)
+    assert set(backend.index_fields(alias)) == set(body["mappings"]["properties"])
+    mapped = backend.index_fields(alias)["title_vector_minilm"]
+    assert mapped["type"] == "dense_vector" and mapped["similarity"] == "cosine"
+    assert mapped["index_options"]["type"] == "hnsw" and mapped["index_options"]["m"] == 16
+    described = backend.describe()
+    assert described["index"] == f"{alias}-v1" and described["cluster_version"] == backend.cluster.number
+    first = backend.search_batch(alias, [match("deck paint")])[0]
+    backend.build_index(alias, body, docs)
+    assert backend.client.indices.exists(index=f"{alias}-v2") and not backend.client.indices.exists(index=f"{alias}-v1")
+    assert backend.search_batch(alias, [match("deck paint")])[0] == first
+    field = {"title_vector_it": body["mappings"]["properties"]["title_vector_minilm"]}
+    vectors = {"title_vector_it": docs.vectors["title_vector_minilm"][::-1].copy()}
+    assert backend.put_vectors(alias, field, docs.ids, vectors).failed == []
+    query = {"size": 1, "query": {"knn": {"title_vector_it": {"vector": vectors["title_vector_it"][0].tolist(), "k": 1}}}}
+    assert backend.search_batch(alias, [query])[0].hits[0].doc_id == docs.ids[0]
+    assert backend.count(alias) == len(docs)
+
+
+def test_a_partial_bulk_failure_is_listed_and_keeps_the_previous_index(backend, alias):
+    body, docs = catalogue()
+    backend.build_index(alias, body, docs)
+    product_ids = list(docs.ids)
+    product_ids[5] = "9" * 40_000  # a keyword term over Lucene's 32766 bytes: this document alone is refused
+    report = backend.build_index(alias, body, Documents(docs.ids, {**docs.fields, "product_id": product_ids},
+                                                        docs.vectors))
+    assert [doc for doc, _ in report.failed] == [docs.ids[5]] and report.indexed == len(docs) - 1
+    assert "failed to parse field [product_id]" in report.failed[0][1]
+    assert list(backend.client.indices.get_alias(name=alias).body) == [f"{alias}-v1"]
+    assert not backend.client.indices.exists(index=f"{alias}-v2")
+
+
+def test_errors_are_one_line(backend, alias):
+    body, docs = catalogue()
+    backend.build_index(alias, body, docs)
+    field = {"title_vector_minilm": {**body["mappings"]["properties"]["title_vector_minilm"], "dimension": 8}}
+    with pytest.raises(DataError, match="field 'title_vector_minilm' of index .* is mapped as") as conflict:
+        backend.put_vectors(alias, field, docs.ids, {"title_vector_minilm": np.ones((len(docs), 8), np.float32)})
+    with pytest.raises(LabError, match="index 'relevance-lab-it-missing' does not exist") as missing:
+        backend.count("relevance-lab-it-missing")
+    with pytest.raises(QueryError, match=r"query\.fuzzy: Elasticsearch cannot run this clause") as clause:
+        backend.search_batch(alias, [{"size": 5, "query": {"fuzzy": {"product_title": "dek"}}}])
+    with pytest.raises(QueryError, match="answered 400: parsing_exception: .*bogus") as rejected:
+        backend.search_batch(alias, [{"size": 5, "query": {"match": {"product_title": {"query": "x", "bogus": 1}}}}])
+    with pytest.raises(LabError, match="cannot reach Elasticsearch at http://127.0.0.1:9") as unreachable:
+        ElasticsearchBackend.connect("http://127.0.0.1:9")
+    for error in (conflict, missing, clause, rejected, unreachable):
+        assert "\n" not in str(error.value)
+
+
+def test_what_the_minimal_distribution_lacks_is_detected(backend, alias):
+    """Server-side fusion is reported as the node's modules say, and the node indeed answers accordingly."""
+    body, docs = catalogue()
+    backend.build_index(alias, body, docs)
+    retriever = {"rrf": {"retrievers": [{"standard": {"query": {"match": {"product_title": "deck"}}}}]}}
+    if backend.cluster.server_fusion:
+        assert backend.client.search(index=alias, retriever=retriever)["hits"]["hits"]
+    else:
+        with pytest.raises(BadRequestError, match="unknown retriever"):
+            backend.client.search(index=alias, retriever=retriever)
+
+
+def test_the_cli_loop_and_backend_check(tmp_path: Path):
+    args = ["--workspace", str(tmp_path), "--backend", "elasticsearch", "--url", URL]
+    result = CliRunner().invoke(cli, [*args, "demo", "--products", "300", "--queries", "60"], obj={},
+                                catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    manifests = [json.loads(p.read_text()) for p in (tmp_path / "runs" / "demo").glob("*/manifest.json")]
+    assert {"textsearch", "vectorsearch"} <= {m["strategy"] for m in manifests}
+    assert all(m["backend"]["backend"] == "elasticsearch" and m["backend"]["cluster_version"] for m in manifests)
+    embedded = CliRunner().invoke(cli, ["--workspace", str(tmp_path), "index"], obj={}, catch_exceptions=False)
+    assert embedded.exit_code == 0, embedded.output
+    check = CliRunner().invoke(cli, [*args, "backend", "check", "--all"], obj={}, catch_exceptions=False,
+                               terminal_width=200)
+    assert check.exit_code == 0, check.output
+    rows = {line.split("│")[1].strip(): line for line in check.output.splitlines() if line.count("│") > 5}
+    assert {"textsearch", "textsearch_boosted", "vectorsearch", "rrf"} <= rows.keys()
+    assert "100.0%" in rows["textsearch_boosted"]
