@@ -61,6 +61,24 @@ def workspace_path(workspace: Path, *names: str, option: str) -> Path:
     return path
 
 
+def workspace_file(workspace: Path, path: Path) -> Path:
+    """``path`` when it lies inside ``workspace`` with neither it nor a folder between them a symlink;
+    else a LabError naming it (a symlink planted in the workspace must not expose a file outside it)."""
+    workspace = Path(workspace)
+    try:
+        parts = Path(path).relative_to(workspace).parts
+    except ValueError:
+        parts = ("..",)
+    if ".." in parts:
+        raise LabError(f"{path}: outside the workspace {workspace}")
+    for depth in range(1, len(parts) + 1):
+        step = workspace.joinpath(*parts[:depth])
+        if step.is_symlink():
+            raise LabError(f"{step}: a symlink (to {os.readlink(step)}); the lab reads files in the workspace, "
+                           "not through symlinks")
+    return Path(path)
+
+
 def refuse_overwrite(target: Path, what: str, overwrite: bool) -> None:
     """LabError when ``target`` (``what``: e.g. "model 'x'") exists and replacing it was not asked for."""
     if target.exists() and not overwrite:

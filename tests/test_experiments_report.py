@@ -117,6 +117,28 @@ def test_cli_and_bad_input(lab, tmp_path):
         build_report(lab, split="val")
 
 
+@pytest.mark.parametrize("plant", ["file", "folder"])
+def test_symlinks_out_of_the_workspace_are_refused(lab, tmp_path, plant):
+    secret = tmp_path / "outside" / "plot.png"
+    secret.parent.mkdir()
+    secret.write_text("password=hunter2\n")
+    evil = lab.workspace / "models" / "evil"
+    if plant == "file":
+        evil.mkdir()
+        (evil / "plot.png").symlink_to(secret)
+        link = evil / "plot.png"
+    else:
+        evil.symlink_to(secret.parent, target_is_directory=True)
+        link = evil
+    try:
+        with pytest.raises(LabError, match=rf"{re.escape(str(link))}: a symlink \(to {re.escape(str(secret.parent))}"):
+            build_report(lab, output=tmp_path / "r.html")
+        assert not (tmp_path / "r.html").exists()
+    finally:
+        link.unlink()
+        shutil.rmtree(evil, ignore_errors=True)
+
+
 def _chromium() -> str:
     found = shutil.which("chromium") or shutil.which("chromium-browser")
     if not found:

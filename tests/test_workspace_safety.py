@@ -23,7 +23,7 @@ from lab.errors import LabError
 from lab.finetune.config import FinetuneConfig
 from lab.finetune.trainer import model_dir
 from lab.results import save_run
-from lab.workspace import _exchange, _renameat2, atomic_path, check_name, sweep_workspace, workspace_path
+from lab.workspace import _exchange, _renameat2, atomic_path, check_name, sweep_workspace, workspace_file, workspace_path
 
 BAD_NAMES = ["", ".", "..", "../../x", "a/b", ".hidden", "-flag", "x" * 129, "name\n", "a b"]
 ROWS = [(f"{kind} item {i}", kind) for kind in ("plumbing", "lighting", "garden") for i in range(8)]
@@ -282,3 +282,19 @@ def test_killed_index_and_run_writes_are_swept_and_the_next_run_works(tmp_path):
     result = invoke(workspace, "run", "--strategy", "textsearch")
     assert result.exit_code == 0 and "textsearch" in result.output, result.output
     assert leftovers(workspace) == [] and len(list((workspace / "runs" / "demo").iterdir())) == 1
+
+
+def test_workspace_file_refuses_symlinks_and_paths_out_of_the_workspace(tmp_path):
+    workspace, outside = tmp_path / "ws", tmp_path / "outside.txt"
+    (workspace / "models" / "m").mkdir(parents=True)
+    outside.write_text("secret")
+    (workspace / "models" / "m" / "plot.png").write_bytes(b"png")
+    assert workspace_file(workspace, workspace / "models" / "m" / "plot.png").read_bytes() == b"png"
+    (workspace / "models" / "m" / "link.png").symlink_to(outside)
+    (workspace / "linked").symlink_to(workspace / "models", target_is_directory=True)
+    for path, message in [(workspace / "models" / "m" / "link.png", "link.png: a symlink"),
+                          (workspace / "linked" / "m" / "plot.png", "linked: a symlink"),
+                          (workspace / "models" / ".." / ".." / "outside.txt", "outside the workspace"),
+                          (outside, "outside the workspace")]:
+        with pytest.raises(LabError, match=message):
+            workspace_file(workspace, path)

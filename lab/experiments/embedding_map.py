@@ -20,7 +20,7 @@ from ..errors import LabError
 from ..indexer import BASE_MODEL, vector_source_texts
 from ..mapping import META_KEY, load_mapping
 from ..progress import ProgressFactory, silent
-from ..workspace import atomic_path, read_json, write_json
+from ..workspace import atomic_path, read_json, workspace_file, write_json
 from .plots import _png, _pyplot
 from .projection import (Colouring, Projection, chance_agreement, colour_labels, neighbour_agreement, pca_2d,
                          within_between_ratio)
@@ -279,8 +279,8 @@ def latest_maps(workspace: Path, dataset: str) -> list[tuple[bytes, dict[str, An
     """The saved maps of ``dataset`` (PNG bytes and summary), newest first."""
     found = []
     for path in maps_dir(workspace).glob("*.json"):
-        summary = read_json(path)
-        png = path.with_name(summary.get("png", ""))
+        summary = read_json(workspace_file(workspace, path))
+        png = workspace_file(workspace, path.parent / str(summary.get("png", "")))
         if summary.get("dataset") == dataset and png.is_file():
             found.append((png.read_bytes(), summary))
     return sorted(found, key=lambda item: item[1]["created"], reverse=True)

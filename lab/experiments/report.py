@@ -16,7 +16,7 @@ from ..context import Lab
 from ..errors import LabError
 from ..evaluation import DEFAULT_METRICS, PRIMARY_METRIC
 from ..results import StoredRun, latest_runs, list_runs
-from ..workspace import atomic_path
+from ..workspace import atomic_path, workspace_file
 from . import plots
 from .compare import DEFAULT_COMPARE_METRICS, compare_runs, describe_test, display_rows
 from .embedding_map import latest_maps, map_caption
@@ -178,10 +178,12 @@ def _finetune_section(workspace: Path) -> str:
             continue
         parts.append(f"<h3>{html.escape(model.name)}</h3>")
         for report in reports:
-            facts = _facts(json.loads(report.read_text(encoding="utf-8")))[:MAX_FINETUNE_FACTS]
+            text = workspace_file(workspace, report).read_text(encoding="utf-8")
+            facts = _facts(json.loads(text))[:MAX_FINETUNE_FACTS]
             if facts:
                 parts.append(_table(["", "value"], [[k, v] for k, v in facts], text_columns={0, 1}))
-        parts.extend(_figure(image.read_bytes(), str(image.relative_to(workspace))) for image in images)
+        parts.extend(_figure(workspace_file(workspace, image).read_bytes(), str(image.relative_to(workspace)))
+                     for image in images)
     if not parts:
         return ""
     return "<section id=\"finetune\"><h2>Fine-tuned models</h2>" + "".join(parts) + "</section>"
