@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import gzip
 import os
+import time
 from pathlib import Path
 
 import pytest
 
 from lab.data import SPLITS, Dataset, import_homedepot
 from lab.data.ids import query_id_for
+from lab.data import sources
 from lab.data.sources import forced_encoding
 from lab.errors import DataError, LabError
 
@@ -250,3 +253,35 @@ def test_real_homedepot_files():
     total = sum(split_sizes.values())
     assert total == counts["judged_queries"]
     assert abs(split_sizes["test"] / total - 0.2) < 0.02 and abs(split_sizes["train"] / total - 0.6) < 0.02
+
+
+def test_a_header_of_200k_columns_fails_fast_in_one_short_line(tmp_path):
+    (tmp_path / "train.csv").write_text("," * 200_000 + "\n1\n")
+    started = time.perf_counter()
+    with pytest.raises(DataError) as err:
+        import_homedepot(tmp_path)
+    assert time.perf_counter() - started < 2
+    assert str(err.value) == (f"{tmp_path / 'train.csv'} line 1: the header has 200,001 columns, more than "
+                              "the 1,000 a CSV file may have")
+
+
+def test_error_lines_stay_short_whatever_the_header(tmp_path):
+    write(tmp_path / "train.csv", ",".join(f"column_{i:04d}_" + "x" * 200 for i in range(900)) + "\n1\n")
+    with pytest.raises(DataError, match=r"train.csv line 1: missing columns 'product_uid'") as err:
+        import_homedepot(tmp_path)
+    assert len(str(err.value)) < 300 + len(str(tmp_path)) + 20 and str(err.value).endswith("…")
+
+
+def test_long_lines_and_files_beyond_the_memory_are_refused(tmp_path, monkeypatch):
+    write(tmp_path / "train.csv", train_rows("1,100001,Angle,angle,3", f"2,100002,{'Bolt ' * 20},bolt,3"))
+    monkeypatch.setattr(sources, "MAX_LINE_BYTES", 64)
+    with pytest.raises(DataError, match=r"train.csv line 3: 116 bytes long, more than the 64 bytes a line may have"):
+        import_homedepot(tmp_path)
+    monkeypatch.undo()
+    monkeypatch.setattr(sources, "available_memory", lambda: 1_000)
+    with pytest.raises(DataError, match=r"train.csv: 191 bytes, more than the 100 an import can read with 0.0 GB of memory available"):
+        import_homedepot(tmp_path)
+    monkeypatch.setattr(sources, "available_memory", lambda: 10_000)
+    (tmp_path / "train.csv").write_bytes(gzip.compress(train_rows("1,100001,Angle,angle,3").encode() + b" " * 5_000))
+    with pytest.raises(DataError, match=r"train.csv: unpacks to over 1,001 bytes, more than the 1,000 an import"):
+        import_homedepot(tmp_path)

@@ -18,6 +18,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
+import numpy as np
 import pandas as pd
 
 from ..errors import DataError, LabError
@@ -29,6 +30,15 @@ CP1252_UNDEFINED = b"\x81\x8d\x8f\x90\x9d"
 CONTROL_CHARACTER = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 """Control characters other than tab, line feed and carriage return: text decoded with the wrong
 encoding (ISO-8859-1 turns Windows-1252 smart quotes into U+0093, U+0094) or not text at all."""
+MAX_COLUMNS = 1_000
+"""Widest CSV header read (pandas' cost grows with the square of the columns: 200,000 took minutes)."""
+MAX_LINE_BYTES = 8 << 20
+"""Longest physical line read (8 MiB): a record, not a file on one line."""
+MEMORY_PER_BYTE = 10
+"""Memory an import needs per byte of source (text, frames, parquet): a file larger than the available
+memory / this is refused before it is read."""
+MAX_MESSAGE_CHARS = 300
+"""An error message (after the file, line and field) is cut to this, never echoing a whole header."""
 _FORCED_ENCODING: ContextVar[str | None] = ContextVar("forced_encoding", default=None)
 
 
@@ -55,7 +65,10 @@ def data_error(path: str | os.PathLike[str], message: str, line: int | None = No
                field: str | None = None) -> DataError:
     """A DataError whose one line reads ``path line N field 'f': message``."""
     where = str(path) + (f" line {line}" if line is not None else "") + (f" field '{field}'" if field else "")
-    return DataError(f"{where}: {' '.join(message.split())}")
+    message = " ".join(message.split())
+    if len(message) > MAX_MESSAGE_CHARS:
+        message = message[:MAX_MESSAGE_CHARS - 1] + "…"
+    return DataError(f"{where}: {message}")
 
 
 @dataclass
@@ -93,14 +106,55 @@ def plain_stem(path: str | os.PathLike[str]) -> str:
     return (path.with_suffix("") if path.suffix.lower() == ".gz" else path).stem.lower()
 
 
-def _decompressed(path: Path, data: bytes) -> tuple[bytes, str | None]:
-    """``data`` gunzipped when it is gzip (by its magic bytes, whatever the name), else as it is."""
+def _decompressed(path: Path, data: bytes, budget: int | None) -> tuple[bytes, str | None]:
+    """``data`` gunzipped when it is gzip (by its magic bytes, whatever the name), else as it is;
+    DataError when it unpacks to more than ``budget`` bytes."""
     if not data.startswith(GZIP_MAGIC):
         return data, None
     try:
-        return gzip.decompress(data), "gzip"
+        with gzip.GzipFile(fileobj=io.BytesIO(data)) as file:
+            plain = file.read(-1 if budget is None else budget + 1)
     except (OSError, EOFError, zlib.error) as exc:
         raise data_error(path, f"not a readable gzip file ({exc})") from None
+    _check_budget(path, len(plain), budget, "unpacks to over ")
+    return plain, "gzip"
+
+
+def available_memory() -> int | None:
+    """Bytes of memory available without swapping (Linux ``MemAvailable``); None where unknown."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError):
+        return None
+    return None
+
+
+def _byte_budget() -> int | None:
+    """The largest source (in bytes) the available memory lets an import read; None when unknown."""
+    available = available_memory()
+    return None if available is None else available // MEMORY_PER_BYTE
+
+
+def _check_budget(path: Path, size: int, budget: int | None, what: str = "") -> None:
+    if budget is not None and size > budget:
+        raise data_error(path, f"{what}{size:,} bytes, more than the {budget:,} an import can read with "
+                               f"{budget * MEMORY_PER_BYTE / 1e9:.1f} GB of memory available "
+                               f"(it needs about {MEMORY_PER_BYTE}x the file's size)")
+
+
+def _check_line_lengths(path: Path, data: bytes) -> None:
+    """DataError naming the first line longer than MAX_LINE_BYTES."""
+    if len(data) <= MAX_LINE_BYTES:
+        return
+    ends = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == ord("\n"))
+    lengths = np.diff(np.concatenate(([-1], ends, [len(data)]))) - 1
+    longest = np.flatnonzero(lengths > MAX_LINE_BYTES)
+    if len(longest):
+        raise data_error(path, f"{int(lengths[longest[0]]):,} bytes long, more than the {MAX_LINE_BYTES:,} bytes "
+                               "a line may have", int(longest[0]) + 1)
 
 
 def _line_at(data: bytes, offset: int) -> tuple[int, int]:
@@ -110,15 +164,17 @@ def _line_at(data: bytes, offset: int) -> tuple[int, int]:
 
 def read_source(path: str | os.PathLike[str]) -> SourceFile:
     """Read and decode ``path`` (see :func:`decode`); DataError if it is missing, empty, binary,
-    undecodable or holds control characters."""
-    path = Path(path)
+    undecodable, holds control characters, or is larger than the memory or line bounds allow."""
+    path, budget = Path(path), _byte_budget()
     try:
+        _check_budget(path, path.stat().st_size, budget)
         data = path.read_bytes()
     except FileNotFoundError:
         raise data_error(path, "file not found") from None
     except OSError as exc:
         raise data_error(path, f"cannot read: {exc.strerror or exc}") from None
-    data, compression = _decompressed(path, data)
+    data, compression = _decompressed(path, data, budget)
+    _check_line_lengths(path, data)
     if not data.strip():
         raise data_error(path, "file is empty")
     text, encoding, replaced = decode(path, data, _FORCED_ENCODING.get())
@@ -210,6 +266,7 @@ class CsvTable:
 def read_csv(path: str | os.PathLike[str], required: Sequence[str], need_rows: bool = True) -> CsvTable:
     """Read a CSV with a header; DataError on missing columns, malformed rows or (if ``need_rows``) no rows."""
     source = read_source(path)
+    _check_header_width(source)
     try:
         frame = pd.read_csv(io.StringIO(source.text), dtype=str, keep_default_na=False, na_filter=False)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, csv.Error) as exc:
@@ -222,6 +279,17 @@ def read_csv(path: str | os.PathLike[str], required: Sequence[str], need_rows: b
     if need_rows and frame.empty:
         raise data_error(source.path, "has a header but no rows")
     return CsvTable(source, frame)
+
+
+def _check_header_width(source: SourceFile) -> None:
+    """DataError when the CSV header has more than MAX_COLUMNS columns (checked before pandas parses it)."""
+    end = source.text.find("\n")
+    header = source.text if end < 0 else source.text[:end]
+    if header.count(",") >= MAX_COLUMNS:
+        columns = len(next(csv.reader([header]), []))
+        if columns > MAX_COLUMNS:
+            raise data_error(source.path, f"the header has {columns:,} columns, more than the {MAX_COLUMNS:,} "
+                                          "a CSV file may have", 1)
 
 
 def iter_jsonl(source: SourceFile) -> Iterator[tuple[int, dict[str, Any]]]:
