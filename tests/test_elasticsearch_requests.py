@@ -181,3 +181,17 @@ def test_a_missing_index_is_one_line_saying_what_to_run(server):
                                                                  "reason": "no such index [nothing]"}, "status": 404}))
     with pytest.raises(LabError, match="index 'nothing' does not exist on .*: run `lab --backend elasticsearch index`"):
         connect(server).count("nothing")
+
+
+def test_the_cli_takes_the_url_and_credentials_of_the_chosen_backend(server, monkeypatch, tmp_path):
+    from lab.cli_support import make_backend
+
+    monkeypatch.setenv("ELASTICSEARCH_URL", server.url)
+    monkeypatch.setenv("OPENSEARCH_URL", "http://127.0.0.1:9")
+    monkeypatch.setenv("ELASTICSEARCH_USER", "lab")
+    monkeypatch.setenv("ELASTICSEARCH_PASSWORD", "s3cret")
+    options = {"backend": "elasticsearch", "url": None, "user": None, "password": None, "ca_certs": None,
+               "verify_certs": True, "timeout": 5.0, "shards": 1, "batch_size": 10, "concurrency": 1}
+    backend = make_backend(options, tmp_path)
+    assert backend.name == "elasticsearch" and backend.endpoint.url == server.url
+    assert server.requests[0].headers["authorization"] == "Basic " + base64.b64encode(b"lab:s3cret").decode()
