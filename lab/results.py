@@ -9,7 +9,7 @@ from typing import Any
 import pandas as pd
 
 from .errors import LabError
-from .workspace import atomic_path, read_json, workspace_path, write_json
+from .workspace import atomic_path, read_json, workspace_file, workspace_path, write_json
 
 
 @dataclass
@@ -65,11 +65,11 @@ def save_run(workspace: Path, dataset: str, manifest: dict[str, Any], ranking: p
 
 
 def list_runs(workspace: Path, dataset: str) -> list[StoredRun]:
-    """Every stored run of ``dataset``, oldest first."""
+    """Every stored run of ``dataset``, oldest first; LabError for a run reached through a symlink."""
     root = runs_dir(workspace, dataset)
     runs = []
     for manifest in sorted(root.glob("*/manifest.json")) if root.exists() else []:
-        runs.append(StoredRun(manifest.parent, read_json(manifest)))
+        runs.append(StoredRun(manifest.parent, read_json(workspace_file(workspace, manifest))))
     return sorted(runs, key=lambda r: r.manifest["created"])
 
 

@@ -22,7 +22,7 @@ from lab.embeddings.models import resolve_model_dir
 from lab.errors import LabError
 from lab.finetune.config import FinetuneConfig
 from lab.finetune.trainer import model_dir
-from lab.results import save_run
+from lab.results import list_runs, save_run
 from lab.workspace import _exchange, _renameat2, atomic_path, check_name, sweep_workspace, workspace_file, workspace_path
 
 BAD_NAMES = ["", ".", "..", "../../x", "a/b", ".hidden", "-flag", "x" * 129, "name\n", "a b"]
@@ -298,3 +298,13 @@ def test_workspace_file_refuses_symlinks_and_paths_out_of_the_workspace(tmp_path
                           (outside, "outside the workspace")]:
         with pytest.raises(LabError, match=message):
             workspace_file(workspace, path)
+
+
+def test_runs_reached_through_a_symlink_are_refused(tmp_path):
+    outside = tmp_path / "outside" / "planted"
+    outside.mkdir(parents=True)
+    (outside / "manifest.json").write_text('{"run_id": "planted", "created": "2026"}')
+    (tmp_path / "ws" / "runs" / "demo").mkdir(parents=True)
+    (tmp_path / "ws" / "runs" / "demo" / "planted").symlink_to(outside, target_is_directory=True)
+    with pytest.raises(LabError, match=r"runs/demo/planted: a symlink"):
+        list_runs(tmp_path / "ws", "demo")
