@@ -12,7 +12,7 @@ from rich.table import Table
 
 from . import cli_eval, cli_experiments
 from .cli_finetune import finetune
-from .cli_support import console, err_console, lab_for, progress_bars
+from .cli_support import console, err_console, lab_for, make_backend, progress_bars
 from .errors import ENVIRONMENT_ERRORS, LabError, environment_error_line
 
 
@@ -386,20 +386,28 @@ def backend() -> None:
               help="Every strategy over a whole split: nDCG@10 and queries/s on both, identical top 10s, "
                    "top-100 overlap (HNSW recall for kNN), largest score difference.")
 @click.option("--split", default="test", show_default=True, help="Split for --all.")
+@click.option("--against", type=click.Choice(["embedded", "opensearch", "elasticsearch"]), default="embedded",
+              show_default=True, help="What --backend is compared with: the embedded engine (scoring as that "
+                                      "cluster does) or another cluster holding the same index.")
+@click.option("--against-url", help="URL of the --against cluster (default $OPENSEARCH_URL or $ELASTICSEARCH_URL).")
 @click.pass_context
 def backend_check(ctx: click.Context, strategy: str, n_queries: int, size: int, all_strategies: bool,
-                  split: str) -> None:
-    """Both backends' results side by side: a handful of queries rank by rank, or --all strategies."""
+                  split: str, against: str, against_url: str | None) -> None:
+    """Two backends' results side by side: a handful of queries rank by rank, or --all strategies."""
     from .backends.check import TABLE_COLUMNS, check_backends, embedded_like
     from .runner import query_vectors, render_bodies
     from .templates import load_templates
 
     lab = lab_for(ctx)
     if lab.backend.name == "embedded":
-        raise LabError("`lab backend check` compares the embedded engine with a cluster: add --backend opensearch "
-                       "or --backend elasticsearch")
+        raise LabError("`lab backend check` compares a cluster with the embedded engine or another cluster: add "
+                       "--backend opensearch or --backend elasticsearch")
     templates = load_templates(lab.queries_dir)
-    embedded = embedded_like(lab.workspace, lab.backend)  # the engine scoring as the cluster's version does
+    if against == "embedded":
+        embedded = embedded_like(lab.workspace, lab.backend)  # the engine scoring as the cluster's version does
+    else:
+        options = {**ctx.obj["options"], "backend": against, "url": against_url, "user": None, "password": None}
+        embedded = make_backend(options, lab.workspace)
     if all_strategies:
         _print_strategy_checks(lab, embedded, list(templates.values()), split)
         return
@@ -412,23 +420,33 @@ def backend_check(ctx: click.Context, strategy: str, n_queries: int, size: int, 
     vectors = query_vectors(lab, models[0], texts, progress_bars()) if models else None
     bodies, pipeline = render_bodies(template, params, texts, vectors, size)
     result = check_backends(embedded, lab.backend, lab.index_name, bodies, pipeline, labels=texts, strategy=strategy)
+    names = {"embedded": embedded.name, "cluster": lab.backend.name}
+    columns = [" ".join(names.get(word, word) for word in column.split()) for column in TABLE_COLUMNS]
     for query in result.queries:
-        table = Table(*TABLE_COLUMNS, title=f"'{query.label}' · hits {query.embedded_total:,} embedded, "
-                                            f"{query.cluster_total:,} cluster")
+        table = Table(*columns, title=f"'{query.label}' · hits {query.embedded_total:,} {embedded.name}, "
+                                      f"{query.cluster_total:,} {lab.backend.name}")
         for row in query.table_rows():
             table.add_row(*row)
         console.print(table)
     console.print(result.summary())
 
 
+def _backend_label(backend) -> str:
+    """``embedded engine`` or ``<distribution> <version>`` of a cluster backend."""
+    described = backend.describe()
+    if backend.name == "embedded":
+        return "embedded engine"
+    return f"{described.get('distribution', backend.name)} {described.get('cluster_version', '')}".strip()
+
+
 def _print_strategy_checks(lab, embedded, templates, split: str) -> None:
     from .experiments.backend_check import check_strategies
 
     checks = check_strategies(lab, embedded, templates, split, progress=progress_bars())
-    table = Table("strategy", "nDCG@10 emb", "nDCG@10 cluster", "Δ", "identical top 10", "overlap@100",
-                  "max Δ score", "q/s emb", "q/s cluster",
-                  title=f"embedded engine vs {lab.backend.describe().get('distribution', 'cluster')} "
-                        f"{lab.backend.describe().get('cluster_version', '')} · split {split}")
+    ours, theirs = _backend_label(embedded), _backend_label(lab.backend)
+    short = "emb" if embedded.name == "embedded" else embedded.name[:2]
+    table = Table("strategy", f"nDCG@10 {short}", "nDCG@10 cluster", "Δ", "identical top 10", "overlap@100",
+                  "max Δ score", f"q/s {short}", "q/s cluster", title=f"{ours} vs {theirs} · split {split}")
     refused = []
     for check in checks:
         if check.refused:

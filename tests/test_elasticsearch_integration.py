@@ -192,3 +192,21 @@ def test_the_cli_loop_and_backend_check(tmp_path: Path):
     rows = {line.split("│")[1].strip(): line for line in check.output.splitlines() if line.count("│") > 5}
     assert {"textsearch", "textsearch_boosted", "vectorsearch", "rrf"} <= rows.keys()
     assert "100.0%" in rows["textsearch_boosted"]
+
+
+@pytest.mark.skipif(not os.environ.get("OPENSEARCH_URL"), reason="no OpenSearch cluster to compare with: set "
+                                                                  "OPENSEARCH_URL as well")
+def test_backend_check_compares_elasticsearch_with_opensearch(tmp_path: Path):
+    """Two clusters side by side: the same BM25 ranking, Elasticsearch's legacy BM25 scores (× 2.2 on 3.x)."""
+    es = ["--workspace", str(tmp_path), "--backend", "elasticsearch", "--url", URL]
+    demo = CliRunner().invoke(cli, [*es, "demo", "--products", "200", "--queries", "20"],
+                              obj={}, catch_exceptions=False)
+    assert demo.exit_code == 0, demo.output
+    opensearch = ["--workspace", str(tmp_path), "--backend", "opensearch", "--url", os.environ["OPENSEARCH_URL"]]
+    indexed = CliRunner().invoke(cli, [*opensearch, "index"], obj={}, catch_exceptions=False)
+    assert indexed.exit_code == 0, indexed.output
+    check = CliRunner().invoke(cli, [*es, "backend", "check", "--against", "opensearch", "--against-url",
+                                     os.environ["OPENSEARCH_URL"], "--strategy", "textsearch", "--queries", "3"],
+                               obj={}, catch_exceptions=False, terminal_width=200)
+    assert check.exit_code == 0, check.output
+    assert "opensearch id" in check.output and "elasticsearch id" in check.output
