@@ -195,3 +195,27 @@ def test_the_cli_takes_the_url_and_credentials_of_the_chosen_backend(server, mon
     backend = make_backend(options, tmp_path)
     assert backend.name == "elasticsearch" and backend.endpoint.url == server.url
     assert server.requests[0].headers["authorization"] == "Basic " + base64.b64encode(b"lab:s3cret").decode()
+
+
+def test_backend_check_lists_what_the_other_cluster_refuses_and_stops_on_an_embedded_failure(monkeypatch):
+    from dataclasses import dataclass
+    from types import SimpleNamespace
+
+    from lab.experiments import backend_check
+
+    @dataclass
+    class FakeLab:
+        backend: object
+
+    def execute(lab, template, split, progress=None):
+        if lab.backend.name != "elasticsearch":
+            raise LabError("strategy 'rrf' needs the hybrid query")
+        return None
+
+    monkeypatch.setattr(backend_check, "execute_strategy", execute)
+    template = SimpleNamespace(name="rrf")
+    es, opensearch, embedded = (SimpleNamespace(name=n) for n in ("elasticsearch", "opensearch", "embedded"))
+    checks = backend_check.check_strategies(FakeLab(es), opensearch, [template])
+    assert [(c.strategy, c.refused) for c in checks] == [("rrf", "opensearch: strategy 'rrf' needs the hybrid query")]
+    with pytest.raises(LabError, match="^the embedded side of the check: strategy 'rrf' needs"):
+        backend_check.check_strategies(FakeLab(es), embedded, [template])
