@@ -444,9 +444,9 @@ def _print_strategy_checks(lab, embedded, templates, split: str) -> None:
 
     checks = check_strategies(lab, embedded, templates, split, progress=progress_bars())
     ours, theirs = _backend_label(embedded), _backend_label(lab.backend)
-    short = "emb" if embedded.name == "embedded" else embedded.name[:2]
-    table = Table("strategy", f"nDCG@10 {short}", "nDCG@10 cluster", "Δ", "identical top 10", "overlap@100",
-                  "max Δ score", f"q/s {short}", "q/s cluster", title=f"{ours} vs {theirs} · split {split}")
+    short, other = ("emb", "cluster") if embedded.name == "embedded" else (embedded.name, lab.backend.name)
+    table = Table("strategy", f"nDCG@10 {short}", f"nDCG@10 {other}", "Δ", "identical top 10", "overlap@100",
+                  "max Δ score", f"q/s {short}", f"q/s {other}", title=f"{ours} vs {theirs} · split {split}")
     refused = []
     for check in checks:
         if check.refused:
