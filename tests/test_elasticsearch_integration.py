@@ -28,7 +28,7 @@ from lab.cli import cli
 from lab.context import default_queries_dir
 from lab.errors import DataError, LabError, QueryError
 from lab.templates import load_templates
-from test_opensearch_integration import QUERY_TEXTS, WORDS, catalogue, knn, match, shipped_bodies
+from test_opensearch_integration import QUERY_TEXTS, catalogue, knn, match, shipped_bodies
 
 URL = os.environ.get("ELASTICSEARCH_URL")
 if os.environ.get("CI") == "true" and not URL:
