@@ -146,6 +146,22 @@ def test_a_partial_bulk_failure_is_listed_and_keeps_the_previous_index(backend, 
     assert not backend.client.indices.exists(index=f"{alias}-v2")
 
 
+def test_equal_scores_come_in_catalogue_order_after_updates(backend, alias, tmp_path):
+    """The index is sorted on catalogue position: re-adding every document in reverse (a vector update is
+    delete + add in Lucene) leaves ties in the embedded engine's order."""
+    body, docs = catalogue(n=30)
+    docs = Documents(docs.ids, {**docs.fields, "product_title": ["deck paint"] * len(docs)}, docs.vectors)
+    backend.build_index(alias, body, docs)
+    field = {"title_vector_it": body["mappings"]["properties"]["title_vector_minilm"]}
+    backend.put_vectors(alias, field, docs.ids[::-1], {"title_vector_it": docs.vectors["title_vector_minilm"][::-1].copy()})
+    embedded = EmbeddedBackend(tmp_path)
+    embedded.build_index(alias, embedded_body(body), docs)
+    hits = backend.search_batch(alias, [match("deck", size=30)])[0].hits
+    assert len({h.score for h in hits}) == 1
+    assert [h.doc_id for h in hits] == [h.doc_id for h in embedded.search_batch(alias, [match("deck", size=30)])[0].hits]
+    assert [h.doc_id for h in hits] == docs.ids
+
+
 def test_errors_are_one_line(backend, alias):
     body, docs = catalogue()
     backend.build_index(alias, body, docs)
