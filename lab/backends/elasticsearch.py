@@ -21,7 +21,7 @@ from .base import Backend, Documents, Hit, IndexReport, Progress, SearchResult
 from .elasticsearch_client import ClusterInfo, Endpoint, lab_error, make_client, read_cluster
 from .elasticsearch_fusion import fuse
 from .elasticsearch_translate import hybrid_plan, index_body, search_body, vector_mapping
-from .opensearch import BULK_CHUNK_BYTES, BULK_CHUNK_DOCS, MERGE_TIMEOUT, _check_options, _covers
+from .cluster import MERGE_TIMEOUT, bulk_load, check_options, covers
 from .opensearch_client import RetryPolicy, error_reason
 from .opensearch_documents import (
     POSITION_FIELD,
@@ -45,7 +45,7 @@ class ElasticsearchBackend(Backend):
     def __init__(self, client: Elasticsearch, endpoint: Endpoint, cluster: ClusterInfo, *, timeout: float = 30.0,
                  shards: int = 1, batch_size: int = 100, concurrency: int = 1,
                  retry_policy: RetryPolicy = RetryPolicy()):
-        _check_options(timeout=timeout, shards=shards, batch_size=batch_size, concurrency=concurrency)
+        check_options(timeout=timeout, shards=shards, batch_size=batch_size, concurrency=concurrency)
         self.client, self.endpoint, self.cluster = client, endpoint, cluster
         self.timeout, self.shards = float(timeout), shards
         self.batch_size, self.concurrency, self.retry_policy = batch_size, concurrency, retry_policy
@@ -58,7 +58,7 @@ class ElasticsearchBackend(Backend):
                 batch_size: int = 100, concurrency: int = 1,
                 retry_policy: RetryPolicy = RetryPolicy()) -> ElasticsearchBackend:
         """Connect to ``url`` and read the cluster's version and modules; one clear LabError when that fails."""
-        _check_options(timeout=timeout, shards=shards, batch_size=batch_size, concurrency=concurrency)
+        check_options(timeout=timeout, shards=shards, batch_size=batch_size, concurrency=concurrency)
         endpoint = Endpoint.parse(url, user, password, api_key)
         client = make_client(endpoint, ca_certs=ca_certs, verify_certs=verify_certs, timeout=timeout,
                              pool_size=max(10, concurrency), retry_policy=retry_policy)
@@ -87,21 +87,9 @@ class ElasticsearchBackend(Backend):
 
     def _bulk(self, index: str, actions: Iterator[tuple[dict[str, Any], str]], progress: Progress | None,
               action: str) -> list[tuple[str, str]]:
-        """streaming_bulk with per-document 429 retries; every failed document as (id, reason)."""
-        failed: list[tuple[str, str]] = []
-        policy = self.retry_policy
+        """Load ``actions`` (see :func:`bulk_load`); every failed document as (id, reason)."""
         with self._requests(action, index):
-            for ok, item in helpers.streaming_bulk(
-                    self.client, actions, index=index, chunk_size=BULK_CHUNK_DOCS,
-                    max_chunk_bytes=BULK_CHUNK_BYTES, expand_action_callback=lambda pair: pair,
-                    raise_on_error=False, max_retries=policy.retries, initial_backoff=policy.initial,
-                    max_backoff=policy.maximum):
-                if not ok:
-                    result = next(iter(item.values()))
-                    failed.append((str(result.get("_id")), error_reason(result, f"status {result.get('status')}")))
-                if progress:
-                    progress(1)
-        return failed
+            return bulk_load(helpers.streaming_bulk, self.client, index, actions, self.retry_policy, progress)
 
     def _settle(self, index: str, settings: dict[str, Any] | None = None) -> None:
         """Searchable and merged into one segment without deleted documents (BM25 statistics count them)."""
@@ -168,7 +156,7 @@ class ElasticsearchBackend(Backend):
         for field, field_body in vector_mapping(field_bodies).items():
             if field not in properties:
                 new_fields[field] = field_body
-            elif not _covers(field_body, properties[field]):
+            elif not covers(field_body, properties[field]):
                 raise DataError(f"field '{field}' of index '{index}' is mapped as {json.dumps(properties[field])}, "
                                 f"not {json.dumps(field_body)}: rebuild the index with `lab index`")
         if new_fields:

@@ -17,6 +17,7 @@ from opensearchpy.exceptions import TransportError
 
 from ..errors import DataError, LabError, QueryError
 from .base import Backend, Documents, Hit, IndexReport, Progress, SearchResult
+from .cluster import MERGE_TIMEOUT, bulk_load, check_options, covers
 from .opensearch_client import (
     ClusterInfo,
     Endpoint,
@@ -54,10 +55,6 @@ from .opensearch_features import (
 from .opensearch_pipelines import cluster_pipeline
 
 PIPELINE_PREFIX = "relevance-lab"
-BULK_CHUNK_DOCS = 500
-BULK_CHUNK_BYTES = 10 * 1024 * 1024
-MERGE_TIMEOUT = 3600.0
-"""Seconds to wait for the force-merge that leaves one segment without deleted documents."""
 
 
 def pipeline_id(strategy: str, pipeline: dict[str, Any]) -> str:
@@ -65,19 +62,6 @@ def pipeline_id(strategy: str, pipeline: dict[str, Any]) -> str:
     slug = re.sub(r"[^a-z0-9_-]+", "-", strategy.lower()).strip("-") or "adhoc"
     digest = hashlib.sha256(json.dumps(pipeline, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
     return f"{PIPELINE_PREFIX}-{slug}-{digest[:12]}"
-
-
-def _check_options(**options: float) -> None:
-    for name, value in options.items():
-        if value <= 0:
-            raise LabError(f"--{name.replace('_', '-')} must be positive, not {value}")
-
-
-def _covers(ours: Any, theirs: Any) -> bool:
-    """Whether every value in ``ours`` is in ``theirs`` (the cluster may add defaults to a mapping)."""
-    if isinstance(ours, dict):
-        return isinstance(theirs, dict) and all(k in theirs and _covers(v, theirs[k]) for k, v in ours.items())
-    return ours == theirs
 
 
 class OpenSearchBackend(Backend):
@@ -92,7 +76,7 @@ class OpenSearchBackend(Backend):
     def __init__(self, client: OpenSearch, endpoint: Endpoint, cluster: ClusterInfo, *, timeout: float = 30.0,
                  shards: int = 1, batch_size: int = 100, concurrency: int = 1,
                  retry_policy: RetryPolicy = RetryPolicy()):
-        _check_options(timeout=timeout, shards=shards, batch_size=batch_size, concurrency=concurrency)
+        check_options(timeout=timeout, shards=shards, batch_size=batch_size, concurrency=concurrency)
         self.client = client
         self.endpoint = endpoint
         self.cluster = cluster
@@ -115,7 +99,7 @@ class OpenSearchBackend(Backend):
         Credentials: ``user``/``password``, else ``https://user:pass@host`` in the URL, else
         $OPENSEARCH_USER/$OPENSEARCH_PASSWORD. They are sent, never printed nor recorded.
         """
-        _check_options(timeout=timeout, shards=shards, batch_size=batch_size, concurrency=concurrency)
+        check_options(timeout=timeout, shards=shards, batch_size=batch_size, concurrency=concurrency)
         endpoint = Endpoint.parse(url, user, password)
         client = make_client(endpoint, ca_certs=ca_certs, verify_certs=verify_certs, timeout=timeout,
                              pool_size=max(10, concurrency), retry_policy=retry_policy)
@@ -149,24 +133,9 @@ class OpenSearchBackend(Backend):
 
     def _bulk(self, index: str, actions: Iterator[tuple[dict[str, Any], str]], progress: Progress | None,
               action: str) -> list[tuple[str, str]]:
-        """Send ``actions`` with streaming_bulk; per-document 429s are retried with backoff.
-
-        Returns every failed document as (id, reason): none is dropped silently.
-        """
-        failed: list[tuple[str, str]] = []
-        policy = self.retry_policy
+        """Load ``actions`` (see :func:`bulk_load`); every failed document as (id, reason)."""
         with self._requests(action, index):
-            for ok, item in helpers.streaming_bulk(
-                    self.client, actions, index=index, chunk_size=BULK_CHUNK_DOCS,
-                    max_chunk_bytes=BULK_CHUNK_BYTES, expand_action_callback=lambda pair: pair,
-                    raise_on_error=False, max_retries=policy.retries, initial_backoff=policy.initial,
-                    max_backoff=policy.maximum):
-                if not ok:
-                    result = next(iter(item.values()))
-                    failed.append((str(result.get("_id")), error_reason(result, f"status {result.get('status')}")))
-                if progress:
-                    progress(1)
-        return failed
+            return bulk_load(helpers.streaming_bulk, self.client, index, actions, self.retry_policy, progress)
 
     def _settle(self, index: str, settings: dict[str, Any] | None = None) -> None:
         """Make loaded documents searchable, merged into one segment without deleted documents.
@@ -256,7 +225,7 @@ class OpenSearchBackend(Backend):
         for field, field_body in field_bodies.items():
             if field not in properties:
                 new_fields[field] = field_body
-            elif not _covers(field_body, properties[field]):
+            elif not covers(field_body, properties[field]):
                 raise DataError(f"field '{field}' of index '{index}' is mapped as {json.dumps(properties[field])}, "
                                 f"not {json.dumps(field_body)}: rebuild the index with `lab index`")
         if new_fields:
