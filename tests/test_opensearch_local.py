@@ -92,3 +92,25 @@ def test_status_and_stop_of_a_node_never_started(tmp_path):
     assert run("stop", "--port", "9", env_home=tmp_path).returncode == 0
     logs = run("logs", "--port", "9", env_home=tmp_path)
     assert logs.returncode == 1 and logs.stderr.startswith("opensearch-local: no log for a node on port 9")
+
+
+def test_data_written_by_another_cluster_is_emptied_and_the_same_cluster_keeps_it(local, tmp_path):
+    node = tmp_path / "9250"
+    (node / "data" / "nodes").mkdir(parents=True)
+    local.reset_stale_data(node, {"version": "3.5.0", "members": [9250, 9251]})  # no record: unknown writer
+    assert not (node / "data").exists()
+    (node / "data" / "nodes").mkdir(parents=True)
+    local.reset_stale_data(node, {"version": "3.5.0", "members": [9250, 9251]})  # the same cluster again
+    assert (node / "data" / "nodes").exists()
+    local.reset_stale_data(node, {"version": "3.5.0", "members": [9250]})  # single-node refuses a 2-node state
+    assert not (node / "data").exists()
+    assert (node / "data.json").read_text() == '{"version": "3.5.0", "members": [9250]}'
+
+
+def test_the_failure_line_is_the_root_cause_not_the_jvm_arguments(local, tmp_path):
+    console = tmp_path / "console.log"
+    console.write_text("[INFO ][o.o.n.Node] JVM arguments [-XX:+ShowCodeDetailsInExceptionMessages]\n"
+                       "[ERROR][o.o.b.Bootstrap] Exception\n"
+                       "java.lang.IllegalStateException: cannot start with [discovery.type] set to [single-node]\n")
+    assert local.failure_line(tmp_path / "none.log", console) == (
+        "java.lang.IllegalStateException: cannot start with [discovery.type] set to [single-node]")
