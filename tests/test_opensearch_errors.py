@@ -49,7 +49,7 @@ def test_connection_refused():
     with pytest.raises(LabError) as error:
         OpenSearchBackend.connect(f"http://127.0.0.1:{port}", retry_policy=FAST)
     assert one_line(error) == (f"cannot reach OpenSearch at http://127.0.0.1:{port} (Connection refused): is it "
-                               "running? `docker compose up -d` starts one")
+                               "running? `scripts/opensearch-local start` starts one")
 
 
 def test_the_password_is_never_in_a_repr():
@@ -86,7 +86,7 @@ def test_an_elasticsearch_cluster_is_refused(server):
     with pytest.raises(LabError) as error:
         connect(server)
     assert one_line(error) == (f"{server.url} is not OpenSearch (it reports Elasticsearch 7.16.3): the opensearch "
-                               "backend needs an OpenSearch cluster (see docker-compose.yml)")
+                               "backend needs an OpenSearch cluster (`scripts/opensearch-local start` runs one)")
 
 
 def test_a_timeout_names_the_limit(server):

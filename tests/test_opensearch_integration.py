@@ -41,8 +41,8 @@ if os.environ.get("CI") == "true" and not URL:
                 pytrace=False)
 pytestmark = [
     pytest.mark.opensearch,
-    pytest.mark.skipif(not URL, reason="no cluster: set OPENSEARCH_URL (e.g. http://localhost:9200 after "
-                                       "`docker compose up -d`) to run the OpenSearch integration tests"),
+    pytest.mark.skipif(not URL, reason="no cluster: set OPENSEARCH_URL (e.g. the URL that `scripts/opensearch-local start` "
+                                       "prints) to run the OpenSearch integration tests"),
 ]
 MINMAX = {"phase_results_processors": [{"normalization-processor": {
     "normalization": {"technique": "min_max"}, "combination": {"technique": "arithmetic_mean"}}}]}

@@ -181,7 +181,7 @@ def read_cluster(client: OpenSearch, endpoint: Endpoint) -> ClusterInfo:
         reported = (f"Elasticsearch {number}" if distribution is None and number
                     else f"{distribution} {number}".strip() if distribution else "no version")
         raise LabError(f"{endpoint.url} is not OpenSearch (it reports {reported}): the opensearch backend needs an "
-                       "OpenSearch cluster (see docker-compose.yml)")
+                       "OpenSearch cluster (`scripts/opensearch-local start` runs one)")
     return ClusterInfo("opensearch", Version.parse(number), number, version.get("lucene_version"),
                        _plugins(client))
 
@@ -242,7 +242,7 @@ def lab_error(exc: TransportError, action: str, url: str, *, timeout: float | No
                         "--no-verify-certs for a test cluster")
     if isinstance(exc, ClientConnectionError):
         return LabError(f"cannot reach OpenSearch at {url} ({_connection_reason(exc)}): is it running? "
-                        "`docker compose up -d` starts one")
+                        "`scripts/opensearch-local start` starts one")
     if isinstance(exc, AuthenticationException):
         return LabError(f"{action}: OpenSearch at {url} rejected the credentials (401): set --user/--password "
                         f"or ${USER_ENV}/${PASSWORD_ENV}")
