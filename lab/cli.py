@@ -213,9 +213,11 @@ def strategies(ctx: click.Context) -> None:
 @click.option("--param", "params", multiple=True, help="Override a template param: name=value (JSON value).")
 @click.option("--model", help="Model for templates that take a `model` param (e.g. a fine-tuned model name).")
 @click.option("--size", type=int, default=100, show_default=True, help="Hits per query.")
+@click.option("--strict", is_flag=True,
+              help="A query the backend refuses is an error (default: it scores 0 and the run records it as failed).")
 @click.pass_context
 def run(ctx: click.Context, names: tuple[str, ...], run_all: bool, split: str, params: tuple[str, ...],
-        model: str | None, size: int) -> None:
+        model: str | None, size: int, strict: bool) -> None:
     """Run strategies over the split's judged queries and print the leaderboard."""
     from .templates import load_templates, parse_param_overrides
 
@@ -230,28 +232,38 @@ def run(ctx: click.Context, names: tuple[str, ...], run_all: bool, split: str, p
     overrides = parse_param_overrides(list(params))
     if model:
         overrides["model"] = model
-    _run_and_print(lab, [templates[n] for n in selected], split, overrides, size, strict=not run_all)
+    _run_and_print(lab, [templates[n] for n in selected], split, overrides, size, named=not run_all,
+                   strict=strict)
 
 
-def _run_and_print(lab, templates: list, split: str, overrides: dict[str, Any], size: int, strict: bool) -> None:
-    """Run each template and print the leaderboard. ``strict``: every override must be a param of
-    the template and any failure stops; otherwise templates take the overrides they declare and a
-    strategy that cannot run (e.g. no fine-tuned model yet) is skipped with its reason."""
+def _run_and_print(lab, templates: list, split: str, overrides: dict[str, Any], size: int, named: bool,
+                   strict: bool = False) -> None:
+    """Run each template and print the leaderboard. ``named`` (strategies the user named): every override
+    must be a param of the template and any failure stops; otherwise templates take the overrides they
+    declare and a strategy that cannot run (e.g. no fine-tuned model yet) is skipped with its reason.
+    ``strict``: a query the backend refuses is an error, not a failed query of the run."""
     from .runner import run_strategy
 
     done, skipped = [], []
     for template in templates:
-        if strict:
-            done.append(run_strategy(lab, template, split, overrides, size, progress=progress_bars()))
+        if named:
+            done.append(run_strategy(lab, template, split, overrides, size, progress_bars(), strict))
             continue
         accepted = {k: v for k, v in overrides.items() if k in template.params}
         try:
-            done.append(run_strategy(lab, template, split, accepted, size, progress=progress_bars()))
+            done.append(run_strategy(lab, template, split, accepted, size, progress_bars(), strict))
         except LabError as exc:
             skipped.append((template.name, str(exc)))
     _print_leaderboard(done, f"{lab.current_dataset_name} · split {split}")
     for name, why in skipped:
         err_console.print(f"[yellow]skipped {name}:[/] {why}", highlight=False, soft_wrap=True)
+    for run in done:
+        failed = run.manifest.get("failed_queries", [])
+        if failed:
+            first = failed[0]
+            err_console.print(f"[yellow]{run.strategy}: {len(failed)} of {run.manifest['n_queries']:,} queries failed "
+                              f"and score 0 (--strict makes this an error); first, query '{first['query_id']}':[/] "
+                              f"{first['error']}", highlight=False, soft_wrap=True)
 
 
 @cli.command()
@@ -298,7 +310,7 @@ def _print_leaderboard(runs, title: str, history: bool = False) -> None:
     for i, row in table.iterrows():
         costs = [format_seconds(row["train_seconds"]), format_seconds(row["reindex_seconds"], row["reindex_estimated"])]
         cells = [str(i + 1), row["strategy"], *(f"{row[m]:.4f}" for m in DEFAULT_METRICS),
-                 f"{row['queries']:,}", f"{row['seconds']:.1f}", f"{row['queries/s'] or 0:,.0f}",
+                 f"{row['queries']:,}" + (f" ({row['failed']:,} failed)" if row["failed"] else ""), f"{row['seconds']:.1f}", f"{row['queries/s'] or 0:,.0f}",
                  row["models"], *(costs if row["models"] else ["", ""])]
         out.add_row(*cells, *([row["run_id"]] if history else []))
     console.print(out)
@@ -330,7 +342,7 @@ def demo(ctx: click.Context, seed: int, products: int, queries: int, split: str)
                   f"(seed {seed}) into {lab.dataset_dir(dataset.name)}")
     build_index(lab, progress=progress_bars())
     templates = load_templates(lab.queries_dir)
-    _run_and_print(lab, [templates[n] for n in sorted(templates)], split, {}, RUN_DEPTH, strict=False)
+    _run_and_print(lab, [templates[n] for n in sorted(templates)], split, {}, RUN_DEPTH, named=False)
 
 
 # --- map --------------------------------------------------------------------------------------

@@ -38,12 +38,12 @@ def format_seconds(value: float | None, estimated: bool = False) -> str:
 
 
 def leaderboard_table(runs: list[StoredRun], metric: str = PRIMARY_METRIC) -> pd.DataFrame:
-    """One row per run: strategy, metrics, queries, seconds, queries/s, models and their costs; sorted by ``metric``."""
+    """One row per run: strategy, metrics, queries (and how many failed), seconds, queries/s, models and their costs; sorted by ``metric``."""
     rows = []
     for run in runs:
         m = run.manifest
         rows.append({"strategy": run.strategy, **{k: run.metrics.get(k) for k in DEFAULT_METRICS},
-                     "queries": m["n_queries"], "split": m["split"], "backend": m["backend"]["backend"],
+                     "queries": m["n_queries"], "failed": len(m.get("failed_queries", [])), "split": m["split"], "backend": m["backend"]["backend"],
                      "seconds": m["seconds"], "queries/s": m["queries_per_second"], **run_costs(m),
                      "run_id": run.run_id, "created": m["created"]})
     table = pd.DataFrame(rows)

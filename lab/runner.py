@@ -14,7 +14,8 @@ import pandas as pd
 
 from . import __version__
 from .context import REPO_ROOT, Lab
-from .errors import LabError
+from .backends.base import Progress, SearchResult
+from .errors import LabError, QueryError
 from .evaluation import DEFAULT_METRICS, evaluate_ranking, mean_metrics
 from .adapters import document_model
 from .indexer import indexed_models
@@ -25,6 +26,9 @@ from .templates import Template
 
 RUN_DEPTH = 100
 """Hits retrieved per query: enough for ndcg@100 and recall@100."""
+
+MAX_ERROR_CHARS = 300
+"""A failed query's error as the manifest keeps it."""
 
 
 def git_sha() -> str | None:
@@ -86,6 +90,64 @@ def judged_queries(dataset: Any, split: str) -> tuple[pd.DataFrame, dict[str, di
     return queries, qrels
 
 
+@dataclass(frozen=True)
+class FailedQuery:
+    """A query the backend could not run (e.g. more terms than max_clause_count): it scores 0."""
+
+    query_id: str
+    error: str
+
+
+def failure_limit(n_queries: int) -> int:
+    """The most failed queries a run records; past it the strategy, not a query, is at fault."""
+    return max(3, n_queries // 10)
+
+
+def search_isolating(lab: Lab, template: Template, bodies: list[dict[str, Any]], pipeline: dict[str, Any] | None,
+                     query_ids: list[str], progress: Progress, strict: bool = False,
+                     ) -> tuple[list[SearchResult], list[FailedQuery]]:
+    """Search every body; when the backend refuses one query (QueryError), find which by halving the
+    batch, give those queries no hits and record them, so one query does not sink the run. Too many
+    failures (``failure_limit``) re-raise the first error; ``strict`` turns the first failed query
+    into a LabError naming it."""
+    done = 0
+
+    def advance(k: int) -> None:  # a failed batch may already have counted some queries
+        nonlocal done
+        k = min(k, len(bodies) - done)
+        done += k
+        progress(k)
+
+    def search(lo: int, hi: int) -> list[SearchResult]:
+        return lab.backend.search_batch(lab.index_name, bodies[lo:hi], pipeline, strategy=template.name,
+                                        progress=advance)
+
+    results: list[SearchResult] = [SearchResult([], 0)] * len(bodies)
+    failed: dict[int, QueryError] = {}
+    limit = failure_limit(len(bodies))
+
+    def isolate(lo: int, hi: int) -> None:
+        try:
+            results[lo:hi] = search(lo, hi)
+        except QueryError as exc:
+            if hi - lo > 1:
+                mid = (lo + hi) // 2
+                isolate(lo, mid)
+                isolate(mid, hi)
+                return
+            failed[lo] = exc
+            if strict:
+                raise LabError(f"strategy '{template.name}': query '{query_ids[lo]}' failed: {exc} "
+                               "(without --strict it is recorded as failed and the run goes on)") from exc
+            if len(failed) > limit:
+                raise failed[min(failed)]
+
+    isolate(0, len(bodies))
+    advance(len(bodies))
+    failures = [FailedQuery(query_ids[i], " ".join(str(exc).split())[:MAX_ERROR_CHARS]) for i, exc in sorted(failed.items())]
+    return results, failures
+
+
 @dataclass
 class RunOutcome:
     """A finished, scored run that is not stored yet."""
@@ -97,8 +159,10 @@ class RunOutcome:
 
 def execute_strategy(lab: Lab, template: Template, split: str = "test",
                      overrides: dict[str, Any] | None = None, size: int = RUN_DEPTH,
-                     progress: ProgressFactory | None = None) -> RunOutcome:
-    """Execute ``template`` for every judged query of ``split`` and score it (nothing is stored)."""
+                     progress: ProgressFactory | None = None, strict: bool = False) -> RunOutcome:
+    """Execute ``template`` for every judged query of ``split`` and score it (nothing is stored). A query
+    the backend refuses scores 0 and is listed in the manifest's ``failed_queries``; ``strict`` makes it
+    an error."""
     progress = progress or silent()
     params = template.resolve_params(overrides)
     dataset = lab.dataset
@@ -109,12 +173,11 @@ def execute_strategy(lab: Lab, template: Template, split: str = "test",
     texts = queries["query_text"].tolist()
     vectors = query_vectors(lab, models[0], texts, progress) if models else None
     bodies, pipeline = render_bodies(template, params, texts, vectors, size)
+    ids = queries["query_id"].tolist()
     search_start = time.perf_counter()
     with progress(f"Searching {template.name}", len(bodies)) as advance:
-        results = lab.backend.search_batch(lab.index_name, bodies, pipeline, strategy=template.name,
-                                           progress=advance)
+        results, failures = search_isolating(lab, template, bodies, pipeline, ids, advance, strict)
     search_seconds = time.perf_counter() - search_start
-    ids = queries["query_id"].tolist()
     rows = [(qid, rank, hit.doc_id, hit.score)
             for qid, result in zip(ids, results) for rank, hit in enumerate(result.hits, start=1)]
     ranking = pd.DataFrame(rows, columns=["query_id", "rank", "product_id", "score"])
@@ -129,6 +192,7 @@ def execute_strategy(lab: Lab, template: Template, split: str = "test",
         "created": created.isoformat(),
         "split": split,
         "n_queries": len(ids),
+        "failed_queries": [{"query_id": f.query_id, "error": f.error} for f in failures],
         "template": template.manifest_entry(params),
         "dataset": {"name": dataset.name, "fingerprint": dataset.fingerprint(),
                     "qrels_fingerprint": dataset.qrels_fingerprint()},
@@ -147,9 +211,9 @@ def execute_strategy(lab: Lab, template: Template, split: str = "test",
 
 def run_strategy(lab: Lab, template: Template, split: str = "test",
                  overrides: dict[str, Any] | None = None, size: int = RUN_DEPTH,
-                 progress: ProgressFactory | None = None) -> StoredRun:
+                 progress: ProgressFactory | None = None, strict: bool = False) -> StoredRun:
     """Execute ``template`` over ``split``, score it and store the run with its manifest."""
-    outcome = execute_strategy(lab, template, split, overrides, size, progress)
+    outcome = execute_strategy(lab, template, split, overrides, size, progress, strict)
     return save_run(lab.workspace, lab.dataset.name, outcome.manifest, outcome.ranking, outcome.per_query)
 
 

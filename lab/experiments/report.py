@@ -105,6 +105,10 @@ def _leaderboard_section(runs: list[StoredRun], metric: str, stale: list[StoredR
                      run.manifest["created"][:16].replace("T", " ")])
     notes = "".join(f"<p class=\"note\">{html.escape(r.strategy)} ({html.escape(r.run_id)}) left out: "
                     f"not comparable: dataset hash differs</p>" for r in stale)
+    notes += "".join(f"<p class=\"note\">{html.escape(r.strategy)}: {len(failed):,} of {r.manifest['n_queries']:,} "
+                     f"queries failed and score 0 (first, query {html.escape(failed[0]['query_id'])}: "
+                     f"{html.escape(failed[0]['error'])})</p>"
+                     for r in runs if (failed := r.manifest.get("failed_queries")))
     return (f"<section id=\"leaderboard\"><h2>Leaderboard</h2><p>Latest run of each strategy, by {metric}; "
             "train s / re-index s: what the models cost to train and to re-encode the catalogue (a query-side "
             "adapter needs no re-indexing; ~ an estimate from a measured rate; — unknown).</p>"
