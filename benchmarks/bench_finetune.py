@@ -64,7 +64,7 @@ def stage_index(workspace: Path) -> dict:
 def stage_train(workspace: Path, name: str, extra: list[str]) -> dict:
     """One epoch in a child process on ``CORES`` cores: the CLI's own code path."""
     code = ("import os, sys; os.sched_setaffinity(0, set(sorted(os.sched_getaffinity(0))[:%d]));"
-            "from lab.cli import cli; from lab.cli_finetune import finetune;"
+            "from lab.cli import cli; from lab.cli.finetune import finetune;"
             "cli.commands.get('finetune') or cli.add_command(finetune);"
             "cli(sys.argv[1:], obj={})" % CORES)
     command = [sys.executable, "-c", code, "--workspace", str(workspace), "finetune", "--name", name,

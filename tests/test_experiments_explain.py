@@ -14,7 +14,7 @@ from rich.tree import Tree
 
 from lab.backends.base import Documents
 from lab.cli import cli
-from lab.cli_experiments import _add_explanation
+from lab.cli.experiments import _add_explanation
 from lab.context import Lab
 from lab.engine import EmbeddedIndex
 from lab.errors import LabError

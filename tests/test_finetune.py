@@ -242,7 +242,7 @@ def test_report_command_prints_tables(trained):
     from click.testing import CliRunner
 
     from lab.cli import cli
-    from lab.cli_finetune import finetune as finetune_group
+    from lab.cli.finetune import finetune as finetune_group
 
     lab, result, _ = trained
     if "finetune" not in cli.commands:

@@ -14,10 +14,10 @@ from rich.markup import escape
 from rich.table import Table
 from rich.tree import Tree
 
-from .cli_support import console, err_console, lab_for, progress_bars
-from .errors import LabError
-from .evaluation import DEFAULT_METRICS, PRIMARY_METRIC
-from .experiments.formats import FORMATS, csv_text, json_text, latex_table, markdown_table
+from .support import console, err_console, lab_for, progress_bars
+from ..errors import LabError
+from ..evaluation import DEFAULT_METRICS, PRIMARY_METRIC
+from ..experiments.formats import FORMATS, csv_text, json_text, latex_table, markdown_table
 
 REGRESSION_EXIT_CODE = 3
 """`lab compare --fail-if-worse` exit status when a candidate is significantly worse (1 = an error)."""
@@ -55,8 +55,8 @@ def compare(ctx: click.Context, runs: tuple[str, ...], metrics: tuple[str, ...],
     RUNS are strategy names (their latest run on --split) or run ids. With more than two runs the
     p-values are Holm-corrected over the comparisons of each metric. A p-value below --alpha is marked *.
     """
-    from .experiments.compare import DEFAULT_COMPARE_METRICS, compare_runs, describe_test, display_rows
-    from .experiments.selection import resolve_runs
+    from ..experiments.compare import DEFAULT_COMPARE_METRICS, compare_runs, describe_test, display_rows
+    from ..experiments.selection import resolve_runs
 
     lab = lab_for(ctx)
     chosen = list(metrics) or list(DEFAULT_COMPARE_METRICS)
@@ -109,8 +109,8 @@ def queries(ctx: click.Context, a: str, b: str, metric: str, n: int, depth: int,
             fmt: str) -> None:
     """The queries B helps and hurts most compared with A, with the top hits of both sides
     (judged label in brackets, [?] = unjudged) and how much the two rankings overlap."""
-    from .experiments.per_query import query_differences
-    from .experiments.selection import resolve_runs
+    from ..experiments.per_query import query_differences
+    from ..experiments.selection import resolve_runs
 
     lab = lab_for(ctx)
     _metric_choice(metric)
@@ -186,8 +186,8 @@ def explain(ctx: click.Context, strategy: str, query_text: str, params: tuple[st
             docs: tuple[str, ...], full: bool, fmt: str) -> None:
     """Why the strategy ranks its hits: each hit's score broken down per clause (BM25 per field and
     term, k-NN similarity, normalisation and fusion), from the engine's or OpenSearch's explain."""
-    from .experiments.explain import explain_query
-    from .templates import load_templates, parse_param_overrides
+    from ..experiments.explain import explain_query
+    from ..templates import load_templates, parse_param_overrides
 
     lab = lab_for(ctx)
     templates = load_templates(lab.queries_dir)
@@ -209,7 +209,7 @@ def explain(ctx: click.Context, strategy: str, query_text: str, params: tuple[st
 
 
 def _add_explanation(parent: Tree, node: dict[str, Any], full: bool) -> None:
-    from .experiments.explain import BM25_TERM
+    from ..experiments.explain import BM25_TERM
 
     description = str(node.get("description", ""))
     value = float(node.get("value", 0.0))
@@ -272,9 +272,9 @@ manifest.json). On the embedded backend trials share clause scores, so only what
 @click.pass_context
 def tune(ctx: click.Context, strategy: str, specs: tuple[str, ...], fixed: tuple[str, ...], method: str,
          trials: int | None, seed: int, metric: str, tune_split: str, show: int) -> None:
-    from .experiments.search_space import parse_dimension
-    from .experiments.tuning import tune_strategy
-    from .templates import load_templates, parse_param_overrides
+    from ..experiments.search_space import parse_dimension
+    from ..experiments.tuning import tune_strategy
+    from ..templates import load_templates, parse_param_overrides
 
     lab = lab_for(ctx)
     _metric_choice(metric)
@@ -317,7 +317,7 @@ def tune(ctx: click.Context, strategy: str, specs: tuple[str, ...], fixed: tuple
 def report(ctx: click.Context, split: str, baseline: str | None, metric: str, output: str | None) -> None:
     """Write a self-contained HTML report (viewable offline): leaderboard, metric bars with 95% confidence
     intervals, significance against a baseline, per-query wins/losses, tuning and fine-tuning plots, history."""
-    from .experiments.report import build_report
+    from ..experiments.report import build_report
 
     lab = lab_for(ctx)
     _metric_choice(metric)
@@ -328,46 +328,42 @@ def report(ctx: click.Context, split: str, baseline: str | None, metric: str, ou
 
 # --- history ----------------------------------------------------------------------------------
 
-def print_history(lab, split: str, strategy: str | None = None) -> None:
-    """Every run of ``split`` per strategy, oldest first: versions, what changed, metrics, delta of the
-    primary metric since the previous comparable run, and which runs are not comparable and why."""
-    from .experiments.history import history_table
-    from .results import list_runs
+# --- map --------------------------------------------------------------------------------------
 
-    dataset = lab.dataset
-    runs = [r for r in list_runs(lab.workspace, dataset.name) if r.manifest["split"] == split
-            and (strategy is None or r.strategy == strategy)]
-    if not runs:
-        raise LabError(f"no runs for dataset '{dataset.name}' split '{split}'"
-                       + (f" of strategy '{strategy}'" if strategy else "") + ": run `lab run` first")
-    frame = history_table(runs, dataset.fingerprint(), dataset.qrels_fingerprint())
-    metrics = ["ndcg@10", "mrr@10", "recall@100"]
-    table = Table("strategy", "run", "template", "models", "changed", *metrics, f"Δ {PRIMARY_METRIC}",
-                  title=f"history · {dataset.name} · split {split}")
-    for row in frame.to_dict(orient="records"):
-        dim = "" if row["comparable"] else "[dim]"
-        delta = "" if row["delta"] is None or row["delta"] != row["delta"] else f"{row['delta']:+.4f}"
-        table.add_row(row["strategy"], row["run_id"], row["template"], row["models"], escape(row["changed"]),
-                      *(f"{dim}{row[m]:.4f}" for m in metrics), delta)
+@click.command("map")
+@click.option("--model", "models", multiple=True,
+              help="Model to map; repeatable (default: minilm and every fine-tuned model under models/).")
+@click.option("--color-by", default="brand", show_default=True, help="Product column whose values colour the points.")
+@click.option("--field", default="text_vector", show_default=True,
+              help="Vector field whose text is encoded (a vector_sources kind of mappings/products.json).")
+@click.option("--sample", type=int, default=3000, show_default=True,
+              help="Products drawn (seeded) from those with a text and a value.")
+@click.option("--top", type=int, default=10, show_default=True,
+              help="Most frequent values with their own colour (at most 18); the rest grey.")
+@click.option("--seed", type=int, default=42, show_default=True, help="Sampling seed.")
+@click.option("--output", type=click.Path(dir_okay=False),
+              help="PNG to write (default <workspace>/reports/maps/<dataset>-<column>.png); its JSON goes beside it.")
+@click.pass_context
+def embedding_map(ctx: click.Context, models: tuple[str, ...], color_by: str, field: str, sample: int, top: int,
+                  seed: int, output: str | None) -> None:
+    """A 2-D PCA map of product embeddings, one panel per model, coloured by a product column."""
+    from ..experiments.embedding_map import build_map, check_output, save_map
+
+    lab = lab_for(ctx)
+    if output:
+        check_output(output)
+    result = build_map(lab, list(models), color_by=color_by, field=field, sample=sample, top=top, seed=seed,
+                       progress=progress_bars())
+    png, summary = save_map(lab.workspace, result, output)
+    table = Table("model", "PC1", "PC2", f"10-NN same {color_by}", "within/between (2-D)",
+                  title=f"map · {result.dataset} · {result.field} · {len(result.values):,} products")
+    for model_map in result.models:
+        ratio = model_map.projection.explained_variance_ratio
+        table.add_row(model_map.model, f"{ratio[0]:.1%}", f"{ratio[1]:.1%}", f"{model_map.knn_same_label:.1%}",
+                      f"{model_map.within_between:.2f}")
     console.print(table)
-    for row in frame[~frame["comparable"]].to_dict(orient="records"):
-        err_console.print(f"[yellow]{row['run_id']}:[/] {row['note']}", highlight=False, soft_wrap=True)
+    console.print(f"chance of a same-{color_by} neighbour: {result.chance:.1%}; map written to {png} "
+                  f"(numbers in {summary.name})", highlight=False, soft_wrap=True)
 
 
-def _history_aware(leaderboard_callback):
-    """The `lab leaderboard` callback, with `--history` shown by :func:`print_history`."""
-    def callback(**options: Any) -> Any:
-        if options.get("history"):
-            return print_history(lab_for(click.get_current_context()), options.get("split", "test"))
-        return leaderboard_callback(**options)
-    return callback
-
-
-def register(cli: click.Group) -> None:
-    """Add compare, queries, explain, tune and report to ``cli``; `lab leaderboard --history` gets the
-    history view (versions, changes, comparability)."""
-    for command in (compare, queries, explain, tune, report):
-        cli.add_command(command)
-    leaderboard = cli.commands.get("leaderboard")
-    if leaderboard is not None and leaderboard.callback is not None:
-        leaderboard.callback = _history_aware(leaderboard.callback)
+COMMANDS = (compare, queries, explain, tune, report, embedding_map)

@@ -6,13 +6,13 @@ from __future__ import annotations
 import click
 from rich.table import Table
 
-from .cli_support import console, lab_for
+from .support import console, lab_for
 
-from .data.labels import ALL_RECORDS
-from .data.splits import HOLDOUT_SPLITS
-from .evaluation_neighbors import DEFAULT_KS
-from .finetune.config import DEFAULT_LABEL_COLUMN, TEXT_VECTOR_SOURCES
-from .neighbor_report import CEILING, POOLS, NeighborEvaluation
+from ..data.labels import ALL_RECORDS
+from ..data.splits import HOLDOUT_SPLITS
+from ..evaluation_neighbors import DEFAULT_KS
+from ..finetune.config import DEFAULT_LABEL_COLUMN, TEXT_VECTOR_SOURCES
+from ..neighbor_report import CEILING, POOLS, NeighborEvaluation
 
 
 @click.group("eval")
@@ -36,10 +36,10 @@ def eval_group() -> None:
 def neighbors(ctx: click.Context, models: tuple[str, ...], label_column: str, ks: tuple[int, ...], split: str,
               pool: str, text_fields: str, by_label: bool) -> None:
     """Top-k same-class precision: the share of each record's k nearest neighbours with its label."""
-    from .data.labels import labelled_records
-    from .finetune.examples import product_texts
-    from .neighbor_report import evaluate_models
-    from .progress import rich_bars
+    from ..data.labels import labelled_records
+    from ..finetune.examples import product_texts
+    from ..neighbor_report import evaluate_models
+    from ..progress import rich_bars
 
     lab = lab_for(ctx)
     dataset = lab.dataset
@@ -84,8 +84,8 @@ def print_neighbors(evaluation: NeighborEvaluation, by_label: bool = False) -> N
 def triplets(ctx: click.Context, models: tuple[str, ...], split: str) -> None:
     """Triplet accuracy: the share of (anchor, positive, negative) triplets whose anchor is closer
     (cosine) to the positive than to the negative."""
-    from .finetune.triplets import compare_triplet_accuracy
-    from .progress import rich_bars
+    from ..finetune.triplets import compare_triplet_accuracy
+    from ..progress import rich_bars
 
     lab = lab_for(ctx)
     table = compare_triplet_accuracy(lab, models or ("minilm",), split, rich_bars())
@@ -99,6 +99,4 @@ def triplets(ctx: click.Context, models: tuple[str, ...], split: str) -> None:
     console.print(out)
 
 
-def register(cli: click.Group) -> None:
-    """Add the `eval` group to ``cli``."""
-    cli.add_command(eval_group)
+COMMANDS = (eval_group,)

@@ -3,7 +3,6 @@ backend from the global options) and rich progress bars."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -21,30 +20,18 @@ err_console = terminal_console(stderr=True)
 
 
 def make_backend(options: dict[str, Any], workspace: Path):
-    if options["backend"] == "embedded":
-        from .backends.embedded import EmbeddedBackend
+    """The backend the global options (--backend, --url, ...) name."""
+    from ..backends.factory import open_backend
 
-        return EmbeddedBackend(workspace)
-    prefix = options["backend"].upper()
-    common = {"user": options["user"] or os.environ.get(f"{prefix}_USER"),
-              "password": options["password"] or os.environ.get(f"{prefix}_PASSWORD"),
-              "ca_certs": options["ca_certs"], "verify_certs": options["verify_certs"], "timeout": options["timeout"],
-              "shards": options["shards"], "batch_size": options["batch_size"], "concurrency": options["concurrency"]}
-    url = options["url"] or os.environ.get(f"{prefix}_URL") or "http://localhost:9200"
-    if options["backend"] == "elasticsearch":
-        from .backends.elasticsearch import ElasticsearchBackend
-
-        return ElasticsearchBackend.connect(url, **common)
-    from .backends.opensearch import OpenSearchBackend
-
-    return OpenSearchBackend.connect(url, **common)
+    settings = ("url", "user", "password", "ca_certs", "verify_certs", "timeout", "shards", "batch_size", "concurrency")
+    return open_backend(options["backend"], workspace, **{k: options[k] for k in settings})
 
 
 def lab_for(ctx: click.Context):
     """The Lab object for this invocation (backend created on first use)."""
     if "lab" not in ctx.obj:
-        from .context import Lab
-        from .workspace import workspace_root
+        from ..context import Lab
+        from ..workspace import workspace_root
 
         options = ctx.obj["options"]
         workspace = workspace_root(options["workspace"])
@@ -54,6 +41,6 @@ def lab_for(ctx: click.Context):
 
 
 def progress_bars():
-    from .progress import rich_bars
+    from ..progress import rich_bars
 
     return rich_bars()

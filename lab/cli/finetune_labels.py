@@ -6,21 +6,21 @@ from typing import Any, Sequence
 
 from rich.table import Table
 
-from .cli_support import console
+from .support import console
 
-from .evaluation_neighbors import DEFAULT_KS
-from .finetune.config import FinetuneConfig
+from ..evaluation_neighbors import DEFAULT_KS
+from ..finetune.config import FinetuneConfig
 
 
 def run_label_objective(lab: Any, config: FinetuneConfig, overwrite: bool, restart: bool,
                         learning_curve: str | None, ks: Sequence[int] = (), pool: str = "split") -> None:
     """Train on labels and show base vs fine-tuned test precision (at ``ks``, neighbours from ``pool``), or
     run the learning curve."""
-    from .cli_eval import print_neighbors
-    from .finetune.labels import finetune_labels
-    from .finetune.learning_curve import learning_curve as run_curve, parse_sizes
-    from .finetune.monitor import RichTrainingBar
-    from .progress import rich_bars
+    from .eval import print_neighbors
+    from ..finetune.labels import finetune_labels
+    from ..finetune.learning_curve import learning_curve as run_curve, parse_sizes
+    from ..finetune.monitor import RichTrainingBar
+    from ..progress import rich_bars
 
     metric_label = "val precision@k"
     if learning_curve is not None:
@@ -45,10 +45,10 @@ def run_label_objective(lab: Any, config: FinetuneConfig, overwrite: bool, resta
 def print_label_report(lab: Any, card: dict[str, Any]) -> None:
     """`lab finetune report NAME` for a model trained on labels: its training, val precision during training,
     and base vs fine-tuned precision on the test records (recomputed; vectors from the cache)."""
-    from .cli_eval import print_neighbors
-    from .finetune.labels import load_label_records
-    from .neighbor_report import evaluate_models
-    from .progress import rich_bars
+    from .eval import print_neighbors
+    from ..finetune.labels import load_label_records
+    from ..neighbor_report import evaluate_models
+    from ..progress import rich_bars
 
     config = FinetuneConfig.from_dict(card["config"])
     training, data = card["training"], card["data"]["train"]
@@ -72,7 +72,7 @@ def print_label_report(lab: Any, card: dict[str, Any]) -> None:
 
 def print_curve(curve: Any, reports: Any) -> None:
     """The learning curve as a table, and where its JSON and PNG are."""
-    from .finetune.learning_curve import curve_paths
+    from ..finetune.learning_curve import curve_paths
 
     table = Table(title=f"learning curve · {curve.dataset} · label '{curve.column}' · {curve.anchors:,} "
                         f"{curve.split} records (neighbours: {curve.pool})")

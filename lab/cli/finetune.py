@@ -7,8 +7,8 @@ from typing import Any
 import click
 from rich.table import Table
 
-from .cli_support import console, lab_for, progress_bars
-from .finetune.config import (DEFAULT_LABEL_COLUMN, DEFAULT_NAME, LOSSES, MINING_SOURCES, NEGATIVE_MODES, OBJECTIVES,
+from .support import console, lab_for, progress_bars
+from ..finetune.config import (DEFAULT_LABEL_COLUMN, DEFAULT_NAME, LOSSES, MINING_SOURCES, NEGATIVE_MODES, OBJECTIVES,
                               TEXT_VECTOR_SOURCES, FinetuneConfig)
 
 
@@ -65,7 +65,7 @@ def finetune(ctx: click.Context, overwrite: bool, restart: bool, text_fields: st
     if ctx.invoked_subcommand is not None:
         return
     if options.pop("adapter") is not None:
-        from .adapters.command import train_adapter_command
+        from .adapters import train_adapter_command
 
         return train_adapter_command(ctx)
     refuse_inapplicable_options(ctx, options["objective"])
@@ -73,7 +73,7 @@ def finetune(ctx: click.Context, overwrite: bool, restart: bool, text_fields: st
     config = FinetuneConfig(text_fields=tuple(f.strip() for f in text_fields.split(",") if f.strip()), **options)
     lab = lab_for(ctx)
     if config.objective == "labels":
-        from .cli_finetune_labels import run_label_objective
+        from .finetune_labels import run_label_objective
 
         run_label_objective(lab, config, overwrite, restart, learning_curve, ks, pool)
     else:
@@ -94,7 +94,7 @@ def refuse_inapplicable_options(ctx: click.Context, objective: str) -> None:
     """A LabError naming the first option given on the command line that ``objective`` would ignore."""
     from click.core import ParameterSource
 
-    from .errors import LabError
+    from ..errors import LabError
 
     flags = {p.name: p.opts[0] for p in ctx.command.params}
     for name in INAPPLICABLE[objective]:
@@ -106,8 +106,8 @@ def refuse_inapplicable_options(ctx: click.Context, objective: str) -> None:
 
 def _finetune_pairs(lab: Any, config: FinetuneConfig, overwrite: bool, restart: bool) -> None:
     """--objective pairs (judged query-product pairs): train, register, report."""
-    from .finetune import finetune as run_finetune
-    from .finetune.monitor import RichTrainingBar
+    from ..finetune import finetune as run_finetune
+    from ..finetune.monitor import RichTrainingBar
 
     result = run_finetune(lab, config, display=RichTrainingBar(f"Fine-tuning {config.name}"), progress=progress_bars(),
                           overwrite=overwrite, restart=restart)
@@ -124,24 +124,24 @@ def _finetune_pairs(lab: Any, config: FinetuneConfig, overwrite: bool, restart: 
 @click.pass_context
 def report(ctx: click.Context, name: str) -> None:
     """Show a fine-tuned model's (or adapter's) report again (tables; plots redrawn if missing)."""
-    from .finetune import draw_plots, load_card, load_report, model_dir, report_dir
-    from .errors import LabError
+    from ..finetune import draw_plots, load_card, load_report, model_dir, report_dir
+    from ..errors import LabError
 
     lab = lab_for(ctx)
     path = model_dir(lab.workspace, name)
     if not path.is_dir():
-        from .adapters.store import adapter_dir, load_card as load_adapter_card
+        from ..adapters.store import adapter_dir, load_card as load_adapter_card
 
         adapter = adapter_dir(lab.workspace, name)
         if adapter.is_dir():
-            from .adapters.command import print_adapter_card
+            from .adapters import print_adapter_card
 
             print_adapter_card(load_adapter_card(adapter), adapter)
             return
         raise LabError(f"no fine-tuned model or adapter '{name}' at {path}: run `lab finetune --name {name}` first")
     card = load_card(path)
     if card.get("objective") == "labels":
-        from .cli_finetune_labels import print_label_report
+        from .finetune_labels import print_label_report
 
         print_label_report(lab, card)
         return
@@ -159,8 +159,8 @@ def report(ctx: click.Context, name: str) -> None:
 def compare_models_command(ctx: click.Context, models: tuple[str, ...], sample: int | None, min_label: int,
                            text_fields: str) -> None:
     """Evaluate candidate base models on the val split before training (exact cosine search + triplets)."""
-    from .evaluation import DEFAULT_METRICS
-    from .finetune import compare_models
+    from ..evaluation import DEFAULT_METRICS
+    from ..finetune import compare_models
 
     config = FinetuneConfig(min_label=min_label, text_fields=tuple(f.strip() for f in text_fields.split(",")))
     table = compare_models(lab_for(ctx), models or None, config, sample, progress=progress_bars())
@@ -177,7 +177,7 @@ def compare_models_command(ctx: click.Context, models: tuple[str, ...], sample: 
 
 def print_report(data: dict[str, Any], path) -> None:
     """The report's terminal tables: metrics before/after, similarity by label, pairs that moved."""
-    from .finetune.report import PLOTS, report_dir, similarity_summary
+    from ..finetune.report import PLOTS, report_dir, similarity_summary
 
     base, tuned = data["metrics"]["base"], data["metrics"]["finetuned"]
     metrics = Table(title=f"{data['name']} vs {data['base_model']} · {data['dataset']} · split {data['split']} · "
@@ -210,3 +210,6 @@ def print_report(data: dict[str, Any], path) -> None:
                           f"{row['finetuned']:.3f}")
         console.print(pairs)
     console.print("plots: " + ", ".join(str(report_dir(path) / name) for name in PLOTS.values()))
+
+
+COMMANDS = (finetune,)

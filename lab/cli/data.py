@@ -1,0 +1,117 @@
+"""`lab data`: import and inspect datasets."""
+
+from __future__ import annotations
+
+
+import click
+from rich.table import Table
+
+from ..errors import LabError
+from .support import console, lab_for, progress_bars
+
+
+# --- data -------------------------------------------------------------------------------------
+
+@click.group()
+def data() -> None:
+    """Import and inspect datasets."""
+
+
+@data.command("import")
+@click.argument("kind", type=click.Choice(["homedepot", "beir", "triplets", "labelled"]))
+@click.argument("file", required=False, type=click.Path(exists=True, dir_okay=False))
+@click.option("--from", "source", type=click.Path(exists=True, file_okay=False),
+              envvar="LAB_DATA", help="Directory with the source files (env LAB_DATA; homedepot, beir).")
+@click.option("--name", help="Dataset name in the workspace (default: the kind, the BEIR folder or the file name).")
+@click.option("--label-map", type=click.Choice(["reference", "fine"]), default="reference", show_default=True,
+              help="Home Depot relevance → label: reference = round(r)-1 (0/1/2), fine = 0..6.")
+@click.option("--anchor", default="anchor", show_default=True, help="Triplets: column/field of the anchors.")
+@click.option("--positive", default="positive", show_default=True, help="Triplets: column/field of the positives.")
+@click.option("--negative", help="Triplets: column/field of the negatives (default: 'negative' if present).")
+@click.option("--mine", type=click.Choice(["lowest", "hard"]),
+              help="Triplets: mine negatives among the positive texts (needed without a negative column).")
+@click.option("--mine-model", default="minilm", show_default=True, help="Triplets: model that mines negatives.")
+@click.option("--max-positive-similarity", type=float, default=0.95, show_default=True,
+              help="Triplets, --mine hard: skip candidates this similar (cosine) to one of the anchor's positives.")
+@click.option("--text", "text_column", default="text", show_default=True, help="Labelled: column/field of the texts.")
+@click.option("--label", "label_column", default="label", show_default=True,
+              help="Labelled: column/field of the class labels.")
+@click.option("--id", "id_column", help="Labelled: column/field of record ids (default: a hash of the text).")
+@click.option("--as", "store_as", default="category", show_default=True,
+              help="Labelled: the product column the labels are stored in (what --label-column reads).")
+@click.option("--encoding", help="Read every source file in this encoding (e.g. utf-8, cp1252, utf-16-le) instead "
+                                 "of detecting it (UTF-8/UTF-16 byte-order mark, UTF-8, else Windows-1252).")
+@click.pass_context
+def data_import(ctx: click.Context, kind: str, file: str | None, source: str | None, name: str | None,
+                label_map: str, anchor: str, positive: str, negative: str | None, mine: str | None,
+                mine_model: str, max_positive_similarity: float, text_column: str, label_column: str,
+                id_column: str | None, store_as: str, encoding: str | None) -> None:
+    """Import a dataset into the workspace: Home Depot Kaggle files or a BEIR/TREC folder (--from DIR),
+    a triplet file (`triplets FILE`, CSV or JSONL with anchor, positive[, negative]) or labelled
+    texts (`labelled FILE`, CSV or JSONL with text, label)."""
+    from ..data import import_beir, import_homedepot
+    from ..data.sources import forced_encoding
+
+    lab = lab_for(ctx)
+    if name is not None:
+        lab.dataset_dir(name, "--name")  # a bad name is refused before the import's work
+    if kind in ("triplets", "labelled") and not file:
+        raise LabError(f"`lab data import {kind} FILE`: name the CSV or JSONL file")
+    ctx.with_resource(forced_encoding(encoding))
+    if kind == "labelled":
+        from ..data.labelled import import_labelled
+
+        dataset = import_labelled(file, name, text_column, label_column, id_column, store_as)
+    elif kind == "triplets":
+        from ..data.negatives import model_mining
+        from ..data.triplets import import_triplets
+
+        mining = model_mining(lab, mine, mine_model, max_positive_similarity, progress_bars()) if mine else None
+        dataset = import_triplets(file, name, anchor, positive, negative, mining)
+    else:
+        if file or not source:
+            raise LabError(f"`lab data import {kind}` reads a directory: pass --from DIR (or set LAB_DATA)")
+        with console.status(f"Importing {kind} from {source}"):
+            dataset = import_homedepot(source, label_map=label_map) if kind == "homedepot" else import_beir(source)
+    if name is not None:
+        dataset.name = name
+    dataset.save(lab.dataset_dir(dataset.name, "--name"))
+    lab.set_current_dataset(dataset.name)
+    _print_dataset(dataset)
+
+
+@data.command("info")
+@click.pass_context
+def data_info(ctx: click.Context) -> None:
+    """Show the current dataset: products, queries per split, labels."""
+    _print_dataset(lab_for(ctx).dataset)
+
+
+def _print_dataset(dataset) -> None:
+    from ..data import SPLITS, UNLABELED
+
+    table = Table(title=f"dataset {dataset.name}", show_header=False)
+    table.add_row("products", f"{len(dataset.products):,}")
+    table.add_row("queries", f"{len(dataset.queries):,}")
+    judged = set(dataset.qrels["query_id"])
+    for split in SPLITS:
+        ids = dataset.queries_for(split)["query_id"]
+        table.add_row(f"  {split}", f"{len(ids):,} ({int(ids.isin(judged).sum()):,} judged)")
+    unlabeled = int((dataset.queries["split"] == UNLABELED).sum())
+    if unlabeled:
+        table.add_row(f"  {UNLABELED}", f"{unlabeled:,} (no judgments; never used for training)")
+    table.add_row("judgments", f"{len(dataset.qrels):,}")
+    labels = dataset.qrels["relevance"].value_counts().sort_index()
+    if len(labels):
+        table.add_row("labels", ", ".join(f"{k}: {v:,}" for k, v in labels.items()))
+    for extra, frame in sorted(dataset.extras.items()):
+        table.add_row(extra, f"{len(frame):,}")
+    column = dataset.meta.get("label_column")
+    if column in dataset.products.columns:
+        values = dataset.products[column].dropna()
+        table.add_row(f"classes ({column})", f"{values.nunique():,} over {len(values):,} labelled products")
+    table.add_row("fingerprint", dataset.fingerprint())
+    console.print(table)
+
+
+COMMANDS = (data,)

@@ -1,0 +1,214 @@
+"""`lab index`, `lab strategies`, `lab run`, `lab leaderboard` and `lab demo`: the main loop."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+from rich.markup import escape
+from rich.table import Table
+
+from ..errors import LabError
+from .support import console, err_console, lab_for, progress_bars
+
+
+# --- index ------------------------------------------------------------------------------------
+
+@click.command()
+@click.option("--model", "models", multiple=True,
+              help="Model whose vectors to (add to) the index: minilm (default), finetuned, a fine-tuned model name.")
+@click.option("--rebuild", is_flag=True, help="Rebuild the whole index, with every model it holds.")
+@click.pass_context
+def index(ctx: click.Context, models: tuple[str, ...], rebuild: bool) -> None:
+    """Build the index from mappings/products.json (text fields + model vectors)."""
+    from ..indexer import BASE_MODEL, add_model, build_index, indexed_models
+
+    lab = lab_for(ctx)
+    present = indexed_models(lab)
+    if present and not rebuild and models:
+        for model in models:
+            report = add_model(lab, model, progress=progress_bars())
+            console.print(f"added {model} vectors to {report.indexed:,} documents in {report.seconds:.1f}s")
+        return
+    wanted = list(dict.fromkeys([BASE_MODEL, *present, *models]))
+    report = build_index(lab, wanted, progress=progress_bars())
+    console.print(f"indexed {report.indexed:,} products into '{lab.index_name}' ({lab.backend.name}) "
+                  f"with models {', '.join(wanted)} in {report.seconds:.1f}s")
+
+
+# --- strategies and runs ----------------------------------------------------------------------
+
+@click.command()
+@click.pass_context
+def strategies(ctx: click.Context) -> None:
+    """List the strategy templates in queries/."""
+    from ..templates import load_templates
+
+    table = Table("strategy", "description", "params")
+    for name, template in sorted(load_templates(lab_for(ctx).queries_dir).items()):
+        table.add_row(name, template.description, ", ".join(f"{k}={v}" for k, v in template.params.items()))
+    console.print(table)
+
+
+@click.command()
+@click.option("--strategy", "names", multiple=True, help="Strategy (template name in queries/); repeatable.")
+@click.option("--all", "run_all", is_flag=True, help="Run every template in queries/.")
+@click.option("--split", default="test", show_default=True, help="Query split: test, tune, train, val or all.")
+@click.option("--param", "params", multiple=True, help="Override a template param: name=value (JSON value).")
+@click.option("--model", help="Model for templates that take a `model` param (e.g. a fine-tuned model name).")
+@click.option("--size", type=int, default=100, show_default=True, help="Hits per query.")
+@click.option("--strict", is_flag=True,
+              help="A query the backend refuses is an error (default: it scores 0 and the run records it as failed).")
+@click.pass_context
+def run(ctx: click.Context, names: tuple[str, ...], run_all: bool, split: str, params: tuple[str, ...],
+        model: str | None, size: int, strict: bool) -> None:
+    """Run strategies over the split's judged queries and print the leaderboard."""
+    from ..templates import load_templates, parse_param_overrides
+
+    lab = lab_for(ctx)
+    templates = load_templates(lab.queries_dir)
+    if not names and not run_all:
+        raise LabError("name a strategy with --strategy NAME or use --all (see `lab strategies`)")
+    unknown = [n for n in names if n not in templates]
+    if unknown:
+        raise LabError(f"unknown strategy '{unknown[0]}' (known: {', '.join(sorted(templates))})")
+    selected = sorted(templates) if run_all else list(names)
+    overrides = parse_param_overrides(list(params))
+    if model:
+        overrides["model"] = model
+    _run_and_print(lab, [templates[n] for n in selected], split, overrides, size, named=not run_all,
+                   strict=strict)
+
+
+def _run_and_print(lab, templates: list, split: str, overrides: dict[str, Any], size: int, named: bool,
+                   strict: bool = False) -> None:
+    """Run each template and print the leaderboard. ``named`` (strategies the user named): every override
+    must be a param of the template and any failure stops; otherwise templates take the overrides they
+    declare and a strategy that cannot run (e.g. no fine-tuned model yet) is skipped with its reason.
+    ``strict``: a query the backend refuses is an error, not a failed query of the run."""
+    from ..runner import run_strategy
+
+    done, skipped = [], []
+    for template in templates:
+        if named:
+            done.append(run_strategy(lab, template, split, overrides, size, progress_bars(), strict))
+            continue
+        accepted = {k: v for k, v in overrides.items() if k in template.params}
+        try:
+            done.append(run_strategy(lab, template, split, accepted, size, progress_bars(), strict))
+        except LabError as exc:
+            skipped.append((template.name, str(exc)))
+    _print_leaderboard(done, f"{lab.current_dataset_name} · split {split}")
+    for name, why in skipped:
+        err_console.print(f"[yellow]skipped {name}:[/] {why}", highlight=False, soft_wrap=True)
+    for run in done:
+        failed = run.manifest.get("failed_queries", [])
+        if failed:
+            first = failed[0]
+            err_console.print(f"[yellow]{run.strategy}: {len(failed)} of {run.manifest['n_queries']:,} queries failed "
+                              f"and score 0 (--strict makes this an error); first, query '{first['query_id']}':[/] "
+                              f"{first['error']}", highlight=False, soft_wrap=True)
+
+
+@click.command()
+@click.option("--split", default="test", show_default=True, help="Query split whose runs to show.")
+@click.option("--history", is_flag=True, help="Every stored run, not only the latest per strategy.")
+@click.pass_context
+def leaderboard(ctx: click.Context, split: str, history: bool) -> None:
+    """Show the stored results again; --history: every run per strategy, what changed, and which runs are not
+    comparable and why."""
+    from ..results import latest_runs
+
+    lab = lab_for(ctx)
+    if history:
+        _print_history(lab, split)
+        return
+    dataset = lab.dataset
+    runs = latest_runs(lab.workspace, dataset.name, split, dataset.qrels_fingerprint())
+    if not runs:
+        raise LabError(f"no runs for dataset '{dataset.name}' split '{split}': run `lab run --all` first")
+    _print_leaderboard(runs, f"{dataset.name} · split {split}")
+
+
+def _print_history(lab, split: str) -> None:
+    """Every run of ``split`` per strategy, oldest first: versions, what changed, metrics, delta of the
+    primary metric since the previous comparable run, and which runs are not comparable and why."""
+    from ..evaluation import PRIMARY_METRIC
+    from ..experiments.history import history_table
+    from ..results import list_runs
+
+    dataset = lab.dataset
+    runs = [r for r in list_runs(lab.workspace, dataset.name) if r.manifest["split"] == split]
+    if not runs:
+        raise LabError(f"no runs for dataset '{dataset.name}' split '{split}': run `lab run` first")
+    frame = history_table(runs, dataset.fingerprint(), dataset.qrels_fingerprint())
+    metrics = ["ndcg@10", "mrr@10", "recall@100"]
+    table = Table("strategy", "run", "template", "models", "changed", *metrics, f"Δ {PRIMARY_METRIC}",
+                  title=f"history · {dataset.name} · split {split}")
+    for row in frame.to_dict(orient="records"):
+        dim = "" if row["comparable"] else "[dim]"
+        delta = "" if row["delta"] is None or row["delta"] != row["delta"] else f"{row['delta']:+.4f}"
+        table.add_row(row["strategy"], row["run_id"], row["template"], row["models"], escape(row["changed"]),
+                      *(f"{dim}{row[m]:.4f}" for m in metrics), delta)
+    console.print(table)
+    for row in frame[~frame["comparable"]].to_dict(orient="records"):
+        err_console.print(f"[yellow]{row['run_id']}:[/] {row['note']}", highlight=False, soft_wrap=True)
+
+
+def _print_leaderboard(runs, title: str) -> None:
+    from ..evaluation import DEFAULT_METRICS
+    from ..leaderboard import format_seconds, leaderboard_table
+
+    table = leaderboard_table(runs)
+    out = Table(title=f"leaderboard · {title}",
+                caption="train s / re-index s: the models' training time and catalogue re-encoding time "
+                        "(adapter: none needed; ~ estimated from a measured rate; — unknown)")
+    out.add_column("#", justify="right")
+    out.add_column("strategy")
+    for metric in DEFAULT_METRICS:
+        out.add_column(metric, justify="right")
+    out.add_column("queries", justify="right")
+    out.add_column("seconds", justify="right")
+    out.add_column("queries/s", justify="right")
+    out.add_column("model")
+    out.add_column("train s", justify="right")
+    out.add_column("re-index s", justify="right")
+    for i, row in table.iterrows():
+        costs = [format_seconds(row["train_seconds"]), format_seconds(row["reindex_seconds"], row["reindex_estimated"])]
+        cells = [str(i + 1), row["strategy"], *(f"{row[m]:.4f}" for m in DEFAULT_METRICS),
+                 f"{row['queries']:,}" + (f" ({row['failed']:,} failed)" if row["failed"] else ""), f"{row['seconds']:.1f}", f"{row['queries/s'] or 0:,.0f}",
+                 row["models"], *(costs if row["models"] else ["", ""])]
+        out.add_row(*cells)
+    console.print(out)
+
+
+# --- demo -------------------------------------------------------------------------------------
+
+@click.command()
+@click.option("--seed", type=int, default=13, show_default=True, help="Generator seed.")
+@click.option("--products", type=int, default=3000, show_default=True, help="Generated products.")
+@click.option("--queries", type=int, default=800, show_default=True, help="Generated queries.")
+@click.option("--split", default="test", show_default=True, help="Split to evaluate.")
+@click.pass_context
+def demo(ctx: click.Context, seed: int, products: int, queries: int, split: str) -> None:
+    """The whole loop on a generated catalogue, offline: data → index → every strategy → leaderboard."""
+    from ..data import generate_demo
+    from ..indexer import build_index
+    from ..runner import RUN_DEPTH
+    from ..templates import load_templates
+
+    lab = lab_for(ctx)
+    dataset = generate_demo(seed=seed, n_products=products, n_queries=queries)
+    dataset.save(lab.dataset_dir(dataset.name))
+    if not lab.config().get("dataset"):
+        lab.set_current_dataset(dataset.name)
+    lab.dataset_name = dataset.name
+    lab.__dict__.pop("dataset", None)
+    console.print(f"generated {len(dataset.products):,} products and {len(dataset.queries):,} queries "
+                  f"(seed {seed}) into {lab.dataset_dir(dataset.name)}")
+    build_index(lab, progress=progress_bars())
+    templates = load_templates(lab.queries_dir)
+    _run_and_print(lab, [templates[n] for n in sorted(templates)], split, {}, RUN_DEPTH, named=False)
+
+
+COMMANDS = (index, strategies, run, leaderboard, demo)
