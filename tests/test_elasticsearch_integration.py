@@ -11,17 +11,19 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import urllib.request
 import uuid
 from pathlib import Path
 
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from elasticsearch import BadRequestError
 
 from lab.backends.base import Documents
 from lab.backends.check import check_backends
 from lab.backends.elasticsearch import ElasticsearchBackend
+from lab.backends.elasticsearch_retrievers import retriever_request
 from lab.backends.elasticsearch_translate import embedded_body
 from lab.backends.embedded import EmbeddedBackend
 from lab.cli import cli
@@ -180,16 +182,20 @@ def test_errors_are_one_line(backend, alias):
         assert "\n" not in str(error.value)
 
 
-def test_what_the_minimal_distribution_lacks_is_detected(backend, alias):
-    """Server-side fusion is reported as the node's modules say, and the node indeed answers accordingly."""
-    body, docs = catalogue()
-    backend.build_index(alias, body, docs)
-    retriever = {"rrf": {"retrievers": [{"standard": {"query": {"match": {"product_title": "deck"}}}}]}}
-    if backend.cluster.server_fusion:
-        assert backend.client.search(index=alias, retriever=retriever)["hits"]["hits"]
-    else:
-        with pytest.raises(BadRequestError, match="unknown retriever"):
-            backend.client.search(index=alias, retriever=retriever)
+def test_server_fusion_is_what_the_node_answers_to_the_retriever_search(backend, both_backends):
+    """The probe decides: where the node runs the rrf retriever, its fusion equals the lab's; where it does not
+    (the integ-test distribution has no rank-rrf module), the probe returns the node's own reason."""
+    embedded, index, docs = both_backends
+    bodies, pipeline = shipped_bodies(load_templates(default_queries_dir())["rrf"], docs)
+    bodies = [{**body, "size": 10} for body in bodies]  # within pagination_depth 50
+    reason = backend.server_fusion_refusal(index, retriever_request(bodies[0], pipeline))
+    if reason is not None:
+        assert reason.startswith("parsing_exception: unknown retriever [rrf]"), reason
+        return
+    fused = ElasticsearchBackend(backend.client, backend.endpoint, backend.cluster, server_fusion=True)
+    for server, lab in zip(fused.search_batch(index, bodies, pipeline), backend.search_batch(index, bodies, pipeline)):
+        assert [h.doc_id for h in server.hits] == [h.doc_id for h in lab.hits]
+        assert [h.score for h in server.hits] == pytest.approx([h.score for h in lab.hits], rel=1e-6)
 
 
 def test_the_cli_loop_and_backend_check(tmp_path: Path):
@@ -200,6 +206,21 @@ def test_the_cli_loop_and_backend_check(tmp_path: Path):
     manifests = [json.loads(p.read_text()) for p in (tmp_path / "runs" / "demo").glob("*/manifest.json")]
     assert {"textsearch", "vectorsearch"} <= {m["strategy"] for m in manifests}
     assert all(m["backend"]["backend"] == "elasticsearch" and m["backend"]["cluster_version"] for m in manifests)
+    index = manifests[0]["backend"]["index"]
+    with urllib.request.urlopen(f"{URL}/{index}/_segments") as answer:  # read without the lab's client
+        shards = json.load(answer)["indices"][index]["shards"].values()
+    written = {segment["version"] for copies in shards for copy in copies for segment in copy["segments"].values()}
+    assert len(written) == 1 and re.fullmatch(r"\d+\.\d+\.\d+", next(iter(written)))
+    assert {m["backend"]["lucene_version"] for m in manifests} == written
+    fusing = CliRunner().invoke(cli, [*args, "run", "--strategy", "rrf", "--param", "window=100"], obj={},
+                                env={"ELASTICSEARCH_SERVER_FUSION": "1"})
+    refused = [line for line in fusing.output.splitlines() if "--server-fusion" in line]
+    if fusing.exit_code:  # a node without the rrf retriever (the integ-test distribution): one line, the node's reason
+        assert len(refused) == 1 and refused[0].startswith(
+            f"error: strategy 'rrf': --server-fusion: Elasticsearch at {URL} does not run the rrf retriever as this "
+            "strategy needs: parsing_exception: unknown retriever [rrf]"), fusing.output
+    else:
+        assert not refused, fusing.output
     embedded = CliRunner().invoke(cli, ["--workspace", str(tmp_path), "index"], obj={}, catch_exceptions=False)
     assert embedded.exit_code == 0, embedded.output
     check = CliRunner().invoke(cli, [*args, "backend", "check", "--all"], obj={}, catch_exceptions=False,

@@ -13,7 +13,7 @@ import pytest
 from lab.backends.base import Documents, Hit
 from lab.backends.elasticsearch import ElasticsearchBackend
 from lab.backends.opensearch_client import RetryPolicy
-from lab.errors import LabError
+from lab.errors import LabError, QueryError
 from opensearch_support import RecordingServer, Recorded, Reply, ack, bulk_reply, search_response
 
 FAST = RetryPolicy(retries=2, initial=0.01, maximum=0.02)
@@ -41,7 +41,15 @@ def server():
         running.route("GET", "/_nodes/plugins", nodes())
         running.route("GET", "/products/_settings/index.number_of_shards",
                       Reply(200, {"products-v1": {"settings": {"index": {"number_of_shards": "1"}}}}))
+        running.route("GET", "/products-v1/_segments", segments("10.3.2"))
         yield running
+
+
+def segments(*versions: str) -> Reply:
+    """``GET <index>/_segments``: one shard copy holding a segment per Lucene version given."""
+    return Reply(200, {"_shards": {"total": 1, "successful": 1, "failed": 0}, "indices": {"products-v1": {"shards": {
+        "0": [{"routing": {"state": "STARTED", "primary": True}, "segments": {
+            f"_{k}": {"generation": k, "num_docs": 1, "version": v} for k, v in enumerate(versions)}}]}}}})
 
 
 def connect(server: ElasticServer, **options) -> ElasticsearchBackend:
@@ -58,7 +66,7 @@ def with_position(hits: list[tuple[str, int, float]], index: str = "products-v1"
 
 # --- connecting ----------------------------------------------------------------------------------
 
-def test_connect_reads_versions_and_modules_and_sends_credentials_only_as_a_header(server):
+def test_connect_reads_the_version_and_sends_credentials_only_as_a_header(server):
     backend = connect(server, user="lab", password="s3cret pass")
     assert [(r.method, r.path) for r in server.requests] == [("GET", "/_nodes/plugins")]
     assert server.requests[0].headers["authorization"] == "Basic " + base64.b64encode(b"lab:s3cret pass").decode()
@@ -75,9 +83,22 @@ def test_an_api_key_is_sent_as_such(server, monkeypatch):
     assert server.requests[0].headers["authorization"] == "ApiKey a2V5"
 
 
-def test_server_side_fusion_is_detected_from_the_modules_never_guessed(server):
-    server.route("GET", "/_nodes/plugins", nodes(modules=("x-pack-core", "rank-rrf")))
-    assert connect(server).cluster.server_fusion is True
+def test_the_lucene_version_is_the_newest_among_the_segments_of_the_index_used(server):
+    """The minimal distribution answers ``GET /`` with 405 and its nodes APIs do not tell Lucene's version."""
+    server.route("GET", "/products-v1/_segments", segments("9.12.1", "10.3.2", "10.2.0"))
+    server.route("POST", "/_msearch", Reply(200, {"took": 1, "responses": [
+        {**search_response([("a", 1.0)], "products-v1"), "status": 200}]}))
+    backend = connect(server)
+    assert backend.describe()["lucene_version"] is None  # no index used yet: nothing asked
+    backend.search_batch("products", [{"size": 1, "query": {"match_all": {}}}])
+    assert backend.describe()["lucene_version"] == "10.3.2"
+    assert len(server.sent("GET", "/products-v1/_segments")) == 1
+
+
+def test_an_environment_variable_turns_server_fusion_on(server, monkeypatch):
+    monkeypatch.setenv("ELASTICSEARCH_SERVER_FUSION", "1")
+    assert connect(server).describe()["server_fusion"] is True
+    assert connect(server, server_fusion=False).describe()["server_fusion"] is False
 
 
 def test_an_old_node_is_refused_in_one_line(server):
@@ -121,6 +142,19 @@ def test_build_index_sends_the_translated_body_positions_and_swaps_the_alias(ser
         {"index": {"_id": "b"}}, {"lab_position": 1}]
     assert server.sent("POST", "/_aliases")[0].json() == {"actions": [{"add": {"index": "products-v1",
                                                                                "alias": "products"}}]}
+
+
+def test_a_name_elasticsearch_would_reject_is_refused_naming_elasticsearch_before_any_request(server):
+    with pytest.raises(LabError, match="^'Products' cannot be an Elasticsearch index name \\(lowercase letters"):
+        connect(server).build_index("Products", {"mappings": {}}, Documents(["a"], {"title": ["deck"]}))
+    assert [(r.method, r.path) for r in server.requests] == [("GET", "/_nodes/plugins")]
+
+
+def test_a_hybrid_query_without_a_fusing_pipeline_is_refused(server):
+    body = {"size": 3, "query": {"hybrid": {"queries": [{"match": {"title": "deck"}}]}}}
+    with pytest.raises(QueryError, match="^strategy 's': a hybrid query needs a search pipeline .* to fuse its "
+                                         "sub-queries"):
+        connect(server).search_batch("products", [body], strategy="s")
 
 
 # --- searching -----------------------------------------------------------------------------------
@@ -184,7 +218,7 @@ def test_a_missing_index_is_one_line_saying_what_to_run(server):
 
 
 def test_the_cli_takes_the_url_and_credentials_of_the_chosen_backend(server, monkeypatch, tmp_path):
-    from lab.cli_support import make_backend
+    from lab.cli.support import make_backend
 
     monkeypatch.setenv("ELASTICSEARCH_URL", server.url)
     monkeypatch.setenv("OPENSEARCH_URL", "http://127.0.0.1:9")
@@ -219,3 +253,129 @@ def test_backend_check_lists_what_the_other_cluster_refuses_and_stops_on_an_embe
     assert [(c.strategy, c.refused) for c in checks] == [("rrf", "opensearch: strategy 'rrf' needs the hybrid query")]
     with pytest.raises(LabError, match="^the embedded side of the check: strategy 'rrf' needs"):
         backend_check.check_strategies(FakeLab(es), embedded, [template])
+
+
+# --- server-side fusion (retrievers) -----------------------------------------------------------------
+
+TEXT = {"match": {"title": "deck"}}
+NEAR = {"knn": {"v": {"vector": [1.0, 0.0], "k": 50}}}
+KNN_RETRIEVER = {"knn": {"field": "v", "query_vector": [1.0, 0.0], "k": 50, "num_candidates": 50}}
+
+
+def hybrid(size: int = 10, depth: int = 50, queries: tuple = (TEXT, NEAR)) -> dict:
+    return {"size": size, "query": {"hybrid": {"queries": list(queries), "pagination_depth": depth}}}
+
+
+def normalization(technique: str, combination: str = "arithmetic_mean", weights: list | None = None) -> dict:
+    comb = {"technique": combination, **({"parameters": {"weights": weights}} if weights else {})}
+    return {"phase_results_processors": [{"normalization-processor": {"normalization": {"technique": technique},
+                                                                       "combination": comb}}]}
+
+
+def rrf(rank_constant: int = 60, weights: list | None = None) -> dict:
+    comb = {"technique": "rrf", "rank_constant": rank_constant, **({"parameters": {"weights": weights}} if weights else {})}
+    return {"phase_results_processors": [{"score-ranker-processor": {"combination": comb}}]}
+
+
+@pytest.fixture
+def fusing(server):
+    """A node that runs retrievers: the probe (_search) and the _msearch both answer with fused hits."""
+    fused = search_response([("c", 0.032522), ("a", 0.016393)], "products-v1", total=3)
+    server.route("POST", "/products/_search", Reply(200, fused))
+    server.route("POST", "/_msearch", Reply(200, {"took": 1, "responses": [{**fused, "status": 200}]}))
+    return server
+
+
+def test_rrf_is_one_rrf_retriever_search_with_a_knn_retriever_for_the_knn_sub_query(fusing):
+    backend = connect(fusing, server_fusion=True)
+    result = backend.search_batch("products", [hybrid(size=10, depth=50)], rrf(rank_constant=20))[0]
+    expected = {"_source": False, "size": 10, "retriever": {"rrf": {
+        "retrievers": [{"standard": {"query": TEXT}}, KNN_RETRIEVER], "rank_constant": 20, "rank_window_size": 50}}}
+    assert fusing.sent("POST", "/products/_search")[0].json() == expected  # the probe: the first query as it is
+    assert fusing.sent("POST", "/_msearch")[0].ndjson() == [{"index": "products"}, expected]
+    assert result.hits == [Hit("c", 0.032522), Hit("a", 0.016393)] and result.total == 3
+    assert backend.describe()["server_fusion"] is True
+
+
+def test_rrf_weights_become_each_retrievers_weight(fusing):
+    connect(fusing, server_fusion=True).search_batch("products", [hybrid()], rrf(weights=[0.25, 0.75]))
+    assert fusing.sent("POST", "/_msearch")[0].ndjson()[1]["retriever"] == {"rrf": {
+        "retrievers": [{"retriever": {"standard": {"query": TEXT}}, "weight": 0.25},
+                       {"retriever": KNN_RETRIEVER, "weight": 0.75}],
+        "rank_constant": 60, "rank_window_size": 50}}
+
+
+def test_l2_and_the_weighted_mean_become_a_linear_retriever_with_weights_over_their_sum(fusing):
+    """The mean divides by the sum of the weights, Elasticsearch's linear retriever only sums: 0.5/2 and 1.5/2."""
+    connect(fusing, server_fusion=True).search_batch("products", [hybrid(depth=20)],
+                                                     normalization("l2", weights=[0.25, 0.75]))
+    assert fusing.sent("POST", "/_msearch")[0].ndjson()[1]["retriever"] == {"linear": {
+        "retrievers": [{"retriever": {"standard": {"query": TEXT}}, "weight": 0.25, "normalizer": "l2_norm"},
+                       {"retriever": KNN_RETRIEVER, "weight": 0.75, "normalizer": "l2_norm"}],
+        "rank_window_size": 20}}
+    connect(fusing, server_fusion=True).search_batch("products", [hybrid(depth=20)], normalization("l2"))
+    assert [r["weight"] for r in fusing.sent("POST", "/_msearch")[1].ndjson()[1]["retriever"]["linear"]["retrievers"]] \
+        == [0.5, 0.5]
+
+
+def test_a_filtered_or_boosted_knn_sub_query_stays_a_standard_retriever(fusing):
+    boosted = {"knn": {"v": {"vector": [1.0, 0.0], "k": 50, "boost": 2}}}
+    body = hybrid(queries=(TEXT, boosted))
+    body["query"]["hybrid"]["filter"] = {"term": {"brand": "acme"}}
+    connect(fusing, server_fusion=True).search_batch("products", [body], rrf())
+    retrievers = fusing.sent("POST", "/_msearch")[0].ndjson()[1]["retriever"]["rrf"]["retrievers"]
+    assert retrievers == [
+        {"standard": {"query": {"bool": {"must": [TEXT], "filter": [{"term": {"brand": "acme"}}]}}}},
+        {"standard": {"query": {"bool": {"must": [{"knn": {**KNN_RETRIEVER["knn"], "boost": 2}}],
+                                         "filter": [{"term": {"brand": "acme"}}]}}}}]
+
+
+@pytest.mark.parametrize(("body", "pipeline", "reason"), [
+    (hybrid(), normalization("min_max"), "normalization min_max differs on Elasticsearch (its minmax scores the "
+                                         "lowest hit 0, not 0.001"),
+    (hybrid(), normalization("z_score"), "normalization z_score has no Elasticsearch counterpart"),
+    (hybrid(), normalization("l2", "geometric_mean"), "combination geometric_mean has no Elasticsearch counterpart"),
+    (hybrid(), normalization("l2", "harmonic_mean"), "combination harmonic_mean has no Elasticsearch counterpart"),
+    (hybrid(size=100, depth=50), rrf(), "query.hybrid.pagination_depth 50 is below from + size 100"),
+    (hybrid(queries=(TEXT,)), rrf(), "query.hybrid has 1 sub-query; Elasticsearch's rrf and linear retrievers"),
+    ({**hybrid(), "explain": True}, rrf(), "explain: not translated into a retriever search"),
+])
+def test_what_elasticsearch_cannot_fuse_exactly_is_refused_in_one_line_before_any_search(fusing, body, pipeline,
+                                                                                         reason):
+    with pytest.raises(QueryError) as refused:
+        connect(fusing, server_fusion=True).search_batch("products", [body], pipeline, strategy="s")
+    text = str(refused.value)
+    assert text.startswith(f"strategy 's': --server-fusion: {reason}") and "\n" not in text
+    assert text.endswith("without --server-fusion the lab fuses the sub-queries itself")
+    assert not fusing.sent("POST", "/products/_search") and not fusing.sent("POST", "/_msearch")
+
+
+def test_an_index_of_several_shards_is_refused(fusing):
+    fusing.route("GET", "/products/_settings/index.number_of_shards",
+                 Reply(200, {"products-v1": {"settings": {"index": {"number_of_shards": "3"}}}}))
+    with pytest.raises(QueryError, match="index 'products' has 3 shards, where equal fused scores follow shard "
+                                         "order"):
+        connect(fusing, server_fusion=True).search_batch("products", [hybrid()], rrf())
+
+
+def test_a_node_without_the_retriever_is_refused_with_its_own_reason_and_nothing_else_is_sent(server):
+    """What the integ-test distribution answers: it has no rank-rrf module."""
+    server.route("POST", "/products/_search", Reply(400, {"error": {
+        "root_cause": [{"type": "parsing_exception", "reason": "unknown retriever [rrf]", "line": 1, "col": 46}],
+        "type": "parsing_exception", "reason": "unknown retriever [rrf]", "line": 1, "col": 46,
+        "caused_by": {"type": "named_object_not_found_exception", "reason": "[1:46] unknown field [rrf]"}},
+        "status": 400}))
+    with pytest.raises(LabError) as refused:
+        connect(server, server_fusion=True).search_batch("products", [hybrid()], rrf(), strategy="rrf")
+    assert str(refused.value) == (
+        f"strategy 'rrf': --server-fusion: Elasticsearch at {server.url} does not run the rrf retriever as this "
+        "strategy needs: parsing_exception: unknown retriever [rrf] (caused by named_object_not_found_exception: "
+        "[1:46] unknown field [rrf])")
+    assert not server.sent("POST", "/_msearch")
+
+
+def test_plain_queries_are_unchanged_by_server_fusion(fusing):
+    connect(fusing, server_fusion=True).search_batch("products", [{"size": 2, "query": TEXT}])
+    assert fusing.sent("POST", "/_msearch")[0].ndjson() == [{"index": "products"},
+                                                           {"_source": False, "size": 2, "query": TEXT}]
+    assert not fusing.sent("POST", "/products/_search")

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import urllib.request
 import uuid
 from pathlib import Path
 
@@ -177,9 +179,13 @@ def test_the_whole_cli_loop(tmp_path: Path):
     assert result.exit_code == 0, result.output
     manifests = [json.loads(p.read_text()) for p in (tmp_path / "runs" / "demo").glob("*/manifest.json")]
     assert {"textsearch", "vectorsearch"} <= {m["strategy"] for m in manifests}
+    with urllib.request.urlopen(URL) as root:  # GET /, read without the lab's client
+        lucene_version = json.load(root)["version"]["lucene_version"]
+    assert re.fullmatch(r"\d+\.\d+\.\d+", lucene_version)
     for manifest in manifests:
         backend = manifest["backend"]
         assert backend["backend"] == "opensearch" and backend["shards"] == 1 and backend["cluster_version"]
+        assert backend["lucene_version"] == lucene_version  # as the node itself says
         assert "password" not in json.dumps(backend).lower()
     embedded = CliRunner().invoke(cli, ["--workspace", str(tmp_path), "index"], obj={}, catch_exceptions=False)
     assert embedded.exit_code == 0, embedded.output

@@ -421,7 +421,7 @@ def test_index_settings_are_overridden_where_the_body_writes_them(spec, settings
 def test_versions_compare_numerically():
     assert Version.parse("3.0.0-alpha1") == Version(3, 0, 0) > Version.parse("2.19.1") > Version.parse("2.9.0")
     assert str(Version.parse("2.10")) == "2.10.0"
-    with pytest.raises(LabError, match="cannot read the OpenSearch version 'unknown'"):
+    with pytest.raises(LabError, match="cannot read the cluster version 'unknown'"):
         Version.parse("unknown")
 
 

@@ -9,24 +9,16 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 
 from elastic_transport import ConnectionError as ClientConnectionError
 from elastic_transport import ConnectionTimeout, TlsError
-from elasticsearch import (
-    ApiError,
-    AuthenticationException,
-    AuthorizationException,
-    Elasticsearch,
-    TransportError,
-    UnsupportedProductError,
-)
+from elasticsearch import ApiError, AuthorizationException, Elasticsearch, TransportError, UnsupportedProductError
 
-from ..errors import LabError, QueryError
+from ..errors import LabError
+from .cluster_errors import Failure, Product, connection_reason, request_error
 from .opensearch_client import RetryPolicy, Version, error_reason
 
 USER_ENV = "ELASTICSEARCH_USER"
 PASSWORD_ENV = "ELASTICSEARCH_PASSWORD"
 API_KEY_ENV = "ELASTICSEARCH_API_KEY"
 RETRY_STATUSES = (429, 502, 503, 504)
-FUSION_MODULES = frozenset({"rank-rrf", "x-pack-rank-rrf"})
-"""The module that serves the ``rrf`` and ``linear`` retrievers (absent from the integ-test distribution)."""
 MIN_VERSION = Version(8, 15)
 """The first Elasticsearch whose ``knn`` query takes ``k`` (and whose index sorting accepts dense_vector)."""
 
@@ -62,18 +54,12 @@ class Endpoint:
 
 @dataclass(frozen=True)
 class ClusterInfo:
-    """What the cluster says about itself: the oldest node's version, Lucene version, modules and plugins."""
+    """What the cluster says about itself: the oldest node's version, and the Lucene version where ``GET /``
+    tells it."""
 
     version: Version
     number: str
     lucene_version: str | None
-    components: frozenset[str] | None
-    """Module and plugin names of every node, or None when the nodes API is not readable."""
-
-    @property
-    def server_fusion(self) -> bool | None:
-        """Whether the ``rrf`` / ``linear`` retrievers are served (None: unknown)."""
-        return None if self.components is None else bool(self.components & FUSION_MODULES)
 
 
 def make_client(endpoint: Endpoint, *, ca_certs: str | None, verify_certs: bool, timeout: float,
@@ -91,15 +77,15 @@ def make_client(endpoint: Endpoint, *, ca_certs: str | None, verify_certs: bool,
 
 
 def read_cluster(client: Elasticsearch, endpoint: Endpoint) -> ClusterInfo:
-    """The nodes' versions and components (``GET /`` is not served by minimal distributions, _nodes is);
-    ``GET /`` when the nodes API is forbidden."""
+    """The oldest node's version from ``_nodes`` (minimal distributions do not serve ``GET /``); ``GET /``, which
+    also tells the Lucene version, when the nodes API is forbidden."""
     try:
         try:
             nodes = client.nodes.info(metric="plugins").body["nodes"].values()
         except AuthorizationException:
             info = client.info().body
             number = info["version"]["number"]
-            return ClusterInfo(Version.parse(number), number, info["version"].get("lucene_version"), None)
+            return ClusterInfo(Version.parse(number), number, info["version"].get("lucene_version"))
     except UnsupportedProductError:
         raise LabError(f"{endpoint.url} is not Elasticsearch (for OpenSearch use --backend opensearch)") from None
     except (ApiError, TransportError) as exc:
@@ -107,37 +93,29 @@ def read_cluster(client: Elasticsearch, endpoint: Endpoint) -> ClusterInfo:
     if not nodes:
         raise LabError(f"{endpoint.url} reports no nodes")
     oldest = min(nodes, key=lambda n: Version.parse(n["version"]))
-    components = frozenset(c["name"] for n in nodes for c in (n.get("modules") or []) + (n.get("plugins") or []))
     version = Version.parse(oldest["version"])
     if version < MIN_VERSION:
         raise LabError(f"Elasticsearch {oldest['version']} at {endpoint.url} is too old: the lab needs "
                        f"{MIN_VERSION.major}.{MIN_VERSION.minor} or newer (knn query with k)")
-    return ClusterInfo(version, oldest["version"], None, components)
+    return ClusterInfo(version, oldest["version"], None)
+
+
+PRODUCT = Product("Elasticsearch", "elasticsearch",
+                  f"--user/--password, ${USER_ENV}/${PASSWORD_ENV} or ${API_KEY_ENV}")
 
 
 def lab_error(exc: Exception, action: str, url: str, *, timeout: float | None = None,
               index: str | None = None) -> LabError:
-    """One clear line for a failed request: what was being done, what the cluster said, what to do."""
-    if isinstance(exc, ConnectionTimeout):
-        limit = f" within {timeout:g} s" if timeout else ""
-        return LabError(f"{action}: Elasticsearch at {url} did not answer{limit} (raise --timeout, or lower "
-                        "--batch-size)")
-    if isinstance(exc, TlsError):
-        return LabError(f"{action}: TLS with {url} failed: pass --ca-certs FILE, or --no-verify-certs for a test "
-                        "cluster")
-    if isinstance(exc, ClientConnectionError):
-        return LabError(f"cannot reach Elasticsearch at {url}: is it running? "
-                        "`scripts/elasticsearch-local start` starts one")
-    if isinstance(exc, AuthenticationException):
-        return LabError(f"{action}: Elasticsearch at {url} rejected the credentials (401): set --user/--password, "
-                        f"${USER_ENV}/${PASSWORD_ENV} or ${API_KEY_ENV}")
-    if isinstance(exc, AuthorizationException):
-        return LabError(f"{action}: permission denied by {url} (403): {error_reason(exc.body)}")
+    """One clear line for a failed request (see :func:`request_error`)."""
     if isinstance(exc, ApiError):
+        failure: Failure = {401: "unauthenticated", 403: "forbidden"}.get(exc.meta.status, "answered")
         if exc.message == "index_not_found_exception":
-            name = f"'{index}' " if index else ""
-            return LabError(f"{action}: index {name}does not exist on {url}: run "
-                            "`lab --backend elasticsearch index` first")
-        kind = QueryError if exc.meta.status == 400 else LabError
-        return kind(f"{action}: Elasticsearch answered {exc.meta.status}: {error_reason(exc.body, exc.message)}")
-    return LabError(f"{action}: {type(exc).__name__}: {exc}")
+            failure = "missing_index"
+        return request_error(PRODUCT, failure, action, url, reason=error_reason(exc.body, exc.message),
+                             status=exc.meta.status, timeout=timeout, index=index)
+    failure = ("timeout" if isinstance(exc, ConnectionTimeout) else "tls" if isinstance(exc, TlsError)
+               else "unreachable" if isinstance(exc, ClientConnectionError) else "answered")
+    if failure == "answered":
+        return LabError(f"{action}: {type(exc).__name__}: {exc}")
+    return request_error(PRODUCT, failure, action, url, reason=connection_reason(str(exc), type(exc).__name__),
+                         timeout=timeout)

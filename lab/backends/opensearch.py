@@ -6,40 +6,16 @@ import copy
 import hashlib
 import json
 import re
-import time
-from concurrent.futures import ThreadPoolExecutor, as_completed
-from contextlib import contextmanager, suppress
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterable
 
-import numpy as np
 from opensearchpy import OpenSearch, helpers
 from opensearchpy.exceptions import TransportError
 
-from ..errors import DataError, LabError, QueryError
-from .base import Backend, Documents, Hit, IndexReport, Progress, SearchResult
-from .cluster import MERGE_TIMEOUT, bulk_load, check_options, covers
-from .opensearch_client import (
-    ClusterInfo,
-    Endpoint,
-    RetryPolicy,
-    error_reason,
-    lab_error,
-    make_client,
-    overloaded,
-    read_cluster,
-)
-from .opensearch_documents import (
-    POSITION_FIELD,
-    check_index_name,
-    check_unique_ids,
-    cluster_index_body,
-    index_actions,
-    is_position_sorted,
-    loaded_settings,
-    update_actions,
-    version_of,
-    versioned_name,
-)
+from ..errors import LabError, QueryError
+from .base import Hit, Progress, SearchResult
+from .cluster import MERGE_TIMEOUT, ClusterBackend, check_options, checked_hits
+from .opensearch_client import PRODUCT, ClusterInfo, Endpoint, RetryPolicy, lab_error, make_client, read_cluster
+from .opensearch_documents import cluster_index_body
 from .opensearch_features import (
     HYBRID_EXPLANATION,
     KNN_VECTOR,
@@ -64,30 +40,20 @@ def pipeline_id(strategy: str, pipeline: dict[str, Any]) -> str:
     return f"{PIPELINE_PREFIX}-{slug}-{digest[:12]}"
 
 
-class OpenSearchBackend(Backend):
-    """An OpenSearch cluster behind the Backend interface.
-
-    ``index`` names are aliases: each build loads a new ``<index>-v<N>`` and moves the alias in one
-    atomic step once the new index is complete, so a half-built index is never searched.
-    """
+class OpenSearchBackend(ClusterBackend):
+    """An OpenSearch cluster behind the Backend interface; ``index`` names are aliases of ``<index>-v<N>``."""
 
     name = "opensearch"
+    product = PRODUCT
+    request_errors = (TransportError,)
+    streaming_bulk = staticmethod(helpers.streaming_bulk)
 
     def __init__(self, client: OpenSearch, endpoint: Endpoint, cluster: ClusterInfo, *, timeout: float = 30.0,
                  shards: int = 1, batch_size: int = 100, concurrency: int = 1,
                  retry_policy: RetryPolicy = RetryPolicy()):
-        check_options(timeout=timeout, shards=shards, batch_size=batch_size, concurrency=concurrency)
-        self.client = client
-        self.endpoint = endpoint
-        self.cluster = cluster
-        self.timeout = float(timeout)
-        self.shards = shards
-        self.batch_size = batch_size
-        self.concurrency = concurrency
-        self.retry_policy = retry_policy
+        super().__init__(client, endpoint, cluster, timeout=timeout, shards=shards, batch_size=batch_size,
+                         concurrency=concurrency, retry_policy=retry_policy)
         self._pipelines: set[str] = set()
-        self._indices: dict[str, tuple[str, int]] = {}
-        self._last_index: str | None = None
 
     @classmethod
     def connect(cls, url: str, *, user: str | None = None, password: str | None = None,
@@ -107,64 +73,56 @@ class OpenSearchBackend(Backend):
         return cls(client, endpoint, cluster, timeout=timeout, shards=shards, batch_size=batch_size,
                    concurrency=concurrency, retry_policy=retry_policy)
 
-    # --- plumbing --------------------------------------------------------------------------------
+    # --- the client's call shapes ----------------------------------------------------------------
 
-    @contextmanager
-    def _requests(self, action: str, index: str | None = None) -> Iterator[None]:
-        """Turn any failed request inside the block into one LabError line about ``action``."""
-        try:
-            yield
-        except TransportError as exc:
-            raise lab_error(exc, action, self.endpoint.url, timeout=self.timeout, index=index) from None
+    def _lab_error(self, exc: Exception, action: str, index: str | None) -> LabError:
+        return lab_error(exc, action, self.endpoint.url, timeout=self.timeout, index=index)
+
+    def _shard_settings(self, index: str) -> dict[str, Any]:
+        return self.client.indices.get_settings(index=index, name="index.number_of_shards")
+
+    def _put_settings(self, index: str, settings: dict[str, Any]) -> None:
+        self.client.indices.put_settings(index=index, body=settings)
+
+    def _forcemerge(self, index: str) -> None:
+        self.client.indices.forcemerge(index=index, max_num_segments=1, request_timeout=MERGE_TIMEOUT)
+
+    def _aliases(self, pattern: str) -> dict[str, Any]:
+        return self.client.indices.get_alias(index=pattern)
+
+    def _create_index(self, name: str, body: dict[str, Any]) -> None:
+        self.client.indices.create(index=name, body=body)
+
+    def _update_aliases(self, actions: list[dict[str, Any]]) -> None:
+        self.client.indices.update_aliases(body={"actions": actions})
+
+    def _put_mapping(self, index: str, properties: dict[str, Any]) -> None:
+        self.client.indices.put_mapping(index=index, body={"properties": properties})
+
+    def _mapping(self, index: str) -> dict[str, Any]:
+        return self.client.indices.get_mapping(index=index)
+
+    def _send_msearch(self, lines: list[dict[str, Any]]) -> dict[str, Any]:
+        return self.client.msearch(body=lines)
+
+    def _index_body(self, index: str, body: dict[str, Any]) -> dict[str, Any]:
+        self._require(mapping_features(body), f"index '{index}'")
+        return cluster_index_body(body, self.shards, self.cluster.version)
+
+    def _vector_fields(self, index: str, field_bodies: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        self._require({KNN_VECTOR}, f"index '{index}'")
+        return field_bodies
+
+    def _distribution(self) -> str:
+        return self.cluster.distribution
+
+    def _lucene_version(self, concrete: str | None) -> str | None:
+        return self.cluster.lucene_version
+
+    # --- plumbing --------------------------------------------------------------------------------
 
     def _require(self, features: Iterable[Feature], what: str) -> None:
         require(self.cluster, features, what, self.endpoint.url)
-
-    def _note_index(self, index: str) -> None:
-        """Remember which concrete index ``index`` names and its shard count (for manifests)."""
-        self._last_index = index
-        if index in self._indices:
-            return
-        with self._requests(f"reading the settings of index '{index}'", index):
-            settings = self.client.indices.get_settings(index=index, name="index.number_of_shards")
-        concrete, value = next(iter(settings.items()))
-        shards = int(value["settings"]["index"]["number_of_shards"])
-        self._indices[index] = (concrete, shards)
-
-    def _bulk(self, index: str, actions: Iterator[tuple[dict[str, Any], str]], progress: Progress | None,
-              action: str) -> list[tuple[str, str]]:
-        """Load ``actions`` (see :func:`bulk_load`); every failed document as (id, reason)."""
-        with self._requests(action, index):
-            return bulk_load(helpers.streaming_bulk, self.client, index, actions, self.retry_policy, progress)
-
-    def _settle(self, index: str, settings: dict[str, Any] | None = None) -> None:
-        """Make loaded documents searchable, merged into one segment without deleted documents.
-
-        Updated and retried documents leave deleted copies that Lucene still counts in BM25
-        statistics until a merge removes them; one segment also makes k-NN results repeatable.
-        """
-        with self._requests(f"finishing index {index}", index):
-            if settings is not None:
-                self.client.indices.put_settings(index=index, body=settings)
-            self.client.indices.refresh(index=index)
-            self.client.indices.forcemerge(index=index, max_num_segments=1, request_timeout=MERGE_TIMEOUT)
-            self.client.indices.refresh(index=index)
-
-    def _drop(self, index: str) -> None:
-        """Delete a half-built index, keeping the first error (if any) the one reported."""
-        with suppress(TransportError):
-            self.client.indices.delete(index=index)
-
-    def _versions(self, alias: str) -> tuple[list[str], int]:
-        """The concrete indices ``alias`` points to now, and the next free version number."""
-        with self._requests(f"looking up index '{alias}'", alias):
-            existing = self.client.indices.get_alias(index=f"{alias}-v*")
-            current = [name for name, entry in existing.items() if alias in (entry.get("aliases") or {})]
-            if not current and self.client.indices.exists(index=alias):
-                raise LabError(f"'{alias}' already exists on {self.endpoint.url} and is not an alias managed by "
-                               f"relevance-lab ({alias}-vN): delete it, or import the dataset under another --name")
-        versions = [v for v in (version_of(alias, name) for name in existing) if v is not None]
-        return current, max(versions, default=0) + 1
 
     def _ensure_pipeline(self, strategy: str, pipeline: dict[str, Any]) -> str:
         """PUT ``pipeline``, as this cluster's version reads it, under its content-addressed name (once per
@@ -178,72 +136,7 @@ class OpenSearchBackend(Backend):
             self._pipelines.add(name)
         return name
 
-    # --- Backend ---------------------------------------------------------------------------------
-
-    def build_index(self, index: str, body: dict[str, Any], docs: Documents,
-                    progress: Progress | None = None) -> IndexReport:
-        start = time.perf_counter()
-        check_index_name(index)
-        check_unique_ids(docs.ids)
-        self._require(mapping_features(body), f"index '{index}'")
-        sent = cluster_index_body(body, self.shards, self.cluster.version)
-        actions = index_actions(docs, positions=is_position_sorted(sent))
-        current, version = self._versions(index)
-        new = versioned_name(index, version)
-        with self._requests(f"creating index {new}", new):
-            self.client.indices.create(index=new, body=sent)
-        swapped = False
-        try:
-            failed = self._bulk(new, actions, progress, f"loading documents into {new}")
-            if failed:
-                return IndexReport(len(docs) - len(failed), failed, time.perf_counter() - start)
-            self._settle(new, loaded_settings(body))
-            with self._requests(f"counting documents in {new}", new):
-                count = self.client.count(index=new)["count"]
-            if count != len(docs):
-                raise DataError(f"index {new} holds {count} documents after loading {len(docs)}; "
-                                f"'{index}' still points to the previous index")
-            swap = [{"add": {"index": new, "alias": index}}] + [{"remove_index": {"index": old}} for old in current]
-            with self._requests(f"switching alias '{index}' to {new}", index):
-                self.client.indices.update_aliases(body={"actions": swap})
-            swapped = True
-        finally:
-            if not swapped:
-                self._drop(new)
-        self._indices[index] = (new, self.shards)
-        self._last_index = index
-        return IndexReport(len(docs), [], time.perf_counter() - start)
-
-    def put_vectors(self, index: str, field_bodies: dict[str, dict[str, Any]], ids: list[str],
-                    vectors: dict[str, np.ndarray], progress: Progress | None = None) -> IndexReport:
-        start = time.perf_counter()
-        check_unique_ids(ids)
-        self._require({KNN_VECTOR}, f"index '{index}'")
-        actions = update_actions(ids, vectors)
-        properties = self.index_fields(index)
-        new_fields = {}
-        for field, field_body in field_bodies.items():
-            if field not in properties:
-                new_fields[field] = field_body
-            elif not covers(field_body, properties[field]):
-                raise DataError(f"field '{field}' of index '{index}' is mapped as {json.dumps(properties[field])}, "
-                                f"not {json.dumps(field_body)}: rebuild the index with `lab index`")
-        if new_fields:
-            with self._requests(f"adding fields {', '.join(new_fields)} to index '{index}'", index):
-                self.client.indices.put_mapping(index=index, body={"properties": new_fields})
-        failed = self._bulk(index, actions, progress, f"adding vectors to '{index}'")
-        self._settle(index)
-        return IndexReport(len(ids) - len(failed), failed, time.perf_counter() - start)
-
-    def index_fields(self, index: str) -> dict[str, dict[str, Any]]:
-        with self._requests(f"reading the mapping of index '{index}'", index):
-            mapping = self.client.indices.get_mapping(index=index)
-        properties = next(iter(mapping.values()))["mappings"].get("properties", {})
-        return {name: field for name, field in properties.items() if name != POSITION_FIELD}
-
-    def count(self, index: str) -> int:
-        with self._requests(f"counting documents in '{index}'", index):
-            return int(self.client.count(index=index)["count"])
+    # --- Backend: searching ----------------------------------------------------------------------
 
     def search_batch(self, index: str, bodies: list[dict[str, Any]],
                      pipeline: dict[str, Any] | None = None, *, strategy: str = "adhoc",
@@ -255,28 +148,8 @@ class OpenSearchBackend(Backend):
         self._note_index(index)
         one_request = pipeline_name is None or self.cluster.version >= MSEARCH_PIPELINE.since
         run = self._msearch if one_request else self._search_each
-        results: list[SearchResult | None] = [None] * len(bodies)
-        with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
-            futures = {pool.submit(run, index, bodies[lo:lo + self.batch_size], pipeline_name, lo, len(bodies), what): lo
-                       for lo in range(0, len(bodies), self.batch_size)}
-            try:
-                for future in as_completed(futures):
-                    lo = futures[future]
-                    batch_results = future.result()
-                    results[lo:lo + len(batch_results)] = batch_results
-                    if progress:
-                        progress(len(batch_results))
-            except BaseException:
-                for future in futures:
-                    future.cancel()
-                raise
-        return results  # type: ignore[return-value]
-
-    def _search_type(self, index: str) -> dict[str, str]:
-        """``dfs_query_then_fetch`` on an index of several shards: BM25 then uses the index-wide term
-        statistics, so its scores equal a single shard's (and the embedded engine's)."""
-        shards = self._indices.get(index, (None, self.shards))[1]
-        return {"search_type": "dfs_query_then_fetch"} if shards > 1 else {}
+        return self._in_batches(bodies, lambda batch, lo: run(index, batch, pipeline_name, lo, len(bodies), what),
+                                progress)
 
     @staticmethod
     def _request_body(body: dict[str, Any], pipeline_name: str | None = None) -> dict[str, Any]:
@@ -289,26 +162,10 @@ class OpenSearchBackend(Backend):
 
     def _msearch(self, index: str, batch: list[dict[str, Any]], pipeline_name: str | None, lo: int, n: int,
                  what: str) -> list[SearchResult]:
-        """One _msearch; items rejected with 429 (a full search queue) are sent again, without the others, with
-        backoff."""
-        header = {"index": index, **self._search_type(index)}
+        """One _msearch of a batch (see :meth:`_msearch_items`)."""
         action = f"{what}: _msearch of queries {lo + 1}-{lo + len(batch)} of {n}"
-        items: list[dict[str, Any]] = [{}] * len(batch)
-        pending = list(range(len(batch)))
-        for attempt in range(self.retry_policy.retries + 1):
-            if attempt:
-                time.sleep(self.retry_policy.delay(attempt - 1))
-            lines: list[dict[str, Any]] = []
-            for k in pending:
-                lines += [header, self._request_body(batch[k], pipeline_name)]
-            with self._requests(action, index):
-                response = self.client.msearch(body=lines)
-            for k, item in zip(pending, response["responses"]):
-                items[k] = item
-            pending = [k for k in pending if items[k].get("status") == 429]
-            if not pending:
-                return [self._result(item, lo + k, n, what) for k, item in enumerate(items)]
-        raise overloaded(action, self.endpoint.url, error_reason(items[pending[0]]))
+        items = self._msearch_items(index, [self._request_body(body, pipeline_name) for body in batch], action)
+        return [self._result(item, lo + k, n, what) for k, item in enumerate(items)]
 
     def _search_each(self, index: str, batch: list[dict[str, Any]], pipeline_name: str | None, lo: int, n: int,
                      what: str) -> list[SearchResult]:
@@ -323,13 +180,7 @@ class OpenSearchBackend(Backend):
 
     @staticmethod
     def _result(response: dict[str, Any], position: int, n: int, what: str) -> SearchResult:
-        if "error" in response:
-            raise QueryError(f"{what}: query {position + 1} of {n} failed: {error_reason(response)}")
-        failures = (response.get("_shards") or {}).get("failures")
-        if failures:
-            raise QueryError(f"{what}: query {position + 1} of {n} failed on {len(failures)} shard(s): "
-                             f"{error_reason({'error': failures[0].get('reason')})}")
-        hits = response["hits"]
+        hits = checked_hits(response, position, n, what)
         total = hits["total"]["value"] if isinstance(hits["total"], dict) else hits["total"]
         if any(h.get("_score") is None for h in hits["hits"]):
             raise QueryError(f"{what}: query {position + 1} of {n} returned hits without a score (sorted by a field?)")
@@ -360,9 +211,3 @@ class OpenSearchBackend(Backend):
         size = body.get("size", 10)
         return {"value": 0.0, "description": f"document '{doc_id}' is not among the {size} fused hits of this "
                 "query, so OpenSearch gives it no hybrid score", "details": []}
-
-    def describe(self) -> dict[str, Any]:
-        concrete, shards = self._indices.get(self._last_index or "", (None, self.shards))
-        return {"backend": self.name, "cluster_version": self.cluster.number,
-                "distribution": self.cluster.distribution, "lucene_version": self.cluster.lucene_version,
-                "shards": shards, "index": concrete, "url": self.endpoint.url}

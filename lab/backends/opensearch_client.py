@@ -20,7 +20,8 @@ from opensearchpy.exceptions import (
     TransportError,
 )
 
-from ..errors import LabError, QueryError
+from ..errors import LabError
+from .cluster_errors import Failure, Product, connection_reason, request_error
 
 USER_ENV = "OPENSEARCH_USER"
 PASSWORD_ENV = "OPENSEARCH_PASSWORD"
@@ -46,7 +47,7 @@ class Version:
     def parse(cls, text: str) -> Version:
         match = re.match(r"(\d+)\.(\d+)(?:\.(\d+))?", text)
         if not match:
-            raise LabError(f"cannot read the OpenSearch version '{text}'")
+            raise LabError(f"cannot read the cluster version '{text}'")
         return cls(int(match[1]), int(match[2]), int(match[3] or 0))
 
     def __str__(self) -> str:
@@ -216,42 +217,25 @@ def error_reason(info: Any, fallback: str = "") -> str:
     return text if len(text) <= MAX_REASON else text[:MAX_REASON - 1] + "…"
 
 
-def _connection_reason(exc: ClientConnectionError) -> str:
-    """The operating system's reason (``Connection refused``), else the underlying exception's name."""
-    match = re.search(r"\[Errno -?\d+\] ([^\n]+?)\s*$", str(exc.info))
-    if match:
-        return match[1].rstrip(".")
-    return type(exc.info).__name__ if isinstance(exc.info, Exception) else str(exc.error)
-
-
-def overloaded(action: str, url: str, reason: str) -> LabError:
-    """The line for a request still rejected with 429 once its retries are spent."""
-    return LabError(f"{action}: OpenSearch at {url} is overloaded (429) even after retries: {reason}; "
-                    "lower --concurrency or --batch-size")
+PRODUCT = Product("OpenSearch", "opensearch", f"--user/--password or ${USER_ENV}/${PASSWORD_ENV}")
 
 
 def lab_error(exc: TransportError, action: str, url: str, *, timeout: float | None = None,
               index: str | None = None) -> LabError:
-    """One clear line for a failed request: what was being done, what the cluster said, what to do."""
+    """One clear line for a failed request (see :func:`request_error`)."""
+    reason = error_reason(exc.info, str(exc.error))
+    failure: Failure = "answered"
     if isinstance(exc, ConnectionTimeout):
-        limit = f" within {timeout:g} s" if timeout else ""
-        return LabError(f"{action}: OpenSearch at {url} did not answer{limit} (raise --timeout, or lower "
-                        "--batch-size)")
-    if isinstance(exc, SSLError):
-        return LabError(f"{action}: TLS with {url} failed ({_connection_reason(exc)}): pass --ca-certs FILE, or "
-                        "--no-verify-certs for a test cluster")
-    if isinstance(exc, ClientConnectionError):
-        return LabError(f"cannot reach OpenSearch at {url} ({_connection_reason(exc)}): is it running? "
-                        "`scripts/opensearch-local start` starts one")
-    if isinstance(exc, AuthenticationException):
-        return LabError(f"{action}: OpenSearch at {url} rejected the credentials (401): set --user/--password "
-                        f"or ${USER_ENV}/${PASSWORD_ENV}")
-    if isinstance(exc, AuthorizationException):
-        return LabError(f"{action}: permission denied by {url} (403): {error_reason(exc.info, str(exc.error))}")
-    if exc.error == "index_not_found_exception":
-        name = f"'{index}' " if index else ""
-        return LabError(f"{action}: index {name}does not exist on {url}: run `lab --backend opensearch index` first")
-    if exc.status_code == 429:
-        return overloaded(action, url, error_reason(exc.info, str(exc.error)))
-    kind = QueryError if exc.status_code == 400 else LabError
-    return kind(f"{action}: OpenSearch answered {exc.status_code}: {error_reason(exc.info, str(exc.error))}")
+        failure = "timeout"
+    elif isinstance(exc, ClientConnectionError):  # SSLError is one too
+        failure = "tls" if isinstance(exc, SSLError) else "unreachable"
+        reason = connection_reason(str(exc.info), type(exc.info).__name__ if isinstance(exc.info, Exception)
+                                   else str(exc.error))
+    elif isinstance(exc, AuthenticationException):
+        failure = "unauthenticated"
+    elif isinstance(exc, AuthorizationException):
+        failure = "forbidden"
+    elif exc.error == "index_not_found_exception":
+        failure = "missing_index"
+    return request_error(PRODUCT, failure, action, url, reason=reason, status=exc.status_code, timeout=timeout,
+                         index=index)

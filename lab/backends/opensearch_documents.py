@@ -21,11 +21,12 @@ LEGACY_BUILTIN = "BM25_legacy"
 """The similarity the embedded engine declares for fields that name the built-in ``BM25`` of a 2.x cluster."""
 
 
-def check_index_name(name: str) -> None:
-    """Refuse names OpenSearch would reject, before any request is sent."""
+def check_index_name(name: str, product: str) -> None:
+    """Refuse names that ``product`` (OpenSearch, Elasticsearch: the same rules) would reject, before any request
+    is sent."""
     if (not name or name != name.lower() or name[0] in "-_+" or name in (".", "..")
             or INVALID_INDEX_CHARS & set(name) or len(name.encode("utf-8")) > 200):
-        raise LabError(f"'{name}' cannot be an OpenSearch index name (lowercase letters, digits, '-', '_', '.'; "
+        raise LabError(f"'{name}' cannot be an {product} index name (lowercase letters, digits, '-', '_', '.'; "
                        "not starting with '-', '_' or '+'): import the dataset under another --name")
 
 

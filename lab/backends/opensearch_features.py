@@ -124,4 +124,5 @@ def require_fusion(bodies: Iterable[dict[str, Any]], pipeline: dict[str, Any] | 
     """Refuse hybrid queries without a fusing pipeline: OpenSearch would return unfused scores silently."""
     if not fuses_scores(pipeline) and any(is_hybrid(body) for body in bodies):
         raise QueryError(f"{what}: a hybrid query needs a search pipeline with a normalization-processor or "
-                         "score-ranker-processor; without one OpenSearch returns unfused sub-query scores silently")
+                         "score-ranker-processor to fuse its sub-queries (without one, OpenSearch would return "
+                         "unfused sub-query scores silently)")
