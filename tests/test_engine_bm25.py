@@ -11,8 +11,7 @@ import math
 import numpy as np
 import pytest
 
-from lab.backends.base import Documents
-from lab.engine import EmbeddedIndex
+from lab.engine import Documents, EmbeddedIndex
 from lab.engine.smallfloat import byte4_to_int, int_to_byte4
 
 F = np.float32

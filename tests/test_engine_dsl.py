@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from lab.backends.base import Documents
-from lab.engine import EmbeddedIndex
+from lab.engine import Documents, EmbeddedIndex
 from lab.engine.msm import min_should_match
 from lab.errors import QueryError
 from tests.test_engine_bm25 import F, double_sum, idf, term_score

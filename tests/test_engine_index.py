@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from lab.backends.base import Documents
+from lab.backends import base
 from lab.backends.embedded import EmbeddedBackend
-from lab.engine import EmbeddedIndex
+from lab.engine import Documents, EmbeddedIndex
 from lab.errors import DataError, LabError
 
 BODY = {
@@ -125,7 +125,8 @@ def test_explain_unknown_document(index):
 
 def test_embedded_backend_round_trip(tmp_path):
     backend = EmbeddedBackend(tmp_path)
-    report = backend.build_index("products", BODY, documents(["a", "b"], ["Drill", "saw"]))
+    docs = documents(["a", "b"], ["Drill", "saw"])
+    report = backend.build_index("products", BODY, base.Documents(docs.ids, docs.fields, docs.vectors))
     assert report.indexed == 2
     fresh = EmbeddedBackend(tmp_path)
     results = fresh.search_batch("products", [QUERIES[0], QUERIES[3]])

@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from lab.backends.base import Documents
-from lab.engine import EmbeddedIndex
+from lab.engine import Documents, EmbeddedIndex
 from lab.errors import DataError, QueryError
 
 F = np.float32

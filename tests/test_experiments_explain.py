@@ -12,11 +12,10 @@ from click.testing import CliRunner
 from rich.console import Console
 from rich.tree import Tree
 
-from lab.backends.base import Documents
 from lab.cli import cli
 from lab.cli.experiments import _add_explanation
 from lab.context import Lab
-from lab.engine import EmbeddedIndex
+from lab.engine import Documents, EmbeddedIndex
 from lab.errors import LabError
 from lab.experiments.explain import contributions, explain_query
 from lab.mapping import META_KEY, vector_fields

@@ -11,8 +11,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from lab.backends.base import Documents
-from lab.engine import EmbeddedIndex
+from lab.engine import Documents, EmbeddedIndex
 from lab.engine.analysis import get_analyzer
 from tests.oracle import textgen
 from tests.oracle.lucene import lucene_search, require_lucene

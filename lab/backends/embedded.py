@@ -8,7 +8,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .. import __version__
+from .. import __version__, engine
 from ..engine import EmbeddedIndex
 from ..errors import LabError
 from ..workspace import atomic_path, workspace_path
@@ -53,7 +53,7 @@ class EmbeddedBackend(Backend):
         engine_index = EmbeddedIndex.create(body)
         for lo in range(0, len(docs), 10_000):
             hi = min(lo + 10_000, len(docs))
-            engine_index.add(Documents(
+            engine_index.add(engine.Documents(
                 docs.ids[lo:hi],
                 {f: values[lo:hi] for f, values in docs.fields.items()},
                 {f: matrix[lo:hi] for f, matrix in docs.vectors.items()},

@@ -1,6 +1,6 @@
 """The embedded search engine: OpenSearch's index/search/explain API, in process, scoring as Lucene does.
 
-``EmbeddedIndex.create(body)`` takes an OpenSearch create-index body; ``add`` indexes documents
+``EmbeddedIndex.create(body)`` takes an OpenSearch create-index body; ``add`` indexes ``Documents``
 (text, keyword, numeric and boolean columns plus knn_vector matrices); ``search``/``msearch`` take
 OpenSearch search bodies (and optionally a search-pipeline body for hybrid queries) and return
 OpenSearch-shaped responses; ``explain`` returns Lucene's explanation tree; ``save``/``load`` persist
@@ -14,6 +14,16 @@ of nested conjunctions). Query DSL supported: match, multi_match (best_fields, m
 cross_fields), bool, dis_max, term, terms, range, exists, ids, constant_score, match_all,
 match_none, knn (exact) and hybrid (fused by :mod:`lab.engine.pipelines`). Anything else is a
 QueryError naming the clause.
+
+Layers, as Lucene's packages (a module imports only from the layers before its own):
+
+* building blocks: ``analysis``, ``smallfloat``, ``explain``, ``similarity``, ``matches``, ``msm``,
+  ``validation`` (request checks naming the clause path);
+* index: ``mapping``, ``fields``, ``knn``, ``documents``, ``segment`` (storage and indexing),
+  ``store`` (save/load);
+* search: ``context`` (per-batch caches), ``nodes`` (query nodes), ``rewrite``, ``dsl``,
+  ``pipelines``, ``search`` (plan and execute a request);
+* API: ``index`` (:class:`EmbeddedIndex`).
 
 Known divergences
 -----------------
@@ -58,6 +68,7 @@ Known divergences
 
 from __future__ import annotations
 
+from .documents import Documents
 from .index import EmbeddedIndex
 
-__all__ = ["EmbeddedIndex"]
+__all__ = ["Documents", "EmbeddedIndex"]

@@ -7,8 +7,7 @@ clause path, e.g. ``query.bool.should[1].match.title: unknown parameter "fuzzine
 from __future__ import annotations
 
 import fnmatch
-import math
-from typing import TYPE_CHECKING, Any, Callable, NoReturn, Sequence
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
@@ -18,69 +17,16 @@ from .mapping import KEYWORD, NUMERIC_TYPES, TEXT, VECTOR, FieldSpec
 from .msm import min_should_match, spec_string
 from .nodes import Bool, ConstantFilter, ConstantScore, DisMax, Knn, MatchAll, MatchNone, Node, Term
 from .similarity import F32, ONE
+from .validation import boolean, check_params, fail, integer, json_type, number, obj
 
 if TYPE_CHECKING:
-    from .index import Context
+    from .context import Context
 
 MAX_CLAUSE_COUNT = 1024
 """indices.query.bool.max_clause_count: the most terms one analysed query may produce."""
 MAX_KNN_K = 10_000
 
-_UNSUPPORTED = {"fuzziness", "prefix_length", "max_expansions", "fuzzy_transpositions", "fuzzy_rewrite",
-                "cutoff_frequency", "slop", "rewrite", "case_insensitive", "time_zone", "format", "relation",
-                "rescore", "expand_nested_docs", "max_distance", "min_score", "method_parameters"}
 _MULTI_MATCH_TYPES = {"best_fields": F32(0.0), "most_fields": F32(1.0), "cross_fields": F32(0.0)}
-
-
-def fail(path: str, message: str) -> NoReturn:
-    raise QueryError(f"{path}: {message}")
-
-
-def obj(value: Any, path: str) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        fail(path, f"must be an object, got {json_type(value)}")
-    return value
-
-
-def json_type(value: Any) -> str:
-    """How a JSON value's type is named in error messages."""
-    names = {bool: "a boolean", int: "a number", float: "a number", str: "a string", list: "an array",
-             dict: "an object", type(None): "null"}
-    return names.get(type(value), type(value).__name__)
-
-
-def check_params(params: dict[str, Any], allowed: Sequence[str], path: str) -> None:
-    for key in params:
-        if key not in allowed:
-            hint = " (the embedded engine does not support it)" if key in _UNSUPPORTED else ""
-            fail(path, f"unknown parameter \"{key}\"{hint}")
-
-
-def number(value: Any, path: str) -> float:
-    """A JSON number, or a string holding one (OpenSearch coerces numeric strings)."""
-    if isinstance(value, bool):
-        fail(path, f"must be a number, got {value!r}")
-    if isinstance(value, (int, float)):
-        result = float(value)
-    elif isinstance(value, str):
-        try:
-            result = float(value.strip())
-        except ValueError:
-            fail(path, f"must be a number, got {value!r}")
-    else:
-        fail(path, f"must be a number, got {json_type(value)}")
-    if not math.isfinite(result):
-        fail(path, f"must be a finite number, got {value!r}")
-    return result
-
-
-def integer(value: Any, path: str, minimum: int = 0) -> int:
-    result = number(value, path)
-    if result != int(result):
-        fail(path, f"must be an integer, got {value!r}")
-    if result < minimum:
-        fail(path, f"must be >= {minimum}, got {value!r}")
-    return int(result)
 
 
 def boost(params: dict[str, Any], path: str) -> np.float32:
@@ -90,14 +36,6 @@ def boost(params: dict[str, Any], path: str) -> np.float32:
     if value < 0:
         fail(f"{path}.boost", f"negative boosts are not allowed, got {params['boost']!r}")
     return value
-
-
-def boolean(value: Any, path: str) -> bool:
-    if isinstance(value, bool):
-        return value
-    if value in ("true", "false"):
-        return value == "true"
-    fail(path, f"must be true or false, got {value!r}")
 
 
 def _text(value: Any, path: str) -> str:

@@ -9,17 +9,16 @@ same executed scores, so explanations always agree with search results.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import Any, Iterator
 
 import numpy as np
 
+from . import knn as knn_search
 from . import matches as m
+from .context import Context
 from .explain import Explanation, match, no_match
 from .matches import EMPTY, Matches
 from .similarity import BM25, F32, ONE
-
-if TYPE_CHECKING:
-    from .index import Context
 
 
 def fmt(value: float | np.floating) -> str:
@@ -172,7 +171,7 @@ class ConstantFilter(Node):
         return self.text
 
     def docs(self, ctx: Context) -> np.ndarray:
-        return ctx.filter_docs(self)
+        return ctx.filter_docs(self.kind, self.field, self.spec)
 
     def execute(self, ctx: Context, boost: np.float32) -> Matches:
         return m.constant(self.docs(ctx), _eff(self, boost))
@@ -228,22 +227,43 @@ class Knn(Node):
     def children(self) -> list[Node]:
         return [] if self.filter is None else [self.filter]
 
+    def found(self, ctx: Context) -> Matches:
+        """The top-k documents (ascending) with their raw similarity scores."""
+        if id(self) not in ctx.knn_found:
+            prefetch_knn(ctx, [self])
+        return ctx.knn_found[id(self)]
+
     def execute(self, ctx: Context, boost: np.float32) -> Matches:
-        found = ctx.knn(self)
+        found = self.found(ctx)
         return Matches(found.docs, (found.scores * _eff(self, boost)).astype(np.float32))
 
     def explain(self, ctx: Context, boost: np.float32, doc: int) -> Explanation:
-        found = ctx.knn(self)
+        found = self.found(ctx)
         similarity = found.score_of(doc)
         space = ctx.spec(self.field).space_type
         if similarity is None:
             return no_match(f"not within the top {self.k} docs of {self.label()}")
         eff = _eff(self, boost)
-        details = [match(similarity, f"{space} similarity score, {ctx.knn_formula(space)}")]
+        details = [match(similarity, f"{space} similarity score, {knn_search.FORMULAS[space]}")]
         if eff != ONE:
             details.append(match(eff, "boost"))
         score = self.execute(ctx, boost).score_of(doc)
         return match(score, f"within top {self.k} docs of {self.label()}, score = similarity * boost:", details)
+
+
+def prefetch_knn(ctx: Context, roots: list[Node]) -> None:
+    """Answer every k-NN clause under ``roots`` at once, grouped by field (one matrix product per field)."""
+    pending: dict[str, list[Knn]] = {}
+    for root in roots:
+        for node in root.walk():
+            if isinstance(node, Knn) and id(node) not in ctx.knn_found:
+                pending.setdefault(node.field, []).append(node)
+    for field_name, nodes in pending.items():
+        allowed = [None if n.filter is None else n.filter.docs(ctx) for n in nodes]
+        found = knn_search.search(ctx.vectors(field_name), [np.frombuffer(n.vector, dtype=np.float32) for n in nodes],
+                                  [n.k for n in nodes], allowed)
+        for node, result in zip(nodes, found):
+            ctx.knn_found[id(node)] = result
 
 
 # ---- compound queries --------------------------------------------------------------------------

@@ -20,8 +20,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .dsl import fail as _fail
-from .dsl import json_type as _json_type
+from .validation import fail, json_type
 
 SubResult = tuple[np.ndarray, np.ndarray]
 """One hybrid sub-query's hits: (doc_idx int64, scores float32), best first."""
@@ -42,20 +41,20 @@ PROCESSOR_COMMON_KEYS = ("tag", "description", "ignore_failure")
 
 def _object(value: Any, path: str) -> dict[str, Any]:
     if not isinstance(value, dict):
-        _fail(path, f"must be a JSON object, got {_json_type(value)}")
+        fail(path, f"must be a JSON object, got {json_type(value)}")
     return value
 
 
 def _only_keys(obj: dict[str, Any], allowed: Sequence[str], path: str) -> None:
     for key in obj:
         if key not in allowed:
-            _fail(f"{path}.{key}", f"unknown parameter (expected {', '.join(allowed)})")
+            fail(f"{path}.{key}", f"unknown parameter (expected {', '.join(allowed)})")
 
 
 def _string(obj: dict[str, Any], key: str, path: str, default: str) -> str:
     value = obj.get(key, default)
     if not isinstance(value, str):
-        _fail(f"{path}.{key}", f"must be a string, got {_json_type(value)}")
+        fail(f"{path}.{key}", f"must be a string, got {json_type(value)}")
     return value
 
 
@@ -101,7 +100,7 @@ class MinMax:
     def check(self, n_sub: int) -> None:
         for bounds in (self.lower, self.upper):
             if bounds is not None and len(bounds) != n_sub:
-                _fail(self.path, f"expected bounds array to contain {n_sub} elements matching the number of "
+                fail(self.path, f"expected bounds array to contain {n_sub} elements matching the number of "
                                  "sub-queries, but found a mismatch")
 
     def normalize(self, scores: np.ndarray, sub: int) -> np.ndarray:
@@ -241,7 +240,7 @@ class Combination:
 
     def check(self, n_sub: int) -> None:
         if self.weights is not None and len(self.weights) != n_sub:
-            _fail(self.path, f"number of weights [{len(self.weights)}] must match number of sub-queries "
+            fail(self.path, f"number of weights [{len(self.weights)}] must match number of sub-queries "
                              f"[{n_sub}] in hybrid query")
 
     def weight(self, sub: int) -> np.float32:
@@ -357,34 +356,34 @@ def parse_pipeline(body: Any) -> SearchPipeline:
     for key in ("request_processors", "response_processors"):
         processors = body.get(key, [])
         if not isinstance(processors, list):
-            _fail(f"{path}.{key}", f"must be an array, got {_json_type(processors)}")
+            fail(f"{path}.{key}", f"must be an array, got {json_type(processors)}")
         if processors:
             first = processors[0]
             kind = next(iter(first)) if isinstance(first, dict) and first else "?"
-            _fail(f"{path}.{key}[0].{kind}", "not supported: the lab runs only the hybrid phase-results "
+            fail(f"{path}.{key}[0].{kind}", "not supported: the lab runs only the hybrid phase-results "
                                               f"processors ({NORMALIZATION}, {SCORE_RANKER})")
     processors = body.get("phase_results_processors")
     key = f"{path}.phase_results_processors"
     if not isinstance(processors, list) or len(processors) != 1:
-        _fail(key, f"must be an array of exactly one {NORMALIZATION} or {SCORE_RANKER}")
+        fail(key, f"must be an array of exactly one {NORMALIZATION} or {SCORE_RANKER}")
     item = _object(processors[0], f"{key}[0]")
     if len(item) != 1:
-        _fail(f"{key}[0]", "must name exactly one processor")
+        fail(f"{key}[0]", "must name exactly one processor")
     kind, config = next(iter(item.items()))
     config_path = f"{key}[0].{kind}"
     if kind == NORMALIZATION:
         return _parse_normalization_processor(_object(config, config_path), config_path)
     if kind == SCORE_RANKER:
         return _parse_score_ranker(_object(config, config_path), config_path)
-    _fail(config_path, f"unknown processor (supported: {NORMALIZATION}, {SCORE_RANKER})")
+    fail(config_path, f"unknown processor (supported: {NORMALIZATION}, {SCORE_RANKER})")
 
 
 def _parse_common(config: dict[str, Any], path: str) -> None:
     for key in ("tag", "description"):
         if key in config and not isinstance(config[key], str):
-            _fail(f"{path}.{key}", f"must be a string, got {_json_type(config[key])}")
+            fail(f"{path}.{key}", f"must be a string, got {json_type(config[key])}")
     if "ignore_failure" in config and not isinstance(config["ignore_failure"], bool):
-        _fail(f"{path}.ignore_failure", f"must be a boolean, got {_json_type(config['ignore_failure'])}")
+        fail(f"{path}.ignore_failure", f"must be a boolean, got {json_type(config['ignore_failure'])}")
 
 
 def _parse_normalization_processor(config: dict[str, Any], path: str) -> SearchPipeline:
@@ -403,21 +402,21 @@ def _parse_normalization_processor(config: dict[str, Any], path: str) -> SearchP
                                _parse_bounds(params, "upper_bounds", "max_score", params_path), params_path)
     elif technique in ("l2", "z_score"):
         if params:
-            _fail(f"{params_path}.{next(iter(params))}", f"unknown parameter ({technique} takes no parameters)")
+            fail(f"{params_path}.{next(iter(params))}", f"unknown parameter ({technique} takes no parameters)")
         normalization = L2() if technique == "l2" else ZScore()
     elif technique == "rrf":
-        _fail(f"{norm_path}.technique", f'"rrf" is rank fusion: use the {SCORE_RANKER}')
+        fail(f"{norm_path}.technique", f'"rrf" is rank fusion: use the {SCORE_RANKER}')
     else:
-        _fail(f"{norm_path}.technique", f'unknown "{technique}" (expected min_max, l2, z_score)')
+        fail(f"{norm_path}.technique", f'unknown "{technique}" (expected min_max, l2, z_score)')
     comb_path = f"{path}.combination"
     comb_config = _object(config.get("combination", {}), comb_path)
     _only_keys(comb_config, ("technique", "parameters"), comb_path)
     combination_name = _string(comb_config, "technique", comb_path, "arithmetic_mean")
     if combination_name not in ("arithmetic_mean", "geometric_mean", "harmonic_mean"):
-        _fail(f"{comb_path}.technique",
+        fail(f"{comb_path}.technique",
               f'unknown "{combination_name}" (expected arithmetic_mean, geometric_mean, harmonic_mean)')
     if technique == "z_score" and combination_name != "arithmetic_mean":
-        _fail(f"{comb_path}.technique", "z_score supports only the arithmetic_mean combination technique")
+        fail(f"{comb_path}.technique", "z_score supports only the arithmetic_mean combination technique")
     weights = _parse_combination_parameters(comb_config, f"{comb_path}.parameters")
     return SearchPipeline(NORMALIZATION, normalization,
                           Combination(combination_name, weights, f"{comb_path}.parameters.weights"))
@@ -431,14 +430,14 @@ def _parse_score_ranker(config: dict[str, Any], path: str) -> SearchPipeline:
     _only_keys(comb_config, ("technique", "rank_constant", "parameters"), comb_path)
     technique = _string(comb_config, "technique", comb_path, "rrf")
     if technique != "rrf":
-        _fail(f"{comb_path}.technique", f'unknown "{technique}" (expected rrf)')
+        fail(f"{comb_path}.technique", f'unknown "{technique}" (expected rrf)')
     rank_constant = comb_config.get("rank_constant", DEFAULT_RANK_CONSTANT)
     if not isinstance(rank_constant, int) or isinstance(rank_constant, bool):
-        _fail(f"{comb_path}.rank_constant", f"must be an integer, got {_json_type(rank_constant)} "
+        fail(f"{comb_path}.rank_constant", f"must be an integer, got {json_type(rank_constant)} "
                                             f"{rank_constant!r}")
     low, high = RANK_CONSTANT_RANGE
     if not low <= rank_constant <= high:
-        _fail(f"{comb_path}.rank_constant", f"rank constant must be in the interval between {low} and {high}, "
+        fail(f"{comb_path}.rank_constant", f"rank constant must be in the interval between {low} and {high}, "
                                             f"submitted rank constant: {rank_constant}")
     weights = _parse_combination_parameters(comb_config, f"{comb_path}.parameters")
     return SearchPipeline(SCORE_RANKER, RRFRanks(rank_constant),
@@ -453,23 +452,23 @@ def _parse_combination_parameters(config: dict[str, Any], path: str) -> np.ndarr
     weights_path = f"{path}.weights"
     raw = params["weights"]
     if not isinstance(raw, list):
-        _fail(weights_path, "parameter [weights] must be a collection of numbers")
+        fail(weights_path, "parameter [weights] must be a collection of numbers")
     if len(raw) > MAX_SUB_QUERIES:
-        _fail(weights_path, f"at most {MAX_SUB_QUERIES} weights (a hybrid query has at most "
+        fail(weights_path, f"at most {MAX_SUB_QUERIES} weights (a hybrid query has at most "
                             f"{MAX_SUB_QUERIES} sub-queries)")
     for i, weight in enumerate(raw):
         if isinstance(weight, int) and not isinstance(weight, bool):
-            _fail(f"{weights_path}[{i}]", f"must be a floating-point number: OpenSearch rejects the integer "
+            fail(f"{weights_path}[{i}]", f"must be a floating-point number: OpenSearch rejects the integer "
                                           f"{weight} (write {weight}.0)")
         if not _is_number(weight):
-            _fail(f"{weights_path}[{i}]", f"must be a number, got {_json_type(weight)}")
+            fail(f"{weights_path}[{i}]", f"must be a number, got {json_type(weight)}")
     weights = np.array([np.float32(w) for w in raw], dtype=np.float32)
     shown = "[" + ", ".join(_java_float(w) for w in weights) + "]"
     if any(not 0.0 <= w <= 1.0 for w in weights):
-        _fail(weights_path, f"all weights must be in range [0.0 ... 1.0], submitted weights: {shown}")
+        fail(weights_path, f"all weights must be in range [0.0 ... 1.0], submitted weights: {shown}")
     total = np.add.accumulate(weights, dtype=np.float32)[-1] if len(weights) else np.float32(0)
     if abs(1.0 - float(total)) > WEIGHTS_SUM_DELTA:
-        _fail(weights_path, f"sum of weights for combination must be equal to 1.0, submitted weights: {shown}")
+        fail(weights_path, f"sum of weights for combination must be equal to 1.0, submitted weights: {shown}")
     return weights
 
 
@@ -479,9 +478,9 @@ def _parse_bounds(params: dict[str, Any], name: str, score_key: str, path: str) 
     bounds_path = f"{path}.{name}"
     raw = params[name]
     if not isinstance(raw, list):
-        _fail(bounds_path, f"{name} must be a List")
+        fail(bounds_path, f"{name} must be a List")
     if len(raw) > MAX_SUB_QUERIES:
-        _fail(bounds_path, f"{name} size {len(raw)} should be less than or equal to {MAX_SUB_QUERIES}")
+        fail(bounds_path, f"{name} size {len(raw)} should be less than or equal to {MAX_SUB_QUERIES}")
     default = 0.0 if name == "lower_bounds" else 1.0
     bounds = []
     for i, item in enumerate(raw):
@@ -490,10 +489,10 @@ def _parse_bounds(params: dict[str, Any], name: str, score_key: str, path: str) 
         _only_keys(item, ("mode", score_key), item_path)
         mode = item.get("mode") or "apply"
         if not isinstance(mode, str) or mode.strip().lower() not in ("apply", "clip", "ignore"):
-            _fail(f"{item_path}.mode", f"invalid mode: {mode}, valid values are: apply, clip, ignore")
+            fail(f"{item_path}.mode", f"invalid mode: {mode}, valid values are: apply, clip, ignore")
         score = item.get(score_key)
         if score is not None and (not _is_number(score) or not -BOUND_SCORE_LIMIT <= score <= BOUND_SCORE_LIMIT):
-            _fail(f"{item_path}.{score_key}", f"{score_key} must be a valid finite number between "
+            fail(f"{item_path}.{score_key}", f"{score_key} must be a valid finite number between "
                                               f"{-BOUND_SCORE_LIMIT:f} and {BOUND_SCORE_LIMIT:f}")
         bounds.append(Bound(mode.strip().lower(),
                             np.float32(default if score is None else score), score))

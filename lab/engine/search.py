@@ -13,13 +13,14 @@ from typing import Any
 import numpy as np
 
 from .context import Context
-from .dsl import Compiler, boolean, check_params, fail, integer, obj
+from .dsl import Compiler
 from .explain import Explanation, no_match
 from .matches import Matches, top, union
 from .nodes import Bool, Node, fmt
 from .pipelines import MAX_SUB_QUERIES, SearchPipeline
 from .rewrite import rewrite
 from .similarity import ONE
+from .validation import boolean, check_params, fail, integer, obj
 
 DEFAULT_SIZE = 10
 SEARCH_KEYS = ("query", "size", "from", "_source", "track_total_hits", "timeout")
@@ -110,7 +111,7 @@ def execute(ctx: Context, request: Plan, pipeline: SearchPipeline | None) -> dic
         max_score = float(scores[0]) if request.size and len(scores) else None
     page = slice(request.start, request.start + request.size)
     docs, scores = docs[page], scores[page]
-    ids = ctx.index.ids
+    ids = ctx.segment.ids
     hits = [{"_id": ids[d], "_score": float(fmt(s))} for d, s in zip(docs.tolist(), scores)]
     response: dict[str, Any] = {"hits": {"max_score": None if max_score is None else float(fmt(max_score)),
                                          "hits": hits}}

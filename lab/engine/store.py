@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import Any, Callable, TypeVar
 
 import numpy as np
 
@@ -18,14 +18,14 @@ from ..errors import LabError
 from ..workspace import atomic_path
 from .fields import InvertedField, NumericField, VectorField
 from .mapping import parse_index_body
+from .segment import Segment
 
-if TYPE_CHECKING:
-    from .index import EmbeddedIndex
+S = TypeVar("S", bound=Segment)
 
 FORMAT = "relevance-lab-embedded-index/1"
 
 
-def save(index: EmbeddedIndex, path: str | os.PathLike[str]) -> None:
+def save(index: Segment, path: str | os.PathLike[str]) -> None:
     fields: dict[str, Any] = {}
     with atomic_path(path) as tmp:
         tmp.mkdir()
@@ -47,8 +47,8 @@ def save(index: EmbeddedIndex, path: str | os.PathLike[str]) -> None:
         (tmp / "index.json").write_text(json.dumps(meta, ensure_ascii=False, indent=1), encoding="utf-8")
 
 
-def load(cls: type[EmbeddedIndex], path: str | os.PathLike[str],
-         rewrite: Callable[[dict[str, Any]], dict[str, Any]] | None = None) -> EmbeddedIndex:
+def load(cls: type[S], path: str | os.PathLike[str],
+         rewrite: Callable[[dict[str, Any]], dict[str, Any]] | None = None) -> S:
     root = Path(path)
     try:
         meta = json.loads((root / "index.json").read_text(encoding="utf-8"))
