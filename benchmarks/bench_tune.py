@@ -14,7 +14,7 @@ import argparse
 import os
 import time
 
-from lab.evaluation import DEFAULT_METRICS, evaluate_ranking
+from lab.evaluation.metrics import DEFAULT_METRICS, evaluate_ranking
 from lab.progress import silent
 
 DEFAULT_PARAMS = ["title_boost=1,2,4,8,16", "description_boost=1,2,4", "attributes_boost=1,2,4"]

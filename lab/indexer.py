@@ -11,7 +11,7 @@ import pandas as pd
 from .adapters import parse_adapter_key
 from .backends.base import Documents, IndexReport
 from .context import Lab
-from .encode_timing import EncodeTally, TimedEncoder
+from .embeddings.encode_timing import EncodeTally, TimedEncoder
 from .errors import LabError
 from .mapping import META_KEY, load_mapping, text_fields, vector_fields, with_model_fields
 from .progress import ProgressFactory, silent

@@ -6,7 +6,7 @@ from typing import Any
 
 import pandas as pd
 
-from .evaluation import DEFAULT_METRICS, PRIMARY_METRIC
+from .evaluation.metrics import DEFAULT_METRICS, PRIMARY_METRIC
 from .results import StoredRun
 
 MEASURED = ("measured", "none needed")

@@ -16,7 +16,7 @@ from . import __version__
 from .context import REPO_ROOT, Lab
 from .backends.base import Progress, SearchResult
 from .errors import LabError, QueryError
-from .evaluation import DEFAULT_METRICS, evaluate_ranking, mean_metrics
+from .evaluation.metrics import DEFAULT_METRICS, evaluate_ranking, mean_metrics
 from .adapters import document_model
 from .indexer import indexed_models
 from .model_costs import model_costs
@@ -78,6 +78,15 @@ def render_bodies(template: Template, params: dict[str, Any], texts: list[str],
         body, pipeline = template.render(values)
         bodies.append(body)
     return bodies, pipeline
+
+
+def render_queries(lab: Lab, template: Template, params: dict[str, Any], texts: list[str], size: int,
+                   progress: ProgressFactory | None = None) -> tuple[list[dict], dict | None]:
+    """The template's search bodies for ``texts`` (queries encoded with the template's model, if any) and its
+    search pipeline."""
+    models = template.models(params)
+    vectors = query_vectors(lab, models[0], texts, progress or silent()) if models else None
+    return render_bodies(template, params, texts, vectors, size)
 
 
 def judged_queries(dataset: Any, split: str) -> tuple[pd.DataFrame, dict[str, dict[str, int]]]:
@@ -170,9 +179,7 @@ def execute_strategy(lab: Lab, template: Template, split: str = "test",
     models = template.models(params)
     check_models(lab, template, models)
     started = time.perf_counter()
-    texts = queries["query_text"].tolist()
-    vectors = query_vectors(lab, models[0], texts, progress) if models else None
-    bodies, pipeline = render_bodies(template, params, texts, vectors, size)
+    bodies, pipeline = render_queries(lab, template, params, queries["query_text"].tolist(), size, progress)
     ids = queries["query_id"].tolist()
     search_start = time.perf_counter()
     with progress(f"Searching {template.name}", len(bodies)) as advance:

@@ -162,6 +162,13 @@ def load_templates(directory: str | os.PathLike[str]) -> dict[str, Template]:
     return {path.stem: load_template(path) for path in sorted(directory.glob("*.json"))}
 
 
+def template_named(templates: dict[str, Template], name: str) -> Template:
+    """The template called ``name``; a LabError listing the known ones otherwise."""
+    if name not in templates:
+        raise TemplateError(f"unknown strategy '{name}' (known: {', '.join(sorted(templates))})")
+    return templates[name]
+
+
 def parse_param_overrides(items: list[str]) -> dict[str, Any]:
     """``["name=value", ...]`` from ``--param``: the value is JSON when it parses as JSON, else a string."""
     overrides: dict[str, Any] = {}

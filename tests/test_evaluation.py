@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from lab.evaluation import evaluate_ranking, mean_metrics
+from lab.evaluation.metrics import evaluate_ranking, mean_metrics
 
 QRELS = {"q1": {"a": 2, "b": 0, "c": 1}, "q2": {"x": 1}, "q3": {"z": 2}}
 

@@ -17,7 +17,7 @@ from lab.context import Lab
 from lab.errors import LabError
 from lab.experiments.compare import compare_runs
 from lab.experiments.selection import resolve_runs
-from lab.experiments.stats import holm, paired_t_test
+from lab.evaluation.stats import holm, paired_t_test
 from lab.results import save_run
 from lab.runner import run_strategy
 from lab.templates import load_templates

@@ -11,9 +11,9 @@ from scipy.stats import ttest_rel
 
 from lab.errors import LabError
 from lab.experiments.formats import latex_table, markdown_table
-from lab.experiments.overlap import jaccard, rbo
+from lab.evaluation.overlap import jaccard, rbo
 from lab.experiments.search_space import grid, parse_dimension, random_points, simplex
-from lab.experiments.stats import holm, paired_t_test, randomization_test
+from lab.evaluation.stats import holm, paired_t_test, randomization_test
 from lab.templates import load_template
 
 QUERIES = Path(__file__).resolve().parent.parent / "queries"

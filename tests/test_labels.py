@@ -22,7 +22,7 @@ from lab.data.demo_catalogue import DEPARTMENTS
 from lab.data.labels import label_split_of, labelled_records
 from lab.data.splits import HOLDOUT_SPLITS
 from lab.errors import LabError
-from lab.evaluation_neighbors import best_possible_precision, mean_precision, neighbor_precision, precision_by_label
+from lab.evaluation.neighbors import best_possible_precision, mean_precision, neighbor_precision, precision_by_label
 from lab.finetune.config import FinetuneConfig
 from lab.finetune.examples import product_texts
 from lab.finetune.label_sampler import LabelGroupedBatchSampler, batch_sizes, label_grouped_sampler

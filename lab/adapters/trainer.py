@@ -16,7 +16,7 @@ import torch
 
 from .. import __version__
 from ..errors import DataError, LabError
-from ..evaluation import PRIMARY_METRIC
+from ..evaluation.metrics import PRIMARY_METRIC
 from ..finetune.examples import TrainingData, build_training_data, product_texts
 from ..finetune.mining import miner_for
 from ..embeddings.vectors import normalise

@@ -34,9 +34,9 @@ def backend() -> None:
 def backend_check(ctx: click.Context, strategy: str, n_queries: int, size: int, all_strategies: bool,
                   split: str, against: str, against_url: str | None) -> None:
     """Two backends' results side by side: a handful of queries rank by rank, or --all strategies."""
-    from ..backends.check import TABLE_COLUMNS, check_backends, embedded_like
-    from ..runner import query_vectors, render_bodies
-    from ..templates import load_templates
+    from ..backends.check import TABLE_COLUMNS, embedded_like
+    from ..experiments.backend_check import check_queries
+    from ..templates import load_templates, template_named
 
     lab = lab_for(ctx)
     if lab.backend.name == "embedded":
@@ -51,15 +51,7 @@ def backend_check(ctx: click.Context, strategy: str, n_queries: int, size: int, 
     if all_strategies:
         _print_strategy_checks(lab, embedded, list(templates.values()), split)
         return
-    if strategy not in templates:
-        raise LabError(f"unknown strategy '{strategy}' (known: {', '.join(sorted(templates))})")
-    template = templates[strategy]
-    params = template.resolve_params()
-    texts = lab.dataset.queries_for("test")["query_text"].head(n_queries).tolist()
-    models = template.models(params)
-    vectors = query_vectors(lab, models[0], texts, progress_bars()) if models else None
-    bodies, pipeline = render_bodies(template, params, texts, vectors, size)
-    result = check_backends(embedded, lab.backend, lab.index_name, bodies, pipeline, labels=texts, strategy=strategy)
+    result = check_queries(lab, embedded, template_named(templates, strategy), n_queries, size, progress_bars())
     names = {"embedded": embedded.name, "cluster": lab.backend.name}
     columns = [" ".join(names.get(word, word) for word in column.split()) for column in TABLE_COLUMNS]
     for query in result.queries:

@@ -10,9 +10,9 @@ from .support import console, lab_for
 
 from ..data.labels import ALL_RECORDS
 from ..data.splits import HOLDOUT_SPLITS
-from ..evaluation_neighbors import DEFAULT_KS
+from ..evaluation.neighbors import DEFAULT_KS
 from ..finetune.config import DEFAULT_LABEL_COLUMN, TEXT_VECTOR_SOURCES
-from ..neighbor_report import CEILING, POOLS, NeighborEvaluation
+from ..evaluation.neighbor_report import CEILING, POOLS, NeighborEvaluation
 
 
 @click.group("eval")
@@ -38,7 +38,7 @@ def neighbors(ctx: click.Context, models: tuple[str, ...], label_column: str, ks
     """Top-k same-class precision: the share of each record's k nearest neighbours with its label."""
     from ..data.labels import labelled_records
     from ..finetune.examples import product_texts
-    from ..neighbor_report import evaluate_models
+    from ..evaluation.neighbor_report import evaluate_models
     from ..progress import rich_bars
 
     lab = lab_for(ctx)

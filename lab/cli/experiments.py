@@ -16,17 +16,11 @@ from rich.tree import Tree
 
 from .support import console, err_console, lab_for, progress_bars
 from ..errors import LabError
-from ..evaluation import DEFAULT_METRICS, PRIMARY_METRIC
+from ..evaluation.metrics import PRIMARY_METRIC, check_metric
 from ..experiments.formats import FORMATS, csv_text, json_text, latex_table, markdown_table
 
 REGRESSION_EXIT_CODE = 3
 """`lab compare --fail-if-worse` exit status when a candidate is significantly worse (1 = an error)."""
-
-
-def _metric_choice(value: str) -> str:
-    if value not in DEFAULT_METRICS:
-        raise LabError(f"unknown metric '{value}' (known: {', '.join(DEFAULT_METRICS)})")
-    return value
 
 
 # --- compare ----------------------------------------------------------------------------------
@@ -61,11 +55,11 @@ def compare(ctx: click.Context, runs: tuple[str, ...], metrics: tuple[str, ...],
     lab = lab_for(ctx)
     chosen = list(metrics) or list(DEFAULT_COMPARE_METRICS)
     if gate:
-        _metric_choice(gate)
+        check_metric(gate)
         if gate not in chosen:
             chosen.append(gate)
     for metric in chosen:
-        _metric_choice(metric)
+        check_metric(metric)
     stored = resolve_runs(lab.workspace, lab.dataset, list(runs), split)
     comparison = compare_runs(stored, chosen, test=test, alpha=alpha, permutations=permutations, seed=seed)
     header, rows = display_rows(comparison)
@@ -113,7 +107,7 @@ def queries(ctx: click.Context, a: str, b: str, metric: str, n: int, depth: int,
     from ..experiments.selection import resolve_runs
 
     lab = lab_for(ctx)
-    _metric_choice(metric)
+    check_metric(metric)
     if n < 0:
         raise LabError(f"--top must be 0 or more, got {n}")
     run_a, run_b = resolve_runs(lab.workspace, lab.dataset, [a, b], split)
@@ -187,13 +181,11 @@ def explain(ctx: click.Context, strategy: str, query_text: str, params: tuple[st
     """Why the strategy ranks its hits: each hit's score broken down per clause (BM25 per field and
     term, k-NN similarity, normalisation and fusion), from the engine's or OpenSearch's explain."""
     from ..experiments.explain import explain_query
-    from ..templates import load_templates, parse_param_overrides
+    from ..templates import load_templates, parse_param_overrides, template_named
 
     lab = lab_for(ctx)
-    templates = load_templates(lab.queries_dir)
-    if strategy not in templates:
-        raise LabError(f"unknown strategy '{strategy}' (known: {', '.join(sorted(templates))})")
-    hits = explain_query(lab, templates[strategy], query_text, parse_param_overrides(list(params)), top, list(docs))
+    template = template_named(load_templates(lab.queries_dir), strategy)
+    hits = explain_query(lab, template, query_text, parse_param_overrides(list(params)), top, list(docs))
     if fmt == "json":
         click.echo(json_text({"strategy": strategy, "query": query_text, "backend": lab.backend.name,
                               "hits": [h.to_dict() for h in hits]}), nl=False)
@@ -274,14 +266,11 @@ def tune(ctx: click.Context, strategy: str, specs: tuple[str, ...], fixed: tuple
          trials: int | None, seed: int, metric: str, tune_split: str, show: int) -> None:
     from ..experiments.search_space import parse_dimension
     from ..experiments.tuning import tune_strategy
-    from ..templates import load_templates, parse_param_overrides
+    from ..templates import load_templates, parse_param_overrides, template_named
 
     lab = lab_for(ctx)
-    _metric_choice(metric)
-    templates = load_templates(lab.queries_dir)
-    if strategy not in templates:
-        raise LabError(f"unknown strategy '{strategy}' (known: {', '.join(sorted(templates))})")
-    template = templates[strategy]
+    check_metric(metric)
+    template = template_named(load_templates(lab.queries_dir), strategy)
     dimensions = [parse_dimension(spec, template) for spec in specs]
     result = tune_strategy(lab, template, dimensions, method=method, trials=trials, seed=seed, metric=metric,
                            fixed=parse_param_overrides(list(fixed)), tune_split=tune_split, progress=progress_bars())
@@ -320,7 +309,7 @@ def report(ctx: click.Context, split: str, baseline: str | None, metric: str, ou
     from ..experiments.report import build_report
 
     lab = lab_for(ctx)
-    _metric_choice(metric)
+    check_metric(metric)
     path = build_report(lab, split=split, baseline=baseline, metric=metric,
                         output=Path(output) if output else None)
     console.print(f"report written to {path}", highlight=False, soft_wrap=True)

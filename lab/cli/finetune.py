@@ -159,7 +159,7 @@ def report(ctx: click.Context, name: str) -> None:
 def compare_models_command(ctx: click.Context, models: tuple[str, ...], sample: int | None, min_label: int,
                            text_fields: str) -> None:
     """Evaluate candidate base models on the val split before training (exact cosine search + triplets)."""
-    from ..evaluation import DEFAULT_METRICS
+    from ..evaluation.metrics import DEFAULT_METRICS
     from ..finetune import compare_models
 
     config = FinetuneConfig(min_label=min_label, text_fields=tuple(f.strip() for f in text_fields.split(",")))

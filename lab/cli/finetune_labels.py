@@ -8,7 +8,7 @@ from rich.table import Table
 
 from .support import console
 
-from ..evaluation_neighbors import DEFAULT_KS
+from ..evaluation.neighbors import DEFAULT_KS
 from ..finetune.config import FinetuneConfig
 
 
@@ -47,7 +47,7 @@ def print_label_report(lab: Any, card: dict[str, Any]) -> None:
     and base vs fine-tuned precision on the test records (recomputed; vectors from the cache)."""
     from .eval import print_neighbors
     from ..finetune.labels import load_label_records
-    from ..neighbor_report import evaluate_models
+    from ..evaluation.neighbor_report import evaluate_models
     from ..progress import rich_bars
 
     config = FinetuneConfig.from_dict(card["config"])

@@ -63,20 +63,17 @@ def strategies(ctx: click.Context) -> None:
 def run(ctx: click.Context, names: tuple[str, ...], run_all: bool, split: str, params: tuple[str, ...],
         model: str | None, size: int, strict: bool) -> None:
     """Run strategies over the split's judged queries and print the leaderboard."""
-    from ..templates import load_templates, parse_param_overrides
+    from ..templates import load_templates, parse_param_overrides, template_named
 
     lab = lab_for(ctx)
     templates = load_templates(lab.queries_dir)
     if not names and not run_all:
         raise LabError("name a strategy with --strategy NAME or use --all (see `lab strategies`)")
-    unknown = [n for n in names if n not in templates]
-    if unknown:
-        raise LabError(f"unknown strategy '{unknown[0]}' (known: {', '.join(sorted(templates))})")
-    selected = sorted(templates) if run_all else list(names)
+    selected = [template_named(templates, n) for n in (sorted(templates) if run_all else names)]
     overrides = parse_param_overrides(list(params))
     if model:
         overrides["model"] = model
-    _run_and_print(lab, [templates[n] for n in selected], split, overrides, size, named=not run_all,
+    _run_and_print(lab, selected, split, overrides, size, named=not run_all,
                    strict=strict)
 
 
@@ -133,7 +130,7 @@ def leaderboard(ctx: click.Context, split: str, history: bool) -> None:
 def _print_history(lab, split: str) -> None:
     """Every run of ``split`` per strategy, oldest first: versions, what changed, metrics, delta of the
     primary metric since the previous comparable run, and which runs are not comparable and why."""
-    from ..evaluation import PRIMARY_METRIC
+    from ..evaluation.metrics import PRIMARY_METRIC
     from ..experiments.history import history_table
     from ..results import list_runs
 
@@ -156,7 +153,7 @@ def _print_history(lab, split: str) -> None:
 
 
 def _print_leaderboard(runs, title: str) -> None:
-    from ..evaluation import DEFAULT_METRICS
+    from ..evaluation.metrics import DEFAULT_METRICS
     from ..leaderboard import format_seconds, leaderboard_table
 
     table = leaderboard_table(runs)

@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ..backends.base import Backend, Hit
-from ..backends.check import StrategyAgreement, agreement
+from ..backends.check import BackendComparison, StrategyAgreement, agreement, check_backends
 from ..errors import LabError
-from ..evaluation import PRIMARY_METRIC
+from ..evaluation.metrics import PRIMARY_METRIC
 from ..progress import ProgressFactory
-from ..runner import RunOutcome, execute_strategy
+from ..runner import RunOutcome, execute_strategy, render_queries
 from ..templates import Template
 
 if TYPE_CHECKING:
@@ -64,3 +64,12 @@ def check_strategies(lab: Lab, embedded: Backend, templates: list[Template], spl
             mine.manifest["queries_per_second"], theirs.manifest["queries_per_second"],
             agreement(template.name, _hits(mine), _hits(theirs))))
     return checks
+
+
+def check_queries(lab: Lab, other: Backend, template: Template, n_queries: int = 5, size: int = 10,
+                  progress: ProgressFactory | None = None) -> BackendComparison:
+    """The first ``n_queries`` test queries of ``template`` on ``other`` and on the lab's backend, rank by rank."""
+    params = template.resolve_params()
+    texts = lab.dataset.queries_for("test")["query_text"].head(n_queries).tolist()
+    bodies, pipeline = render_queries(lab, template, params, texts, size, progress)
+    return check_backends(other, lab.backend, lab.index_name, bodies, pipeline, labels=texts, strategy=template.name)

@@ -12,7 +12,7 @@ import pandas as pd
 from ..errors import LabError
 from ..results import StoredRun
 from .selection import check_comparable
-from .stats import TESTS, holm, paired_p_value
+from ..evaluation.stats import TESTS, holm, paired_p_value
 
 DEFAULT_COMPARE_METRICS = ("ndcg@10", "mrr@10", "recall@100")
 TIE_TOLERANCE = 1e-12

@@ -9,8 +9,7 @@ from typing import Any, Iterator
 
 from ..context import Lab
 from ..errors import LabError
-from ..progress import silent
-from ..runner import check_models, query_vectors, render_bodies
+from ..runner import check_models, render_queries
 from ..templates import Template
 
 BM25_TERM = re.compile(r"^weight\((?P<field>[^:]+):(?P<term>.+?) in \d+\)")
@@ -46,8 +45,7 @@ def explain_query(lab: Lab, template: Template, query_text: str, overrides: dict
     params = template.resolve_params(overrides)
     models = template.models(params)
     check_models(lab, template, models)
-    vectors = query_vectors(lab, models[0], [query_text], silent()) if models else None
-    bodies, pipeline = render_bodies(template, params, [query_text], vectors, max(top, RANK_DEPTH))
+    bodies, pipeline = render_queries(lab, template, params, [query_text], max(top, RANK_DEPTH))
     body = bodies[0]
     result = lab.backend.search_batch(lab.index_name, [body], pipeline, strategy=template.name)[0]
     dataset = lab.dataset

@@ -10,7 +10,7 @@ import pandas as pd
 
 from ..errors import LabError
 from ..results import StoredRun
-from .overlap import jaccard, rbo
+from ..evaluation.overlap import jaccard, rbo
 from .selection import check_comparable
 
 UNJUDGED = None

@@ -10,7 +10,7 @@ from typing import Sequence
 import numpy as np
 
 from ..errors import LabError
-from ..evaluation_neighbors import neighbor_precision, precision_column
+from ..evaluation.neighbors import neighbor_precision, precision_column
 
 ROW_CHUNK = 512
 """Rows of the pairwise distance matrix computed at a time (bounded memory)."""

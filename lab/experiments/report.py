@@ -14,7 +14,7 @@ import pandas as pd
 from .. import __version__
 from ..context import Lab
 from ..errors import LabError
-from ..evaluation import DEFAULT_METRICS, PRIMARY_METRIC
+from ..evaluation.metrics import DEFAULT_METRICS, PRIMARY_METRIC
 from ..results import StoredRun, latest_runs, list_runs
 from ..workspace import atomic_path, workspace_file
 from . import plots

@@ -23,8 +23,8 @@ import pandas as pd
 from .. import __version__
 from ..data.labels import LabelledRecords, labelled_records
 from ..errors import LabError
-from ..evaluation_neighbors import DEFAULT_KS, capped_ks, mean_precision, neighbor_precision
-from ..neighbor_report import NeighborEvaluation, evaluate_models
+from ..evaluation.neighbors import DEFAULT_KS, capped_ks, mean_precision, neighbor_precision
+from ..evaluation.neighbor_report import NeighborEvaluation, evaluate_models
 from ..progress import ProgressFactory, silent
 from ..workspace import atomic_path, read_json, refuse_overwrite, write_json
 from .base_models import assert_same_pipeline, pipeline_signature

@@ -20,9 +20,9 @@ import numpy as np
 
 from ..data.labels import LabelledRecords
 from ..errors import LabError
-from ..evaluation_neighbors import (DEFAULT_KS, best_possible_precision, capped_ks, mean_precision,
+from ..evaluation.neighbors import (DEFAULT_KS, best_possible_precision, capped_ks, mean_precision,
                                    neighbor_precision)
-from ..neighbor_report import pool_and_anchors
+from ..evaluation.neighbor_report import pool_and_anchors
 from ..workspace import atomic_path, write_json
 from .config import FinetuneConfig
 from .labels import encode_with, load_label_records, refuse_existing, register_label_model, train_on_labels

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from ..embeddings.vectors import normalise, top_columns
-from ..evaluation import DEFAULT_METRICS, Qrels, evaluate_ranking, mean_metrics
+from ..evaluation.metrics import DEFAULT_METRICS, Qrels, evaluate_ranking, mean_metrics
 
 QUERY_CHUNK = 512
 

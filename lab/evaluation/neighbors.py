@@ -12,8 +12,8 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from .embeddings.vectors import normalise, top_columns
-from .errors import LabError
+from ..embeddings.vectors import normalise, top_columns
+from ..errors import LabError
 
 DEFAULT_KS: tuple[int, ...] = (1, 10, 100)
 ANCHOR_CHUNK = 512

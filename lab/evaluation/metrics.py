@@ -9,6 +9,8 @@ from typing import Iterable
 import numpy as np
 import pandas as pd
 
+from ..errors import LabError
+
 DEFAULT_METRICS = ("mrr@10", "map@10", "ndcg@10", "ndcg@100", "recall@100", "precision@10", "judged@10")
 PRIMARY_METRIC = "ndcg@10"
 
@@ -72,3 +74,10 @@ def evaluate_ranking(qrels: Qrels, ranking: Ranking,
 def mean_metrics(per_query: pd.DataFrame) -> dict[str, float]:
     """The mean of each metric over queries."""
     return {m: float(per_query[m].mean()) if len(per_query) else 0.0 for m in per_query.columns}
+
+
+def check_metric(name: str) -> str:
+    """``name`` if it is one of the lab's metrics, else a LabError listing them."""
+    if name not in DEFAULT_METRICS:
+        raise LabError(f"unknown metric '{name}' (known: {', '.join(DEFAULT_METRICS)})")
+    return name

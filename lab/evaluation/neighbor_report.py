@@ -9,11 +9,11 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import pandas as pd
 
-from .data.labels import ALL_RECORDS, LabelledRecords
-from .errors import LabError
-from .evaluation_neighbors import (best_possible_precision, capped_ks, mean_precision, neighbor_precision,
+from ..data.labels import ALL_RECORDS, LabelledRecords
+from ..errors import LabError
+from .neighbors import (best_possible_precision, capped_ks, mean_precision, neighbor_precision,
                                    precision_by_label)
-from .progress import ProgressFactory, silent
+from ..progress import ProgressFactory, silent
 
 POOLS = ("split", "all")
 """split: neighbours among the split's records only; all: among every labelled record."""
@@ -87,7 +87,7 @@ def evaluate_encoders(encoders: dict[str, Encode], records: LabelledRecords, spl
 def evaluate_models(lab: Any, models: Sequence[str], records: LabelledRecords, split: str, pool: str,
                     ks: Sequence[int], progress: ProgressFactory | None = None) -> NeighborEvaluation:
     """:func:`evaluate_encoders` for model keys of the workspace, vectors read from (or added to) the cache."""
-    from .embeddings import encode_cached
+    from ..embeddings import encode_cached
 
     progress = progress or silent()
 

@@ -9,8 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from .embeddings.encoder import DEFAULT_BATCH_SIZE
-from .progress import Advance
+from .encoder import DEFAULT_BATCH_SIZE
+from ..progress import Advance
 
 SAMPLE_TEXTS = 128
 """Texts encoded (uncached) to measure the rate when fewer than this were encoded while indexing."""
