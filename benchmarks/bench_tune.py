@@ -34,7 +34,7 @@ def main() -> None:
     from lab.backends.embedded import EmbeddedBackend
     from lab.context import Lab
     from lab.experiments.search_space import grid, parse_dimension
-    from lab.experiments.trial_search import BackendTrials, MemoizedEngineTrials
+    from lab.experiments.trial_search import BatchSearcher, TrialSearch
     from lab.runner import query_vectors
     from lab.templates import load_templates
     from lab.workspace import workspace_root
@@ -53,7 +53,7 @@ def main() -> None:
     models = template.models(template.params)
     vectors = query_vectors(lab, models[0], texts, silent()) if models else None
     started = time.perf_counter()
-    index = lab.backend.engine_index(lab.index_name)
+    memoized = lab.backend.trial_searcher(lab.index_name)  # loads the index
     print(f"{dataset.name}: {len(dataset.products):,} products, {len(ids):,} judged {args.split} queries; "
           f"index loaded in {time.perf_counter() - started:.1f}s")
     evaluate_ranking(qrels, {ids[0]: list(qrels[ids[0]])}, DEFAULT_METRICS)  # ranx's one-off compilation
@@ -71,15 +71,14 @@ def main() -> None:
             rankings.append(ranked)
         return search, evaluation, rankings
 
-    memo = MemoizedEngineTrials(index, template, texts, vectors, 100)
-    search, evaluation, memo_rankings = timed(memo, points)
+    search, evaluation, memo_rankings = timed(TrialSearch(memoized, template, texts, vectors, 100), points)
     total = search + evaluation
     print(f"memoized clause scores: {len(points)} trials in {total:.1f}s = {60 * len(points) / total:.1f} trials/min "
           f"(search {search / len(points):.2f}s + evaluation {evaluation / len(points):.2f}s per trial; "
-          f"memo {memo.memo.bytes / 2**20:.0f} MiB)")
+          f"memo {memoized.memo.bytes / 2**20:.0f} MiB)")
 
     plain_points = points[:args.plain_trials]
-    plain = BackendTrials(lab.backend, lab.index_name, template, texts, vectors, 100)
+    plain = TrialSearch(BatchSearcher(lab.backend, lab.index_name, template.name), template, texts, vectors, 100)
     search, evaluation, plain_rankings = timed(plain, plain_points)
     total = search + evaluation
     print(f"plain search per trial: {len(plain_points)} trials in {total:.1f}s = "

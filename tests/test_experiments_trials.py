@@ -14,8 +14,8 @@ from lab.backends.base import Documents
 from lab.backends.embedded import BATCH_SIZE, EmbeddedBackend
 from lab.context import default_mapping_path, default_queries_dir
 from lab.data import generate_demo
-from lab.engine import EmbeddedIndex
-from lab.experiments.trial_search import BackendTrials, MemoizedEngineTrials
+from lab.engine import EmbeddedIndex, TrialSearcher
+from lab.experiments.trial_search import BatchSearcher, TrialSearch, body_searcher
 from lab.mapping import META_KEY, load_mapping, text_fields, vector_fields
 from lab.runner import render_bodies
 from lab.templates import load_templates
@@ -70,8 +70,8 @@ def _reference(backend: EmbeddedBackend, template, params, texts, vectors) -> li
     return [[hit.doc_id for hit in result.hits] for result in backend.search_batch("demo", bodies, pipeline)]
 
 
-def _trials(backend: EmbeddedBackend, template, texts, vectors, **options) -> MemoizedEngineTrials:
-    return MemoizedEngineTrials(EmbeddedIndex.load(backend.root / "demo"), template, texts, vectors, 100, **options)
+def _memoized(backend: EmbeddedBackend, **options) -> TrialSearcher:
+    return TrialSearcher(EmbeddedIndex.load(backend.root / "demo"), BATCH_SIZE, **options)
 
 
 POINTS = {
@@ -93,28 +93,35 @@ def test_memoized_trials_rank_exactly_as_msearch(engine, strategy):
     backend, texts, vectors = engine
     template = load_templates(default_queries_dir())[strategy]
     vectors = vectors if template.models() else None
-    trials = _trials(backend, template, texts, vectors)
+    memoized = _memoized(backend)
+    trials = TrialSearch(memoized, template, texts, vectors, 100)
     for point in POINTS[strategy]:
         params = template.resolve_params(point)
         expected = _reference(backend, template, params, texts, vectors)
         assert trials.rankings(params) == expected, point
-    assert trials.memo.entries  # clauses were shared, not recomputed
+    assert memoized.memo.entries  # clauses were shared, not recomputed
 
 
 def test_a_tiny_memory_budget_drops_entries_but_stays_exact(engine):
     backend, texts, vectors = engine
     template = load_templates(default_queries_dir())["hybrid_boosted"]
-    trials = _trials(backend, template, texts, vectors, budget_bytes=50_000)
+    memoized = _memoized(backend, budget_bytes=50_000)
+    trials = TrialSearch(memoized, template, texts, vectors, 100)
     for point in POINTS["hybrid_boosted"]:
         params = template.resolve_params(point)
         assert trials.rankings(params) == _reference(backend, template, params, texts, vectors)
-        assert trials.memo.bytes <= 50_000
+        assert memoized.memo.bytes <= 50_000
 
 
 def test_other_backends_search_every_trial(engine):
     backend, texts, vectors = engine
     template = load_templates(default_queries_dir())["rrf"]
-    trials = BackendTrials(backend, "demo", template, texts, vectors, 100)
+    trials = TrialSearch(BatchSearcher(backend, "demo", template.name), template, texts, vectors, 100)
     for point in POINTS["rrf"][:2]:
         params = template.resolve_params(point)
         assert trials.rankings(params) == _reference(backend, template, params, texts, vectors)
+
+
+def test_the_embedded_backend_searches_trials_with_the_engine(engine):
+    backend, _, _ = engine
+    assert isinstance(body_searcher(backend, "demo", "rrf"), TrialSearcher)

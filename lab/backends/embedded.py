@@ -9,7 +9,7 @@ from typing import Any, Callable
 import numpy as np
 
 from .. import __version__, engine
-from ..engine import EmbeddedIndex
+from ..engine import EmbeddedIndex, TrialSearcher
 from ..errors import LabError
 from ..workspace import atomic_path, workspace_path
 from .base import Backend, Documents, Hit, IndexReport, Progress, SearchResult
@@ -93,6 +93,11 @@ class EmbeddedBackend(Backend):
             if progress:
                 progress(len(batch))
         return results
+
+    def trial_searcher(self, index: str) -> TrialSearcher:
+        """Searches of tuning trials on ``index``, ranked as ``search_batch`` ranks them, with clause matches
+        shared between trials."""
+        return TrialSearcher(self.engine_index(index), BATCH_SIZE)
 
     def explain(self, index: str, body: dict[str, Any], doc_id: str,
                 pipeline: dict[str, Any] | None = None) -> dict[str, Any]:

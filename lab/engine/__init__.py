@@ -23,7 +23,8 @@ Layers, as Lucene's packages (a module imports only from the layers before its o
   ``store`` (save/load);
 * search: ``context`` (per-batch caches), ``nodes`` (query nodes), ``rewrite``, ``dsl``,
   ``pipelines``, ``search`` (plan and execute a request);
-* API: ``index`` (:class:`EmbeddedIndex`).
+* API: ``index`` (:class:`EmbeddedIndex`) and ``trials`` (:class:`TrialSearcher`: the searches of tuning
+  trials, clause matches shared between trials).
 
 Known divergences
 -----------------
@@ -70,5 +71,6 @@ from __future__ import annotations
 
 from .documents import Documents
 from .index import EmbeddedIndex
+from .trials import TrialSearcher
 
-__all__ = ["Documents", "EmbeddedIndex"]
+__all__ = ["Documents", "EmbeddedIndex", "TrialSearcher"]

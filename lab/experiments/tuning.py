@@ -27,7 +27,7 @@ from ..runner import RUN_DEPTH, check_models, execute_strategy, judged_queries, 
 from ..templates import Template
 from ..workspace import atomic_path, read_json, workspace_path, write_json
 from .search_space import Dimension, grid, grid_size, random_points
-from .trial_search import BackendTrials, MemoizedEngineTrials, TrialSearcher
+from .trial_search import TrialSearch, body_searcher
 
 METHODS = ("grid", "random")
 DEFAULT_RANDOM_TRIALS = 20
@@ -105,7 +105,7 @@ def tune_strategy(lab: Lab, template: Template, dimensions: list[Dimension], *, 
     queries, qrels = judged_queries(dataset, tune_split)
     query_ids, texts = queries["query_id"].tolist(), queries["query_text"].tolist()
     vectors = query_vectors(lab, models[0], texts, progress) if models else None
-    searcher = _searcher(lab, template, texts, vectors, size)
+    searcher = TrialSearch(body_searcher(lab.backend, lab.index_name, template.name), template, texts, vectors, size)
 
     started = time.perf_counter()
     rows = []
@@ -178,14 +178,6 @@ def list_tunings(workspace: Path, dataset: str) -> list[tuple[Path, dict[str, An
 
 def load_trials(path: Path) -> pd.DataFrame:
     return pd.read_parquet(path / "trials.parquet")
-
-
-def _searcher(lab: Lab, template: Template, texts: list[str], vectors, size: int) -> TrialSearcher:
-    from ..backends.embedded import EmbeddedBackend
-
-    if isinstance(lab.backend, EmbeddedBackend):
-        return MemoizedEngineTrials(lab.backend.engine_index(lab.index_name), template, texts, vectors, size)
-    return BackendTrials(lab.backend, lab.index_name, template, texts, vectors, size)
 
 
 def _cell(value: Any) -> Any:
