@@ -1,5 +1,5 @@
 """Training examples from the dataset's fine-tuning split: (query, product) positives and
-optional hard negatives; never a `test` query."""
+optional hard negatives, or the split's rows of the dataset's triplets table; never a `test` query."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, Callable
 import numpy as np
 import pandas as pd
 
+from ..data.triplets import TRIPLETS_TABLE
 from ..errors import DataError, LabError
 from .config import FinetuneConfig
 
@@ -142,13 +143,41 @@ def attach_negatives(positives: pd.DataFrame, judged: pd.DataFrame, candidates: 
     return out
 
 
+def _triplets_table(dataset: Any) -> pd.DataFrame:
+    table = dataset.extras.get(TRIPLETS_TABLE)
+    if table is None:
+        raise LabError(f"dataset '{dataset.name}' has no triplets (objective 'triplets'): import a triplet file with "
+                       "`lab data import triplets FILE`")
+    return table
+
+
+def triplet_training_data(dataset: Any, config: FinetuneConfig, texts: pd.Series) -> TrainingData:
+    """The triplets of ``config.train_split`` as training examples (anchor, positive, negative), the
+    product texts being those the model reads (``texts``: product id → text)."""
+    table = _triplets_table(dataset)
+    rows = table[(table["split"] == config.train_split) & table["positive_id"].isin(texts.index)
+                 & table["negative_id"].isin(texts.index)]
+    if len(rows) < config.batch_size:
+        raise DataError(f"{len(rows)} triplets in split '{config.train_split}' of dataset '{dataset.name}' is fewer "
+                        f"than one batch (--batch-size {config.batch_size}): lower --batch-size")
+    anchors = dict(zip(dataset.queries["query_id"], dataset.queries["query_text"]))
+    examples = pd.DataFrame({"query_id": rows["anchor_id"].tolist(),
+                             "anchor": [anchors[a] for a in rows["anchor_id"]],
+                             "product_id": rows["positive_id"].tolist(),
+                             "positive": texts.reindex(rows["positive_id"]).tolist(),
+                             "negative_id": rows["negative_id"].tolist(),
+                             "negative": texts.reindex(rows["negative_id"]).tolist()})
+    overlap = refuse_test_queries(dataset, examples.rename(columns={"anchor": "query"}))
+    sources = "+".join(sorted(set(rows["negative_source"])))
+    return TrainingData(examples=examples, split=config.train_split, min_label=1, negatives=f"triplets:{sources}",
+                        test_overlap=overlap, judged_queries=int(examples["query_id"].nunique()))
+
+
 def build_training_data(dataset: Any, config: FinetuneConfig, texts: pd.Series,
                         miner: Miner | None = None) -> TrainingData:
     """Positives (label ≥ ``config.min_label``) of the training split, with hard negatives when asked;
     for the ``triplets`` objective, the training split's rows of the dataset's triplets table."""
     if config.objective == "triplets":
-        from .triplets import triplet_training_data
-
         return triplet_training_data(dataset, config, texts)
     judged = judged_pairs(dataset, config.train_split, texts)
     if judged.empty:

@@ -1,6 +1,6 @@
-"""Triplet data in fine-tuning and evaluation: training examples from a dataset's ``triplets`` table
-(``lab finetune --objective triplets``), TripletEvaluator on the val triplets during training, and
-triplet accuracy of any models on a split (``lab eval triplets``).
+"""Triplets in evaluation: TripletEvaluator on the val triplets during fine-tuning, and triplet accuracy
+of any models on a split (``lab eval triplets``). Training on triplets (``lab finetune --objective
+triplets``) reads them in :func:`lab.finetune.examples.triplet_training_data`.
 
 Triplet accuracy is the share of (anchor, positive, negative) triplets whose anchor is more
 cosine-similar to the positive than to the negative (sentence-transformers' TripletEvaluator with
@@ -15,12 +15,11 @@ from typing import TYPE_CHECKING, Any, Sequence
 import numpy as np
 import pandas as pd
 
-from ..data.triplets import TRIPLETS_TABLE, triplet_texts
+from ..data.triplets import triplet_texts
 from ..embeddings.vectors import normalise
 from ..errors import DataError, LabError
 from ..progress import ProgressFactory, silent
 from .config import FinetuneConfig
-from .examples import TrainingData, refuse_test_queries
 
 if TYPE_CHECKING:
     from sentence_transformers.sentence_transformer.evaluation import SequentialEvaluator
@@ -28,36 +27,6 @@ if TYPE_CHECKING:
 TRIPLETS_NAME = "val-triplets"
 TRIPLET_METRIC = f"eval_{TRIPLETS_NAME}_cosine_accuracy"
 EVALUATION_SPLIT = "test"
-
-
-def _table(dataset: Any) -> pd.DataFrame:
-    table = dataset.extras.get(TRIPLETS_TABLE)
-    if table is None:
-        raise LabError(f"dataset '{dataset.name}' has no triplets (objective 'triplets'): import a triplet file with "
-                       "`lab data import triplets FILE`")
-    return table
-
-
-def triplet_training_data(dataset: Any, config: FinetuneConfig, texts: pd.Series) -> TrainingData:
-    """The triplets of ``config.train_split`` as training examples (anchor, positive, negative), the
-    product texts being those the model reads (``texts``: product id → text)."""
-    table = _table(dataset)
-    rows = table[(table["split"] == config.train_split) & table["positive_id"].isin(texts.index)
-                 & table["negative_id"].isin(texts.index)]
-    if len(rows) < config.batch_size:
-        raise DataError(f"{len(rows)} triplets in split '{config.train_split}' of dataset '{dataset.name}' is fewer "
-                        f"than one batch (--batch-size {config.batch_size}): lower --batch-size")
-    anchors = dict(zip(dataset.queries["query_id"], dataset.queries["query_text"]))
-    examples = pd.DataFrame({"query_id": rows["anchor_id"].tolist(),
-                             "anchor": [anchors[a] for a in rows["anchor_id"]],
-                             "product_id": rows["positive_id"].tolist(),
-                             "positive": texts.reindex(rows["positive_id"]).tolist(),
-                             "negative_id": rows["negative_id"].tolist(),
-                             "negative": texts.reindex(rows["negative_id"]).tolist()})
-    overlap = refuse_test_queries(dataset, examples.rename(columns={"anchor": "query"}))
-    sources = "+".join(sorted(set(rows["negative_source"])))
-    return TrainingData(examples=examples, split=config.train_split, min_label=1, negatives=f"triplets:{sources}",
-                        test_overlap=overlap, judged_queries=int(examples["query_id"].nunique()))
 
 
 def add_triplet_evaluator(evaluator: SequentialEvaluator, dataset: Any, config: FinetuneConfig) -> SequentialEvaluator:
