@@ -21,7 +21,7 @@ from ..indexer import BASE_MODEL, vector_source_texts
 from ..mapping import META_KEY, load_mapping
 from ..progress import ProgressFactory, silent
 from ..workspace import atomic_path, read_json, workspace_file, write_json
-from .plots import _png, _pyplot
+from .plots import figure_png, pyplot
 from .projection import (Colouring, Projection, chance_agreement, colour_labels, neighbour_agreement, pca_2d,
                          within_between_ratio)
 
@@ -222,7 +222,7 @@ def draw_map(result: EmbeddingMap) -> bytes:
     """One scatter panel per model (coloured values on top of the grey "other"), a shared legend; PNG."""
     from matplotlib.lines import Line2D
 
-    plt = _pyplot()
+    plt = pyplot()
     palette = _palette(plt)
     colour_of = {value: palette[i] for i, value in enumerate(result.colouring.top)}
     labels = result.colouring.labels
@@ -253,7 +253,7 @@ def draw_map(result: EmbeddingMap) -> bytes:
                title=result.color_by, title_fontsize=9)
     fig.suptitle(f"{result.dataset} · {result.field} of {len(labels):,} products · PCA per model", fontsize=10)
     fig.tight_layout()
-    return _png(fig)
+    return figure_png(fig)
 
 
 def check_output(output: str | Path) -> Path:

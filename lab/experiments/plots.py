@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import math
+from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -14,7 +15,8 @@ WIN, LOSS, NEUTRAL = "#2e7d32", "#c62828", "#546e7a"
 DPI = 110
 
 
-def _pyplot():
+def pyplot() -> ModuleType:
+    """matplotlib.pyplot on the Agg backend (no display needed)."""
     import matplotlib
 
     matplotlib.use("Agg", force=True)
@@ -23,8 +25,9 @@ def _pyplot():
     return plt
 
 
-def _png(fig) -> bytes:
-    plt = _pyplot()
+def figure_png(fig: Any) -> bytes:
+    """``fig`` as PNG bytes; the figure is closed."""
+    plt = pyplot()
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=DPI, bbox_inches="tight")
     plt.close(fig)
@@ -46,7 +49,7 @@ def confidence_interval(values: np.ndarray, level: float = 0.95) -> tuple[float,
 def metric_bars(per_query: dict[str, pd.DataFrame], metrics: list[str]) -> bytes:
     """One panel per metric: each strategy's mean with its 95% confidence interval, in the given order
     (the first strategy on top)."""
-    plt = _pyplot()
+    plt = pyplot()
     names = list(per_query)[::-1]
     columns = min(3, len(metrics))
     rows = math.ceil(len(metrics) / columns)
@@ -66,12 +69,12 @@ def metric_bars(per_query: dict[str, pd.DataFrame], metrics: list[str]) -> bytes
         ax.axis("off")
     fig.suptitle("mean per query with 95% confidence interval", fontsize=10)
     fig.tight_layout()
-    return _png(fig)
+    return figure_png(fig)
 
 
 def win_loss(deltas: dict[str, np.ndarray], baseline: str, metric: str) -> bytes:
     """Per candidate: its per-query difference from the baseline, sorted (wins up, losses down)."""
-    plt = _pyplot()
+    plt = pyplot()
     names = list(deltas)
     fig, axes = plt.subplots(len(names), 1, figsize=(8, 1.7 * len(names) + 0.6), squeeze=False)
     for ax, name in zip(axes[:, 0], names):
@@ -85,13 +88,13 @@ def win_loss(deltas: dict[str, np.ndarray], baseline: str, metric: str) -> bytes
         ax.set_xticks([])
         ax.set_ylabel(f"Δ {metric}", fontsize=8)
     fig.tight_layout()
-    return _png(fig)
+    return figure_png(fig)
 
 
 def tuning_effects(trials: pd.DataFrame, params: list[str], metric: str, best_trial: int) -> bytes:
     """Per tuned param: the metric of every trial against the param's value (best trial marked), and
     the metric in trial order."""
-    plt = _pyplot()
+    plt = pyplot()
     panels = len(params) + 1
     fig, axes = plt.subplots(1, panels, figsize=(3.6 * panels, 3.0), squeeze=False)
     best = trials[trials["trial"] == best_trial]
@@ -109,12 +112,12 @@ def tuning_effects(trials: pd.DataFrame, params: list[str], metric: str, best_tr
     ax.legend(fontsize=7)
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    return _png(fig)
+    return figure_png(fig)
 
 
 def history_lines(history: pd.DataFrame, metric: str) -> bytes:
     """The metric of each strategy's comparable runs, run after run."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(8, 3.2))
     for strategy, runs in history[history["comparable"]].groupby("strategy"):
         if len(runs) > 1:
@@ -124,7 +127,7 @@ def history_lines(history: pd.DataFrame, metric: str) -> bytes:
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, ncol=2)
     fig.tight_layout()
-    return _png(fig)
+    return figure_png(fig)
 
 
 def _is_array(column: pd.Series) -> bool:
