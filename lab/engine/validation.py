@@ -14,10 +14,12 @@ _UNSUPPORTED = {"fuzziness", "prefix_length", "max_expansions", "fuzzy_transposi
 
 
 def fail(path: str, message: str) -> NoReturn:
+    """Raise the QueryError ``<path>: <message>``."""
     raise QueryError(f"{path}: {message}")
 
 
 def obj(value: Any, path: str) -> dict[str, Any]:
+    """``value`` if it is a JSON object."""
     if not isinstance(value, dict):
         fail(path, f"must be an object, got {json_type(value)}")
     return value
@@ -31,6 +33,7 @@ def json_type(value: Any) -> str:
 
 
 def check_params(params: dict[str, Any], allowed: Sequence[str], path: str) -> None:
+    """Refuse any key of ``params`` not in ``allowed`` (saying so when the engine does not support it)."""
     for key in params:
         if key not in allowed:
             hint = " (the embedded engine does not support it)" if key in _UNSUPPORTED else ""
@@ -56,6 +59,7 @@ def number(value: Any, path: str) -> float:
 
 
 def integer(value: Any, path: str, minimum: int = 0) -> int:
+    """A JSON integer (or a numeric string holding one) of at least ``minimum``."""
     result = number(value, path)
     if result != int(result):
         fail(path, f"must be an integer, got {value!r}")
@@ -65,6 +69,7 @@ def integer(value: Any, path: str, minimum: int = 0) -> int:
 
 
 def boolean(value: Any, path: str) -> bool:
+    """A JSON boolean, or the string "true" or "false"."""
     if isinstance(value, bool):
         return value
     if value in ("true", "false"):
