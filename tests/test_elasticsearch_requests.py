@@ -93,6 +93,9 @@ def test_the_lucene_version_is_the_newest_among_the_segments_of_the_index_used(s
     backend.search_batch("products", [{"size": 1, "query": {"match_all": {}}}])
     assert backend.describe()["lucene_version"] == "10.3.2"
     assert len(server.sent("GET", "/products-v1/_segments")) == 1
+    server.route("GET", "/products-v1/_segments", Reply(403, {"error": {
+        "type": "security_exception", "reason": "action [indices:monitor/segments] is unauthorized"}, "status": 403}))
+    assert backend.describe()["lucene_version"] is None  # a user without the monitor privilege: not known
 
 
 def test_an_environment_variable_turns_server_fusion_on(server, monkeypatch):

@@ -105,11 +105,15 @@ class ElasticsearchBackend(ClusterBackend):
 
     def _lucene_version(self, concrete: str | None) -> str | None:
         """From ``GET /`` where the node serves it, else the newest Lucene version among the segments of the
-        index last used (minimal distributions answer ``GET /`` with 405; the nodes APIs do not say)."""
+        index last used (minimal distributions answer ``GET /`` with 405; the nodes APIs do not say); None for a
+        user without the monitor privilege."""
         if self.cluster.lucene_version or concrete is None:
             return self.cluster.lucene_version
         with self._requests(f"reading the segments of index {concrete}", concrete):
-            shards = self.client.indices.segments(index=concrete).body["indices"][concrete]["shards"]
+            try:
+                shards = self.client.indices.segments(index=concrete).body["indices"][concrete]["shards"]
+            except AuthorizationException:
+                return None
         versions = {segment["version"] for copies in shards.values() for copy in copies
                     for segment in copy["segments"].values()}
         return max(versions, key=lambda v: tuple(int(p) for p in v.split(".")), default=None)
