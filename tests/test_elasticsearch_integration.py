@@ -30,12 +30,10 @@ from lab.cli import cli
 from lab.context import default_queries_dir
 from lab.errors import DataError, LabError, QueryError
 from lab.templates import load_templates
-from test_opensearch_integration import QUERY_TEXTS, catalogue, knn, match, shipped_bodies
+from cluster_support import cli_loop, live_url
+from test_opensearch_integration import QUERY_TEXTS, catalogue, knn, match, shipped_bodies, with_an_immense_term
 
-URL = os.environ.get("ELASTICSEARCH_URL")
-if os.environ.get("CI") == "true" and not URL:
-    pytest.fail("CI runs the Elasticsearch integration tests: .ci/run must start a node and set ELASTICSEARCH_URL",
-                pytrace=False)
+URL = live_url("ELASTICSEARCH_URL", "Elasticsearch")
 pytestmark = [
     pytest.mark.elasticsearch,
     pytest.mark.skipif(not URL, reason="no Elasticsearch node: set ELASTICSEARCH_URL (e.g. "
@@ -138,10 +136,7 @@ def test_index_search_rebuild_and_put_vectors(backend, alias):
 def test_a_partial_bulk_failure_is_listed_and_keeps_the_previous_index(backend, alias):
     body, docs = catalogue()
     backend.build_index(alias, body, docs)
-    product_ids = list(docs.ids)
-    product_ids[5] = "9" * 40_000  # a keyword term over Lucene's 32766 bytes: this document alone is refused
-    report = backend.build_index(alias, body, Documents(docs.ids, {**docs.fields, "product_id": product_ids},
-                                                        docs.vectors))
+    report = backend.build_index(alias, body, with_an_immense_term(docs, 5))
     assert [doc for doc, _ in report.failed] == [docs.ids[5]] and report.indexed == len(docs) - 1
     assert "failed to parse field [product_id]" in report.failed[0][1]
     assert list(backend.client.indices.get_alias(name=alias).body) == [f"{alias}-v1"]
@@ -199,20 +194,19 @@ def test_server_fusion_is_what_the_node_answers_to_the_retriever_search(backend,
 
 
 def test_the_cli_loop_and_backend_check(tmp_path: Path):
-    args = ["--workspace", str(tmp_path), "--backend", "elasticsearch", "--url", URL]
-    result = CliRunner().invoke(cli, [*args, "demo", "--products", "300", "--queries", "60"], obj={},
-                                catch_exceptions=False)
-    assert result.exit_code == 0, result.output
-    manifests = [json.loads(p.read_text()) for p in (tmp_path / "runs" / "demo").glob("*/manifest.json")]
+    manifests, rows = cli_loop(tmp_path, "elasticsearch", URL)
     assert {"textsearch", "vectorsearch"} <= {m["strategy"] for m in manifests}
     assert all(m["backend"]["backend"] == "elasticsearch" and m["backend"]["cluster_version"] for m in manifests)
+    assert {"textsearch", "textsearch_boosted", "vectorsearch", "rrf"} <= rows.keys()
+    assert "100.0%" in rows["textsearch_boosted"]
     index = manifests[0]["backend"]["index"]
     with urllib.request.urlopen(f"{URL}/{index}/_segments") as answer:  # read without the lab's client
         shards = json.load(answer)["indices"][index]["shards"].values()
     written = {segment["version"] for copies in shards for copy in copies for segment in copy["segments"].values()}
     assert len(written) == 1 and re.fullmatch(r"\d+\.\d+\.\d+", next(iter(written)))
     assert {m["backend"]["lucene_version"] for m in manifests} == written
-    fusing = CliRunner().invoke(cli, [*args, "run", "--strategy", "rrf", "--param", "window=100"], obj={},
+    fusing = CliRunner().invoke(cli, ["--workspace", str(tmp_path), "--backend", "elasticsearch", "--url", URL, "run",
+                                      "--strategy", "rrf", "--param", "window=100"], obj={},
                                 env={"ELASTICSEARCH_SERVER_FUSION": "1"})
     refused = [line for line in fusing.output.splitlines() if "--server-fusion" in line]
     if fusing.exit_code:  # a node without the rrf retriever (the integ-test distribution): one line, the node's reason
@@ -221,14 +215,6 @@ def test_the_cli_loop_and_backend_check(tmp_path: Path):
             "strategy needs: parsing_exception: unknown retriever [rrf]"), fusing.output
     else:
         assert not refused, fusing.output
-    embedded = CliRunner().invoke(cli, ["--workspace", str(tmp_path), "index"], obj={}, catch_exceptions=False)
-    assert embedded.exit_code == 0, embedded.output
-    check = CliRunner().invoke(cli, [*args, "backend", "check", "--all"], obj={}, catch_exceptions=False,
-                               terminal_width=200)
-    assert check.exit_code == 0, check.output
-    rows = {line.split("│")[1].strip(): line for line in check.output.splitlines() if line.count("│") > 5}
-    assert {"textsearch", "textsearch_boosted", "vectorsearch", "rrf"} <= rows.keys()
-    assert "100.0%" in rows["textsearch_boosted"]
 
 
 @pytest.mark.skipif(not os.environ.get("OPENSEARCH_URL"), reason="no OpenSearch cluster to compare with: set "

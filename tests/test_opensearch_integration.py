@@ -21,7 +21,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 from opensearchpy.exceptions import RequestError, TransportError
 
 from lab.backends.base import Documents
@@ -31,16 +30,13 @@ from lab.backends.opensearch_client import Version
 from lab.backends.opensearch_documents import embedded_index_body
 from lab.backends import opensearch_features as features
 from lab.backends.opensearch_features import NEURAL_PLUGIN, is_hybrid
-from lab.cli import cli
 from lab.context import default_mapping_path, default_queries_dir
 from lab.errors import DataError, LabError, QueryError
 from lab.mapping import load_mapping, text_fields, vector_fields
 from lab.templates import load_templates
+from cluster_support import cli_loop, live_url
 
-URL = os.environ.get("OPENSEARCH_URL")
-if os.environ.get("CI") == "true" and not URL:
-    pytest.fail("CI runs the OpenSearch integration tests: .ci/run must start a cluster and set OPENSEARCH_URL",
-                pytrace=False)
+URL = live_url("OPENSEARCH_URL", "OpenSearch")
 pytestmark = [
     pytest.mark.opensearch,
     pytest.mark.skipif(not URL, reason="no cluster: set OPENSEARCH_URL (e.g. the URL that `scripts/opensearch-local start` "
@@ -173,11 +169,7 @@ def test_the_embedded_engine_agrees_on_bm25_and_knn(backend, alias, tmp_path):
 
 
 def test_the_whole_cli_loop(tmp_path: Path):
-    args = ["--workspace", str(tmp_path), "--backend", "opensearch", "--url", URL]
-    result = CliRunner().invoke(cli, [*args, "demo", "--products", "300", "--queries", "60"], obj={},
-                                catch_exceptions=False)
-    assert result.exit_code == 0, result.output
-    manifests = [json.loads(p.read_text()) for p in (tmp_path / "runs" / "demo").glob("*/manifest.json")]
+    manifests, rows = cli_loop(tmp_path, "opensearch", URL)
     assert {"textsearch", "vectorsearch"} <= {m["strategy"] for m in manifests}
     with urllib.request.urlopen(URL) as root:  # GET /, read without the lab's client
         lucene_version = json.load(root)["version"]["lucene_version"]
@@ -187,12 +179,6 @@ def test_the_whole_cli_loop(tmp_path: Path):
         assert backend["backend"] == "opensearch" and backend["shards"] == 1 and backend["cluster_version"]
         assert backend["lucene_version"] == lucene_version  # as the node itself says
         assert "password" not in json.dumps(backend).lower()
-    embedded = CliRunner().invoke(cli, ["--workspace", str(tmp_path), "index"], obj={}, catch_exceptions=False)
-    assert embedded.exit_code == 0, embedded.output
-    check = CliRunner().invoke(cli, [*args, "backend", "check", "--all"], obj={}, catch_exceptions=False,
-                               terminal_width=200)
-    assert check.exit_code == 0, check.output
-    rows = {line.split("│")[1].strip(): line for line in check.output.splitlines() if line.count("│") > 5}
     assert {"textsearch", "textsearch_boosted", "vectorsearch"} <= rows.keys()
     assert "100.0%" in rows["textsearch_boosted"]  # BM25: every top 10 identical, scores within 1e-5
 
@@ -273,13 +259,18 @@ def test_explain_on_the_cluster_equals_the_hit_scores(backend, both_backends):
 
 # --- the index lifecycle -----------------------------------------------------------------------------
 
+def with_an_immense_term(docs: Documents, at: int) -> Documents:
+    """``docs`` with document ``at``'s product_id a keyword term over Lucene's 32766 bytes: that document alone
+    is refused."""
+    product_ids = list(docs.ids)
+    product_ids[at] = "9" * 40_000
+    return Documents(docs.ids, {**docs.fields, "product_id": product_ids}, docs.vectors)
+
+
 def test_a_partial_bulk_failure_is_listed_and_keeps_the_previous_index(backend, alias):
     body, docs = catalogue()
     backend.build_index(alias, body, docs)
-    product_ids = list(docs.ids)
-    product_ids[5] = "9" * 40_000  # a keyword term over Lucene's 32766 bytes: this document alone is refused
-    report = backend.build_index(alias, body, Documents(docs.ids, {**docs.fields, "product_id": product_ids},
-                                                        docs.vectors))
+    report = backend.build_index(alias, body, with_an_immense_term(docs, 5))
     assert [doc for doc, _ in report.failed] == [docs.ids[5]]
     assert "immense term" in report.failed[0][1] and report.indexed == len(docs) - 1
     assert backend.client.indices.get_alias(name=alias) == {f"{alias}-v1": {"aliases": {alias: {}}}}
