@@ -182,7 +182,7 @@ def train_adapter(lab: Any, config: AdapterConfig, progress: ProgressFactory | N
         "created": datetime.now(timezone.utc).isoformat(), "lab_version": __version__,
         "base_model": {"key": config.base, "fingerprint": base.fingerprint, "dimension": base.dimension,
                        "normalises": normalise_output, "precision": base.precision},
-        "dataset": {"name": dataset.name, "fingerprint": dataset.fingerprint()},
+        "dataset": dataset.run_record(),
         "data": {"train": data.summary(),
                  "eval": {"split": validation.split, "queries": len(validation.queries),
                           "catalogue_products": len(vectors.product_ids)}},

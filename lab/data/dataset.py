@@ -203,6 +203,14 @@ class Dataset:
                       ["query_id", "product_id"])
         return hasher.hexdigest()[:16]
 
+    def run_record(self, judgments: bool = False) -> dict[str, str]:
+        """What a run, model card or tuning manifest records of the dataset it used: name and fingerprint, and
+        with ``judgments`` the fingerprint of the qrels it was scored against."""
+        record = {"name": self.name, "fingerprint": self.fingerprint()}
+        if judgments:
+            record["qrels_fingerprint"] = self.qrels_fingerprint()
+        return record
+
     # --- storage ------------------------------------------------------------------------------
 
     def save(self, directory: str | os.PathLike[str]) -> None:

@@ -20,7 +20,7 @@ import pandas as pd
 
 from ..context import Lab
 from ..errors import LabError
-from ..evaluation import DEFAULT_METRICS, PRIMARY_METRIC, evaluate_ranking, mean_metrics
+from ..evaluation.metrics import DEFAULT_METRICS, PRIMARY_METRIC, check_metric, evaluate_ranking, mean_metrics
 from ..progress import ProgressFactory, silent
 from ..results import StoredRun, save_run
 from ..runner import RUN_DEPTH, check_models, execute_strategy, judged_queries, query_vectors
@@ -85,8 +85,7 @@ def tune_strategy(lab: Lab, template: Template, dimensions: list[Dimension], *, 
     if tune_split == final_split:
         raise LabError(f"the tune split and the final split are both '{tune_split}': selecting on the split "
                        "you report would overstate the result")
-    if metric not in DEFAULT_METRICS:
-        raise LabError(f"unknown metric '{metric}' (known: {', '.join(DEFAULT_METRICS)})")
+    check_metric(metric)
     fixed = dict(fixed or {})
     tuned = [d.name for d in dimensions]
     clash = [n for n in tuned if n in fixed]
@@ -139,8 +138,7 @@ def tune_strategy(lab: Lab, template: Template, dimensions: list[Dimension], *, 
         "strategy": template.name,
         "created": created.isoformat(),
         "template": {"path": str(template.path), "sha256": template.sha256, "defaults": template.params},
-        "dataset": {"name": dataset.name, "fingerprint": dataset.fingerprint(),
-                    "qrels_fingerprint": dataset.qrels_fingerprint()},
+        "dataset": dataset.run_record(judgments=True),
         "backend": lab.backend.describe(),
         "models": final.manifest["models"],
         "split": tune_split,

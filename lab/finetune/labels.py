@@ -206,7 +206,7 @@ def label_model_card(lab: Any, run: LabelRun, base_dir: Path) -> dict[str, Any]:
         "lab_version": __version__,
         "objective": "labels",
         "base_model": {"key": config.base, "path": str(base_dir), "fingerprint": lab.encoder(config.base).fingerprint},
-        "dataset": {"name": dataset.name, "fingerprint": dataset.fingerprint()},
+        "dataset": dataset.run_record(),
         "pipeline": pipeline_signature(base_dir),
         "data": {"train": run.data.summary(config.batch_size),
                  "eval": {"split": "val", "records": run.val_records, "label_column": config.label_column}},

@@ -335,7 +335,7 @@ def model_card(config: FinetuneConfig, dataset: Any, base_encoder: Any, data: Tr
         "created": datetime.now(timezone.utc).isoformat(),
         "lab_version": __version__,
         "base_model": {"key": config.base, "path": str(base_dir), "fingerprint": base_encoder.fingerprint},
-        "dataset": {"name": dataset.name, "fingerprint": dataset.fingerprint()},
+        "dataset": dataset.run_record(),
         "pipeline": pipeline_signature(base_dir),
         "data": {"train": data.summary(),
                  "eval": {"split": validation.split, "queries": len(validation.queries),
