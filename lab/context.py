@@ -9,7 +9,7 @@ from typing import Any
 
 from .backends.base import Backend
 from .errors import LabError
-from .workspace import check_name, read_json, sweep_workspace, workspace_path, write_json
+from .workspace import check_name, read_json, sweep_workspace, workspace_path, workspace_root, write_json
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -45,8 +45,7 @@ class Lab:
 
     def set_current_dataset(self, name: str) -> None:
         write_json(self.config_path, {**self.config(), "dataset": name})
-        self.dataset_name = name
-        self.__dict__.pop("dataset", None)
+        self.use_dataset(name)
 
     @property
     def current_dataset_name(self) -> str:
@@ -60,6 +59,20 @@ class Lab:
     def dataset_dir(self, name: str, option: str = "dataset name") -> Path:
         """``datasets/<name>`` in the workspace (``option``: what the name came from, for the error)."""
         return workspace_path(self.workspace, "datasets", name, option=option)
+
+    def use_dataset(self, name: str) -> None:
+        """Work on dataset ``name`` in this lab (the workspace's current dataset is left as it is)."""
+        self.dataset_name = name
+        self.__dict__.pop("dataset", None)
+
+    def save_dataset(self, dataset: Any, option: str = "dataset name", current: bool = True) -> Path:
+        """Store ``dataset`` in the workspace (replacing one of that name whole) and, with ``current``, make it the
+        dataset commands work on; its directory."""
+        path = self.dataset_dir(dataset.name, option)
+        dataset.save(path)
+        if current:
+            self.set_current_dataset(dataset.name)
+        return path
 
     @cached_property
     def dataset(self):
@@ -100,3 +113,14 @@ class Lab:
         """Drop a loaded encoder, so the next :meth:`encoder` call loads the model from disk again
         (after it was replaced, e.g. by `lab finetune --overwrite`)."""
         self._encoders.pop(model, None)
+
+
+def open_lab(workspace: str | Path | None = None, backend: str = "embedded", dataset: str | None = None,
+             **cluster: Any) -> Lab:
+    """A lab on ``workspace`` (default $LAB_HOME, else ./lab-workspace) searching with ``backend`` (embedded,
+    opensearch or elasticsearch; ``cluster`` settings such as ``url``, ``user``, ``shards`` go to
+    :func:`lab.backends.factory.open_backend`), working on ``dataset`` (default: the last one imported)."""
+    from .backends.factory import open_backend
+
+    root = workspace_root(workspace)
+    return Lab(workspace=root, backend=open_backend(backend, root, **cluster), dataset_name=dataset)

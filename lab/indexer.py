@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -159,6 +161,28 @@ def add_model(lab: Lab, model: str, progress: ProgressFactory | None = None) -> 
     _check_count(report, len(ids))
     _record_models(lab, {model: lab.encoder(model).fingerprint}, replace=False, encodes={model: record})
     return report
+
+
+@dataclass(frozen=True)
+class IndexUpdate:
+    """What :func:`update_index` did: the models it encoded, one report per call, and whether it added them to
+    the existing index (True) or rebuilt the index (False)."""
+
+    models: list[str]
+    reports: list[IndexReport]
+    added: bool
+
+
+def update_index(lab: Lab, models: Iterable[str] = (), rebuild: bool = False,
+                 progress: ProgressFactory | None = None) -> IndexUpdate:
+    """`lab index`: add ``models`` to an existing index in place; else (no index yet, no models named, or
+    ``rebuild``) build it whole with the base model, every model it held, and ``models``."""
+    models = list(models)
+    present = indexed_models(lab)
+    if present and models and not rebuild:
+        return IndexUpdate(models, [add_model(lab, m, progress) for m in models], added=True)
+    wanted = list(dict.fromkeys([BASE_MODEL, *present, *models]))
+    return IndexUpdate(wanted, [build_index(lab, wanted, progress)], added=False)
 
 
 def _check_count(report: IndexReport, expected: int) -> None:

@@ -201,8 +201,7 @@ def execute_strategy(lab: Lab, template: Template, split: str = "test",
         "n_queries": len(ids),
         "failed_queries": [{"query_id": f.query_id, "error": f.error} for f in failures],
         "template": template.manifest_entry(params),
-        "dataset": {"name": dataset.name, "fingerprint": dataset.fingerprint(),
-                    "qrels_fingerprint": dataset.qrels_fingerprint()},
+        "dataset": dataset.run_record(judgments=True),
         "models": {m: lab.encoder(m).fingerprint for m in models},
         "model_costs": model_costs(lab, models),
         "backend": lab.backend.describe(),
@@ -226,3 +225,32 @@ def run_strategy(lab: Lab, template: Template, split: str = "test",
 
 def _params_hash(params: dict[str, Any]) -> str:
     return hashlib.sha1(repr(sorted(params.items())).encode()).hexdigest()[:8]
+
+
+@dataclass
+class RunBatch:
+    """What :func:`run_strategies` did: the stored runs, and the strategies skipped with their reasons."""
+
+    runs: list[StoredRun]
+    skipped: list[tuple[str, str]]
+
+
+def run_strategies(lab: Lab, templates: list[Template], split: str = "test",
+                   overrides: dict[str, Any] | None = None, size: int = RUN_DEPTH, named: bool = True,
+                   strict: bool = False, progress: ProgressFactory | None = None) -> RunBatch:
+    """Run and store each template. ``named`` (strategies the user chose): every override must be a param of
+    the template and any failure stops; otherwise (``--all``) each template takes the overrides it declares and
+    one that cannot run (e.g. no fine-tuned model yet) is skipped with its reason. ``strict``: a query the
+    backend refuses is an error, not a failed query of the run."""
+    overrides = overrides or {}
+    runs, skipped = [], []
+    for template in templates:
+        if named:
+            runs.append(run_strategy(lab, template, split, overrides, size, progress, strict))
+            continue
+        accepted = {k: v for k, v in overrides.items() if k in template.params}
+        try:
+            runs.append(run_strategy(lab, template, split, accepted, size, progress, strict))
+        except LabError as exc:
+            skipped.append((template.name, str(exc)))
+    return RunBatch(runs, skipped)

@@ -75,8 +75,7 @@ def data_import(ctx: click.Context, kind: str, file: str | None, source: str | N
             dataset = import_homedepot(source, label_map=label_map) if kind == "homedepot" else import_beir(source)
     if name is not None:
         dataset.name = name
-    dataset.save(lab.dataset_dir(dataset.name, "--name"))
-    lab.set_current_dataset(dataset.name)
+    lab.save_dataset(dataset, "--name")
     _print_dataset(dataset)
 
 

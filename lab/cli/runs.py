@@ -21,19 +21,17 @@ from .support import console, err_console, lab_for, progress_bars
 @click.pass_context
 def index(ctx: click.Context, models: tuple[str, ...], rebuild: bool) -> None:
     """Build the index from mappings/products.json (text fields + model vectors)."""
-    from ..indexer import BASE_MODEL, add_model, build_index, indexed_models
+    from ..indexer import update_index
 
     lab = lab_for(ctx)
-    present = indexed_models(lab)
-    if present and not rebuild and models:
-        for model in models:
-            report = add_model(lab, model, progress=progress_bars())
+    update = update_index(lab, models, rebuild, progress=progress_bars())
+    if update.added:
+        for model, report in zip(update.models, update.reports):
             console.print(f"added {model} vectors to {report.indexed:,} documents in {report.seconds:.1f}s")
         return
-    wanted = list(dict.fromkeys([BASE_MODEL, *present, *models]))
-    report = build_index(lab, wanted, progress=progress_bars())
+    [report] = update.reports
     console.print(f"indexed {report.indexed:,} products into '{lab.index_name}' ({lab.backend.name}) "
-                  f"with models {', '.join(wanted)} in {report.seconds:.1f}s")
+                  f"with models {', '.join(update.models)} in {report.seconds:.1f}s")
 
 
 # --- strategies and runs ----------------------------------------------------------------------
@@ -79,22 +77,12 @@ def run(ctx: click.Context, names: tuple[str, ...], run_all: bool, split: str, p
 
 def _run_and_print(lab, templates: list, split: str, overrides: dict[str, Any], size: int, named: bool,
                    strict: bool = False) -> None:
-    """Run each template and print the leaderboard. ``named`` (strategies the user named): every override
-    must be a param of the template and any failure stops; otherwise templates take the overrides they
-    declare and a strategy that cannot run (e.g. no fine-tuned model yet) is skipped with its reason.
-    ``strict``: a query the backend refuses is an error, not a failed query of the run."""
-    from ..runner import run_strategy
+    """Run the templates (see :func:`lab.runner.run_strategies`) and print the leaderboard, the skipped
+    strategies and the failed queries."""
+    from ..runner import run_strategies
 
-    done, skipped = [], []
-    for template in templates:
-        if named:
-            done.append(run_strategy(lab, template, split, overrides, size, progress_bars(), strict))
-            continue
-        accepted = {k: v for k, v in overrides.items() if k in template.params}
-        try:
-            done.append(run_strategy(lab, template, split, accepted, size, progress_bars(), strict))
-        except LabError as exc:
-            skipped.append((template.name, str(exc)))
+    batch = run_strategies(lab, templates, split, overrides, size, named, strict, progress_bars())
+    done, skipped = batch.runs, batch.skipped
     _print_leaderboard(done, f"{lab.current_dataset_name} · split {split}")
     for name, why in skipped:
         err_console.print(f"[yellow]skipped {name}:[/] {why}", highlight=False, soft_wrap=True)
@@ -196,13 +184,10 @@ def demo(ctx: click.Context, seed: int, products: int, queries: int, split: str)
 
     lab = lab_for(ctx)
     dataset = generate_demo(seed=seed, n_products=products, n_queries=queries)
-    dataset.save(lab.dataset_dir(dataset.name))
-    if not lab.config().get("dataset"):
-        lab.set_current_dataset(dataset.name)
-    lab.dataset_name = dataset.name
-    lab.__dict__.pop("dataset", None)
+    path = lab.save_dataset(dataset, current=not lab.config().get("dataset"))
+    lab.use_dataset(dataset.name)
     console.print(f"generated {len(dataset.products):,} products and {len(dataset.queries):,} queries "
-                  f"(seed {seed}) into {lab.dataset_dir(dataset.name)}")
+                  f"(seed {seed}) into {path}")
     build_index(lab, progress=progress_bars())
     templates = load_templates(lab.queries_dir)
     _run_and_print(lab, [templates[n] for n in sorted(templates)], split, {}, RUN_DEPTH, named=False)
