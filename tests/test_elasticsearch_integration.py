@@ -205,9 +205,8 @@ def test_the_cli_loop_and_backend_check(tmp_path: Path):
     written = {segment["version"] for copies in shards for copy in copies for segment in copy["segments"].values()}
     assert len(written) == 1 and re.fullmatch(r"\d+\.\d+\.\d+", next(iter(written)))
     assert {m["backend"]["lucene_version"] for m in manifests} == written
-    fusing = CliRunner().invoke(cli, ["--workspace", str(tmp_path), "--backend", "elasticsearch", "--url", URL, "run",
-                                      "--strategy", "rrf", "--param", "window=100"], obj={},
-                                env={"ELASTICSEARCH_SERVER_FUSION": "1"})
+    fusing = CliRunner().invoke(cli, ["--workspace", str(tmp_path), "--backend", "elasticsearch", "--url", URL,
+                                      "--server-fusion", "run", "--strategy", "rrf", "--param", "window=100"], obj={})
     refused = [line for line in fusing.output.splitlines() if "--server-fusion" in line]
     if fusing.exit_code:  # a node without the rrf retriever (the integ-test distribution): one line, the node's reason
         assert len(refused) == 1 and refused[0].startswith(

@@ -98,10 +98,32 @@ def test_the_lucene_version_is_the_newest_among_the_segments_of_the_index_used(s
     assert backend.describe()["lucene_version"] is None  # a user without the monitor privilege: not known
 
 
-def test_an_environment_variable_turns_server_fusion_on(server, monkeypatch):
-    monkeypatch.setenv("ELASTICSEARCH_SERVER_FUSION", "1")
-    assert connect(server).describe()["server_fusion"] is True
-    assert connect(server, server_fusion=False).describe()["server_fusion"] is False
+def test_server_fusion_is_a_global_option_with_an_environment_variable(server, monkeypatch, tmp_path):
+    from lab.cli import cli
+    from lab.cli.support import lab_for
+
+    assert connect(server).describe()["server_fusion"] is False
+
+    def backend_of(*args: str, env: dict[str, str] | None = None):
+        for name, value in (env or {}).items():
+            monkeypatch.setenv(name, value)
+        ctx = cli.make_context("lab", ["--workspace", str(tmp_path), "--backend", "elasticsearch", "--url", server.url,
+                                       *args, "leaderboard"], obj={})
+        with ctx:
+            ctx.invoke(cli.callback, **ctx.params)  # the group's own callback: options as the commands see them
+            return lab_for(ctx).backend
+
+    assert backend_of().describe()["server_fusion"] is False
+    assert backend_of("--server-fusion").describe()["server_fusion"] is True
+    assert backend_of(env={"ELASTICSEARCH_SERVER_FUSION": "1"}).describe()["server_fusion"] is True
+
+
+@pytest.mark.parametrize("kind, why", [("opensearch", "its search pipelines"), ("embedded", "the engine does")])
+def test_server_fusion_is_refused_on_other_backends(kind, why, tmp_path):
+    from lab.backends.factory import open_backend
+
+    with pytest.raises(LabError, match=f"--server-fusion: only the elasticsearch backend fuses on the server .*{why}"):
+        open_backend(kind, tmp_path, url="http://127.0.0.1:9", server_fusion=True)
 
 
 def test_an_old_node_is_refused_in_one_line(server):
@@ -220,16 +242,14 @@ def test_a_missing_index_is_one_line_saying_what_to_run(server):
         connect(server).count("nothing")
 
 
-def test_the_cli_takes_the_url_and_credentials_of_the_chosen_backend(server, monkeypatch, tmp_path):
-    from lab.cli.support import make_backend
+def test_a_backend_opened_by_name_takes_the_url_and_credentials_of_its_kind(server, monkeypatch, tmp_path):
+    from lab.backends.factory import open_backend
 
     monkeypatch.setenv("ELASTICSEARCH_URL", server.url)
     monkeypatch.setenv("OPENSEARCH_URL", "http://127.0.0.1:9")
     monkeypatch.setenv("ELASTICSEARCH_USER", "lab")
     monkeypatch.setenv("ELASTICSEARCH_PASSWORD", "s3cret")
-    options = {"backend": "elasticsearch", "url": None, "user": None, "password": None, "ca_certs": None,
-               "verify_certs": True, "timeout": 5.0, "shards": 1, "batch_size": 10, "concurrency": 1}
-    backend = make_backend(options, tmp_path)
+    backend = open_backend("elasticsearch", tmp_path, timeout=5.0, batch_size=10)
     assert backend.name == "elasticsearch" and backend.endpoint.url == server.url
     assert server.requests[0].headers["authorization"] == "Basic " + base64.b64encode(b"lab:s3cret").decode()
 

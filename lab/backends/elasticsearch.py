@@ -7,7 +7,6 @@ and are fused by the lab with the embedded engine's pipeline code (elasticsearch
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import numpy as np
@@ -26,7 +25,6 @@ from .opensearch_documents import POSITION_FIELD
 from .opensearch_features import is_hybrid, require_fusion
 
 
-SERVER_FUSION_ENV = "ELASTICSEARCH_SERVER_FUSION"
 
 
 class ElasticsearchBackend(ClusterBackend):
@@ -49,15 +47,12 @@ class ElasticsearchBackend(ClusterBackend):
     def connect(cls, url: str, *, user: str | None = None, password: str | None = None, api_key: str | None = None,
                 ca_certs: str | None = None, verify_certs: bool = True, timeout: float = 30.0, shards: int = 1,
                 batch_size: int = 100, concurrency: int = 1, retry_policy: RetryPolicy = RetryPolicy(),
-                server_fusion: bool | None = None) -> ElasticsearchBackend:
-        """Connect to ``url`` and read the cluster's version; one clear LabError when that fails.
-        ``server_fusion`` None: $ELASTICSEARCH_SERVER_FUSION (``1``/``true``)."""
+                server_fusion: bool = False) -> ElasticsearchBackend:
+        """Connect to ``url`` and read the cluster's version; one clear LabError when that fails."""
         check_options(timeout=timeout, shards=shards, batch_size=batch_size, concurrency=concurrency)
         endpoint = Endpoint.parse(url, user, password, api_key)
         client = make_client(endpoint, ca_certs=ca_certs, verify_certs=verify_certs, timeout=timeout,
                              pool_size=max(10, concurrency), retry_policy=retry_policy)
-        if server_fusion is None:
-            server_fusion = os.environ.get(SERVER_FUSION_ENV, "").strip().lower() in ("1", "true", "yes")
         return cls(client, endpoint, read_cluster(client, endpoint), timeout=timeout, shards=shards,
                    batch_size=batch_size, concurrency=concurrency, retry_policy=retry_policy,
                    server_fusion=server_fusion)

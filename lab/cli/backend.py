@@ -46,7 +46,8 @@ def backend_check(ctx: click.Context, strategy: str, n_queries: int, size: int, 
     if against == "embedded":
         embedded = embedded_like(lab.workspace, lab.backend)  # the engine scoring as the cluster's version does
     else:
-        options = {**ctx.obj["options"], "backend": against, "url": against_url, "user": None, "password": None}
+        options = {**ctx.obj["options"], "backend": against, "url": against_url, "user": None, "password": None,
+                   "server_fusion": False}
         embedded = make_backend(options, lab.workspace)
     if all_strategies:
         _print_strategy_checks(lab, embedded, list(templates.values()), split)

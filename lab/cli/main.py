@@ -50,6 +50,9 @@ def _exit_with_error(message: str) -> None:
               help="Primary shards for a new OpenSearch index (>1 changes BM25 statistics).")
 @click.option("--batch-size", type=int, default=100, show_default=True, help="Queries per _msearch request.")
 @click.option("--concurrency", type=int, default=1, show_default=True, help="Parallel _msearch requests.")
+@click.option("--server-fusion", is_flag=True, envvar="ELASTICSEARCH_SERVER_FUSION",
+              help="Elasticsearch: hybrid strategies fused by the node (rrf / linear retrievers) where that is exactly "
+                   "the strategy's pipeline, instead of by the lab (env ELASTICSEARCH_SERVER_FUSION=1).")
 @click.option("--timeout", type=float, default=30.0, show_default=True, help="OpenSearch request timeout (s).")
 @click.pass_context
 def cli(ctx: click.Context, **options: Any) -> None:

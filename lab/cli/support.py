@@ -23,7 +23,8 @@ def make_backend(options: dict[str, Any], workspace: Path):
     """The backend the global options (--backend, --url, ...) name."""
     from ..backends.factory import open_backend
 
-    settings = ("url", "user", "password", "ca_certs", "verify_certs", "timeout", "shards", "batch_size", "concurrency")
+    settings = ("url", "user", "password", "ca_certs", "verify_certs", "timeout", "shards", "batch_size", "concurrency",
+                "server_fusion")
     return open_backend(options["backend"], workspace, **{k: options[k] for k in settings})
 
 
