@@ -1,6 +1,6 @@
 """Analysis throughput on the Home Depot product titles (standard and english analyzers).
 
-    python benchmarks/bench_analysis.py [DATA_DIR]
+    python scripts/bench_analysis.py [DATA_DIR]
 
 DATA_DIR defaults to ../shared/data/homedepot (train.csv + test.csv, ISO-8859-1). Prints
 fields/s and tokens/s with a cold cache (first pass: every distinct token is stemmed once) and a

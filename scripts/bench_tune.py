@@ -1,8 +1,8 @@
 """Tuning throughput: trials per minute on a workspace's tune split, memoized clause scores vs a plain
 backend search per trial (what `lab tune` would do without sharing), and a check that both rank alike.
 
-    LAB_HOME=/work/ws-hd python benchmarks/bench_tune.py                 # 45 text-boost trials
-    LAB_HOME=/work/ws-hd python benchmarks/bench_tune.py --strategy hybrid_minmax \\
+    LAB_HOME=/work/ws-hd python scripts/bench_tune.py                 # 45 text-boost trials
+    LAB_HOME=/work/ws-hd python scripts/bench_tune.py --strategy hybrid_minmax \\
         --param weights=0.1:0.9:0.1 --param title_boost=1,8
 
 Nothing is stored: this times the trial loop of `lab tune` (search + ranx evaluation per trial).

@@ -1,7 +1,7 @@
 """Fine-tuning on Home Depot: one epoch's time and memory on 2 cores, re-indexing only the fine-tuned
 fields, and the test-split leaderboard (vectorsearch_finetune vs vectorsearch, rrf_finetune rank).
 
-    python benchmarks/bench_finetune.py --workspace /work/ws-hd [--data /work/shared/data/homedepot]
+    python scripts/bench_finetune.py --workspace /work/ws-hd [--data /work/shared/data/homedepot]
         [--stages import,index,train,add,runs] [--name finetuned] [--strategies a,b]
         [-- extra `lab finetune` options]
 

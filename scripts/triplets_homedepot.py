@@ -1,6 +1,6 @@
 """A job-matching-style triplet file from an imported Home Depot dataset (the README's real example).
 
-    python benchmarks/triplets_homedepot.py DATASET_DIR OUT.csv [--negatives judged|none]
+    python scripts/triplets_homedepot.py DATASET_DIR OUT.csv [--negatives judged|none]
 
 Anchors are the search terms of the dataset's judged queries, positives the titles judged 2 for
 them. The triplet import splits anchors by the same query-id hash as the Home Depot import (80/10/10

@@ -2,8 +2,8 @@
 split's kNN and RRF runs with each adapter next to the base model's (and a fine-tuned model's, when the
 workspace has one indexed).
 
-    LAB_HOME=/tmp/ws-hd-copy python benchmarks/bench_adapter.py           # linear and mlp
-    LAB_HOME=/tmp/ws-hd-copy python benchmarks/bench_adapter.py --kind linear --epochs 10
+    LAB_HOME=/tmp/ws-hd-copy python scripts/bench_adapter.py           # linear and mlp
+    LAB_HOME=/tmp/ws-hd-copy python scripts/bench_adapter.py --kind linear --epochs 10
 
 It needs a workspace with the base model's vectors indexed (`lab index`). Adapters are saved as
 ``bench-<kind>`` (replaced on every run) and every run is stored, so `lab leaderboard --history` shows them.

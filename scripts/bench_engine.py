@@ -14,7 +14,7 @@ SmallFloat; attributes = a few short phrases) and random unit vectors (384-d), t
 Each rate is given per wall-clock second and per CPU-second of this process: on a machine shared
 with other jobs the second is the steadier measure (it still counts BLAS threads' CPU time).
 
-Usage: python benchmarks/bench_engine.py [--docs 100000] [--queries 2000] [--dim 384] [--data DIR]
+Usage: python scripts/bench_engine.py [--docs 100000] [--queries 2000] [--dim 384] [--data DIR]
 """
 
 from __future__ import annotations
@@ -32,8 +32,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from lab.backends.base import Documents  # noqa: E402
-from lab.engine import EmbeddedIndex  # noqa: E402
+from lab.engine import Documents, EmbeddedIndex  # noqa: E402
 
 DATA = (Path(__file__).resolve().parents[2] / "shared" / "data" / "homedepot")
 BATCH = 256

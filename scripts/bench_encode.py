@@ -1,6 +1,6 @@
 """Encoding throughput on the Home Depot catalogue titles: fp32 vs bf16, and cached re-encoding.
 
-    python benchmarks/bench_encode.py [--limit 5000] [--cache /work/cache-embeddings]
+    python scripts/bench_encode.py [--limit 5000] [--cache /work/cache-embeddings]
 
 Prints titles/s for fp32 and bf16 (target: >= 300 titles/s on 2 cores), the min/mean cosine of
 bf16 to fp32 vectors, and the time to re-encode everything from the cache. The precision the lab
