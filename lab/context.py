@@ -9,13 +9,14 @@ from typing import Any
 
 from .backends.base import Backend
 from .errors import LabError
+from .mapping import DEFAULT_MAPPING_PATH
 from .workspace import check_name, read_json, sweep_workspace, workspace_path, workspace_root, write_json
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 def default_mapping_path() -> Path:
-    return REPO_ROOT / "mappings" / "products.json"
+    return DEFAULT_MAPPING_PATH
 
 
 def default_queries_dir() -> Path:

@@ -15,24 +15,11 @@ from .backends.base import Documents, IndexReport
 from .context import Lab
 from .embeddings.encode_timing import EncodeTally, TimedEncoder
 from .errors import LabError
-from .mapping import META_KEY, load_mapping, text_fields, vector_fields, with_model_fields
+from .mapping import META_KEY, field_text, load_mapping, source_texts, text_fields, vector_fields, with_model_fields
 from .progress import ProgressFactory, silent
 from .workspace import read_json, workspace_path, write_json
 
 BASE_MODEL = "minilm"
-
-
-def _column(products: pd.DataFrame, name: str) -> list[str | None]:
-    if name not in products.columns:
-        return [None] * len(products)
-    return [None if (v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)) or str(v).strip() == "")
-            else str(v) for v in products[name].tolist()]
-
-
-def vector_source_texts(products: pd.DataFrame, sources: list[str]) -> list[str | None]:
-    """The text a vector field encodes: its source fields joined, None when all are empty."""
-    columns = [_column(products, s) for s in sources]
-    return [" ".join(v for v in values if v) or None for values in zip(*columns)]
 
 
 def encode_field(lab: Lab, model: str, texts: list[str | None], progress: ProgressFactory,
@@ -59,7 +46,7 @@ def encode_field(lab: Lab, model: str, texts: list[str | None], progress: Progre
 def model_vectors(lab: Lab, body: dict[str, Any], model: str, products: pd.DataFrame,
                   progress: ProgressFactory, tally: EncodeTally | None = None) -> dict[str, np.ndarray]:
     """Every vector field of ``model`` for ``products``."""
-    return {field: encode_field(lab, model, vector_source_texts(products, sources), progress, field, tally)
+    return {field: encode_field(lab, model, source_texts(products, sources), progress, field, tally)
             for field, (_kind, sources) in vector_fields(body, model).items()}
 
 
@@ -133,7 +120,7 @@ def build_index(lab: Lab, models: Iterable[str] = (BASE_MODEL,),
     refuse_adapters(models)
     products = lab.dataset.products
     body = mapping_for(lab, models)
-    fields = {f: _column(products, f) for f in text_fields(body) if f in products.columns}
+    fields = {f: field_text(products, f) for f in text_fields(body) if f in products.columns}
     vectors: dict[str, np.ndarray] = {}
     previous, encodes = encode_records(lab), {}
     for model in models:

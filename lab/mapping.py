@@ -1,4 +1,5 @@
-"""The index body (``mappings/products.json``): loading it and deriving each model's vector fields.
+"""The index body (``mappings/products.json``): loading it, deriving each model's vector fields, and the
+product text each vector field reads (the one definition the indexer, fine-tuning and the map share).
 
 ``mappings._meta.relevance_lab`` says which text fields feed which vector kind (``vector_sources``), which
 models the file declares (``models``) and which model's field definitions a new model key copies
@@ -14,9 +15,15 @@ import re
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pandas as pd
+
 from .errors import LabError
 
+DEFAULT_MAPPING_PATH = Path(__file__).resolve().parent.parent / "mappings" / "products.json"
 META_KEY = "relevance_lab"
+TEXT_VECTOR_KIND = "text_vector"
+"""The vector kind the model strategies search (all of a product's texts), which fine-tuning trains for."""
 VECTOR_TYPE = "knn_vector"
 MODEL_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
 
@@ -115,6 +122,30 @@ def with_model_fields(body: dict[str, Any], model_key: str, dimension: int) -> d
     meta["models"].setdefault(model_key, {"description": f"fields copied from '{template}'",
                                           "dimension": dimension})
     return body
+
+
+def vector_sources(body: dict[str, Any]) -> dict[str, list[str]]:
+    """Each vector kind (``text_vector``, ``title_vector``...) and the product fields its text joins."""
+    return {kind: list(fields) for kind, fields in _meta(body)["vector_sources"].items()}
+
+
+def model_text_fields(path: str | os.PathLike[str] = DEFAULT_MAPPING_PATH) -> tuple[str, ...]:
+    """The product fields whose joined text a model reads for ``text_vector`` in the mapping at ``path``."""
+    return tuple(vector_sources(load_mapping(path))[TEXT_VECTOR_KIND])
+
+
+def field_text(products: pd.DataFrame, name: str) -> list[str | None]:
+    """A product column as index text: None where the product has no (non-blank) value or no such column."""
+    if name not in products.columns:
+        return [None] * len(products)
+    return [None if (v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)) or str(v).strip() == "")
+            else str(v) for v in products[name].tolist()]
+
+
+def source_texts(products: pd.DataFrame, sources: list[str]) -> list[str | None]:
+    """The text a vector field encodes: its source fields joined with spaces, None when all are empty."""
+    columns = [field_text(products, s) for s in sources]
+    return [" ".join(v for v in values if v) or None for values in zip(*columns)]
 
 
 def text_fields(body: dict[str, Any]) -> list[str]:

@@ -152,3 +152,20 @@ def test_the_readme_python_example_runs(tmp_path):
     assert result.returncode == 0, result.stderr[-2000:]
     assert "textsearch" in result.stdout and "vectorsearch" in result.stdout
     assert (tmp_path / "lab-workspace" / "runs" / "demo").is_dir()
+
+
+def test_the_text_a_model_reads_is_defined_by_the_mapping_alone():
+    """Fine-tuning, adapters and the CLI defaults read text_vector's sources from mappings/products.json;
+    no module keeps its own copy of that list."""
+    import json
+
+    from lab.adapters.config import AdapterConfig
+    from lab.mapping import model_text_fields
+
+    body = json.loads((ROOT / "mappings" / "products.json").read_text(encoding="utf-8"))
+    expected = tuple(body["mappings"]["_meta"]["relevance_lab"]["vector_sources"]["text_vector"])
+    assert model_text_fields() == expected and AdapterConfig().text_fields == expected
+    copies = [str(p.relative_to(ROOT)) for p in LAB.rglob("*.py")
+              if re.search(r"""\(\s*["']product_title["'],\s*["']product_description["'],\s*["']attributes["'],?\s*\)""",
+                           p.read_text(encoding="utf-8"))]
+    assert copies == []

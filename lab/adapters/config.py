@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ..errors import LabError
-from ..finetune.config import TEXT_VECTOR_SOURCES, FinetuneConfig
+from ..finetune.config import FinetuneConfig
+from ..mapping import model_text_fields
 from ..workspace import check_name
 
 DEFAULT_NAME = "adapter"
@@ -34,7 +35,7 @@ class AdapterConfig:
     train_split: str = "train"
     eval_split: str = "val"
     min_label: int = 2
-    text_fields: tuple[str, ...] = TEXT_VECTOR_SOURCES
+    text_fields: tuple[str, ...] = field(default_factory=model_text_fields)
     """Product columns joined into the product text: those of ``text_vector``, the field the index searches."""
     negatives: str = "none"
     mine_from: str = "base"

@@ -11,7 +11,8 @@ from .support import console, lab_for
 from ..data.labels import ALL_RECORDS
 from ..data.splits import HOLDOUT_SPLITS
 from ..evaluation.neighbors import DEFAULT_KS
-from ..finetune.config import DEFAULT_LABEL_COLUMN, TEXT_VECTOR_SOURCES
+from ..mapping import model_text_fields
+from ..finetune.config import DEFAULT_LABEL_COLUMN
 from ..evaluation.neighbor_report import CEILING, POOLS, NeighborEvaluation
 
 
@@ -29,7 +30,7 @@ def eval_group() -> None:
               help="Anchor records: a label split (80/10/10 by product id) or all.")
 @click.option("--pool", type=click.Choice(POOLS), default="split", show_default=True,
               help="Neighbours searched among the split's records, or among every labelled record.")
-@click.option("--text-fields", default=",".join(TEXT_VECTOR_SOURCES), show_default=True,
+@click.option("--text-fields", default=lambda: ",".join(model_text_fields()), show_default="text_vector's in mappings/products.json",
               help="Product columns the models read, comma-separated.")
 @click.option("--by-label", is_flag=True, help="Also show precision per label (at the middle k).")
 @click.pass_context

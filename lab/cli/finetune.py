@@ -8,8 +8,9 @@ import click
 from rich.table import Table
 
 from .support import console, lab_for, progress_bars
+from ..mapping import model_text_fields
 from ..finetune.config import (DEFAULT_LABEL_COLUMN, DEFAULT_NAME, LOSSES, MINING_SOURCES, NEGATIVE_MODES, OBJECTIVES,
-                              TEXT_VECTOR_SOURCES, FinetuneConfig)
+                              FinetuneConfig)
 
 
 @click.group(invoke_without_command=True)
@@ -21,7 +22,7 @@ from ..finetune.config import (DEFAULT_LABEL_COLUMN, DEFAULT_NAME, LOSSES, MININ
 @click.option("--label-column", default=DEFAULT_LABEL_COLUMN, show_default=True,
               help="--objective labels: the product column holding the class label (category, brand, ...).")
 @click.option("--min-label", type=int, default=2, show_default=True, help="Positives: pairs with relevance label ≥ this.")
-@click.option("--text-fields", default=",".join(TEXT_VECTOR_SOURCES), show_default=True,
+@click.option("--text-fields", default=lambda: ",".join(model_text_fields()), show_default="text_vector's in mappings/products.json",
               help="Product columns the model reads, comma-separated (default: those of text_vector).")
 @click.option("--negatives", type=click.Choice(NEGATIVE_MODES), default="none", show_default=True,
               help="Hard negatives from the top-k: judged irrelevant only, or unjudged too.")
@@ -154,7 +155,7 @@ def report(ctx: click.Context, name: str) -> None:
 @click.option("--model", "models", multiple=True, help="Candidate base model (default: every base model, minilm and mpnet).")
 @click.option("--sample", type=int, help="Search the val-judged products plus N random others, not the whole catalogue.")
 @click.option("--min-label", type=int, default=2, show_default=True, help="Positives of the triplets.")
-@click.option("--text-fields", default=",".join(TEXT_VECTOR_SOURCES), show_default=True)
+@click.option("--text-fields", default=lambda: ",".join(model_text_fields()), show_default="text_vector's in mappings/products.json")
 @click.pass_context
 def compare_models_command(ctx: click.Context, models: tuple[str, ...], sample: int | None, min_label: int,
                            text_fields: str) -> None:

@@ -17,8 +17,8 @@ import pandas as pd
 
 from ..context import Lab
 from ..errors import LabError
-from ..indexer import BASE_MODEL, vector_source_texts
-from ..mapping import META_KEY, load_mapping
+from ..indexer import BASE_MODEL
+from ..mapping import load_mapping, source_texts, vector_sources
 from ..progress import ProgressFactory, silent
 from ..workspace import atomic_path, read_json, workspace_file, write_json
 from .plots import figure_png, pyplot
@@ -82,7 +82,7 @@ def check_models(workspace: Path, models: list[str]) -> None:
 
 def field_sources(mapping_path: Path, field: str) -> list[str]:
     """The product columns a vector field kind (``text_vector``, ``title_vector``...) encodes."""
-    sources = load_mapping(mapping_path)["mappings"]["_meta"][META_KEY]["vector_sources"]
+    sources = vector_sources(load_mapping(mapping_path))
     if field not in sources:
         raise LabError(f"--field {field}: not a vector field of {mapping_path.name} (known: {', '.join(sources)})")
     return list(sources[field])
@@ -182,7 +182,7 @@ def build_map(lab: Lab, models: list[str] | None = None, color_by: str = DEFAULT
     sources = field_sources(lab.mapping_path, field)
     products = dataset.products
     values = colour_values(products, color_by, dataset.name)
-    texts = pd.Series(vector_source_texts(products, sources), index=products.index, dtype=object)
+    texts = pd.Series(source_texts(products, sources), index=products.index, dtype=object)
     with_text = texts.notna()
     usable = with_text & products.index.isin(values.index)
     if usable.sum() < MIN_POINTS:

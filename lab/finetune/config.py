@@ -18,8 +18,6 @@ OBJECTIVES = ("pairs", "labels", "triplets")
 """pairs: judged (query, product) positives; labels: products sharing a class label; triplets: imported
 (anchor, positive, negative) rows."""
 DEFAULT_LABEL_COLUMN = "category"
-TEXT_VECTOR_SOURCES = ("product_title", "product_description", "attributes")
-"""The sources of ``text_vector`` in mappings/products.json, the field the ``*_finetune`` templates search."""
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ import pandas as pd
 
 from ..data.triplets import TRIPLETS_TABLE
 from ..errors import DataError, LabError
+from ..mapping import source_texts
 from .config import FinetuneConfig
 
 if TYPE_CHECKING:
@@ -25,13 +26,11 @@ Miner = Callable[[list[str]], list[list[str]]]
 
 def product_texts(products: pd.DataFrame, text_fields: tuple[str, ...]) -> pd.Series:
     """product id → the text the model reads (the fields joined, as the index's vector field does)."""
-    from ..indexer import vector_source_texts
-
     missing = [f for f in text_fields if f not in products.columns]
     if len(missing) == len(text_fields):
         raise DataError(f"--text-fields {','.join(text_fields)}: no such product column "
                         f"(columns: {', '.join(map(str, products.columns))})")
-    texts = vector_source_texts(products, [f for f in text_fields if f in products.columns])
+    texts = source_texts(products, [f for f in text_fields if f in products.columns])
     series = pd.Series(texts, index=products["product_id"].astype(str).to_numpy(), dtype=object)
     return series.dropna()
 
