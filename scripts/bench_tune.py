@@ -34,7 +34,8 @@ def main() -> None:
     from lab.backends.embedded import EmbeddedBackend
     from lab.context import Lab
     from lab.experiments.search_space import grid, parse_dimension
-    from lab.experiments.trial_search import BatchSearcher, TrialSearch
+    from lab.backends.base import BatchSearcher
+    from lab.experiments.trial_search import TrialSearch
     from lab.runner import query_vectors
     from lab.templates import load_templates
     from lab.workspace import workspace_root

@@ -15,7 +15,8 @@ from lab.backends.embedded import BATCH_SIZE, EmbeddedBackend
 from lab.context import default_mapping_path, default_queries_dir
 from lab.data import generate_demo
 from lab.engine import EmbeddedIndex, TrialSearcher
-from lab.experiments.trial_search import BatchSearcher, TrialSearch, body_searcher
+from lab.backends.base import BatchSearcher
+from lab.experiments.trial_search import TrialSearch
 from lab.mapping import META_KEY, load_mapping, text_fields, vector_fields
 from lab.runner import render_bodies
 from lab.templates import load_templates
@@ -124,4 +125,4 @@ def test_other_backends_search_every_trial(engine):
 
 def test_the_embedded_backend_searches_trials_with_the_engine(engine):
     backend, _, _ = engine
-    assert isinstance(body_searcher(backend, "demo", "rrf"), TrialSearcher)
+    assert isinstance(backend.trial_searcher("demo", "rrf"), TrialSearcher)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Protocol
 
 import numpy as np
 
@@ -53,6 +53,27 @@ class IndexReport:
     seconds: float = 0.0
 
 
+class TrialRanker(Protocol):
+    """Ranked document ids of each rendered body of one tuning trial."""
+
+    description: str
+
+    def rankings(self, bodies: list[dict[str, Any]], pipeline: dict[str, Any] | None) -> list[list[str]]: ...
+
+
+class BatchSearcher:
+    """Each trial is one ``search_batch`` on the backend (the default, e.g. for a cluster)."""
+
+    description = "backend search per trial"
+
+    def __init__(self, backend: Backend, index: str, strategy: str):
+        self.backend, self.index, self.strategy = backend, index, strategy
+
+    def rankings(self, bodies: list[dict[str, Any]], pipeline: dict[str, Any] | None) -> list[list[str]]:
+        results = self.backend.search_batch(self.index, bodies, pipeline, strategy=self.strategy)
+        return [[hit.doc_id for hit in result.hits] for result in results]
+
+
 class Backend(ABC):
     """A search engine that can hold the product index and answer OpenSearch query DSL."""
 
@@ -85,6 +106,11 @@ class Backend(ABC):
         """Run every body (OpenSearch search request bodies, with ``size``) and return results in
         order. ``pipeline`` is an OpenSearch search-pipeline body applied to each search;
         ``strategy`` names server-side artefacts such as stored pipelines."""
+
+    def trial_searcher(self, index: str, strategy: str) -> TrialRanker:
+        """How tuning trials search ``index``: one ``search_batch`` per trial unless a backend has a faster way
+        that ranks the same."""
+        return BatchSearcher(self, index, strategy)
 
     @abstractmethod
     def explain(self, index: str, body: dict[str, Any], doc_id: str,

@@ -94,7 +94,7 @@ class EmbeddedBackend(Backend):
                 progress(len(batch))
         return results
 
-    def trial_searcher(self, index: str) -> TrialSearcher:
+    def trial_searcher(self, index: str, strategy: str = "adhoc") -> TrialSearcher:
         """Searches of tuning trials on ``index``, ranked as ``search_batch`` ranks them, with clause matches
         shared between trials."""
         return TrialSearcher(self.engine_index(index), BATCH_SIZE)
