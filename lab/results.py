@@ -39,6 +39,14 @@ class StoredRun:
         """Per-query metric values, indexed by query_id."""
         return pd.read_parquet(self.path / "per_query.parquet")
 
+    def ranked_ids(self) -> dict[str, list[str]]:
+        """query id → product ids in rank order, for every query the run scored (an empty list: no hits)."""
+        ranking = self.ranking().sort_values(["query_id", "rank"], kind="stable")
+        ranked = {q: [] for q in self.per_query().index}
+        for q, d in zip(ranking["query_id"].tolist(), ranking["product_id"].tolist()):
+            ranked.setdefault(q, []).append(d)
+        return ranked
+
 
 def runs_dir(workspace: Path, dataset: str) -> Path:
     return workspace_path(workspace, "runs", dataset, option="dataset name")
