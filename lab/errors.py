@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 from types import TracebackType
+from typing import Iterable
 
 
 class LabError(Exception):
@@ -20,6 +21,14 @@ class DataError(LabError):
 
 class TemplateError(LabError):
     """A strategy template that cannot be loaded or rendered."""
+
+
+def did_you_mean(name: str, known: Iterable[str]) -> str:
+    """`` (did you mean 'x'?)`` for the closest of ``known`` to a misspelt ``name``, else ''."""
+    from difflib import get_close_matches
+
+    close = get_close_matches(name, list(known), n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""
 
 
 ENVIRONMENT_ERRORS = (OSError, RecursionError, MemoryError)

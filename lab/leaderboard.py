@@ -6,6 +6,7 @@ from typing import Any
 
 import pandas as pd
 
+from .errors import LabError, did_you_mean
 from .evaluation.metrics import DEFAULT_METRICS, PRIMARY_METRIC
 from .results import StoredRun
 
@@ -38,15 +39,78 @@ def format_seconds(value: float | None, estimated: bool = False) -> str:
 
 
 def leaderboard_table(runs: list[StoredRun], metric: str = PRIMARY_METRIC) -> pd.DataFrame:
-    """One row per run: strategy, metrics, queries (and how many failed), seconds, queries/s, models and their costs; sorted by ``metric``."""
+    """One row per run: strategy, metrics, queries (and how many failed), seconds, queries/s, models and their
+    costs; sorted by ``metric``."""
     rows = []
     for run in runs:
         m = run.manifest
         rows.append({"strategy": run.strategy, **{k: run.metrics.get(k) for k in DEFAULT_METRICS},
-                     "queries": m["n_queries"], "failed": len(m.get("failed_queries", [])), "split": m["split"], "backend": m["backend"]["backend"],
-                     "seconds": m["seconds"], "queries/s": m["queries_per_second"], **run_costs(m),
-                     "run_id": run.run_id, "created": m["created"]})
+                     "queries": m["n_queries"], "failed": len(m.get("failed_queries", [])), "split": m["split"],
+                     "backend": m["backend"]["backend"], "seconds": m["seconds"], "queries/s": m["queries_per_second"],
+                     **run_costs(m), "run_id": run.run_id, "created": m["created"]})
     table = pd.DataFrame(rows)
     if table.empty:
         return table
     return table.sort_values([metric, "strategy"], ascending=[False, True]).reset_index(drop=True)
+
+
+COLUMNS = ("strategy", *DEFAULT_METRICS, "queries", "failed", "seconds", "queries/s", "model", "train s", "re-index s",
+           "backend", "run")
+"""What a leaderboard can show, by the names ``--columns`` takes."""
+DEFAULT_COLUMNS = ("strategy", "ndcg@10", "mrr@10", "map@10", "judged@10", "queries/s")
+"""What it shows by default: the columns a relevance engineer reads first (``--wide``: all)."""
+SOURCE = {"model": "models", "train s": "train_seconds", "re-index s": "reindex_seconds", "run": "run_id"}
+"""Display name → table column, where they differ."""
+
+
+def choose_columns(spec: str | None = None, wide: bool = False, table: pd.DataFrame | None = None) -> list[str]:
+    """The columns to show: ``spec`` (comma-separated, ``strategy`` always first), else all with ``wide``, else the
+    defaults; ``failed`` joins whenever a run of ``table`` has failed queries. LabError naming an unknown column."""
+    if spec:
+        names = [n.strip() for n in spec.split(",") if n.strip()]
+        for name in names:
+            if name not in COLUMNS:
+                raise LabError(f"--columns: unknown column '{name}'{did_you_mean(name, COLUMNS)} "
+                               f"(known: {', '.join(COLUMNS)})")
+        columns = ["strategy", *(n for n in dict.fromkeys(names) if n != "strategy")]
+    else:
+        columns = list(COLUMNS if wide else DEFAULT_COLUMNS)
+    if table is not None and not table.empty and table["failed"].any() and "failed" not in columns:
+        columns.insert(columns.index("queries") + 1 if "queries" in columns else len(columns), "failed")
+    return columns
+
+
+def leaderboard_cells(table: pd.DataFrame, columns: list[str]) -> tuple[list[str], list[list[str]]]:
+    """Header (``#`` first) and text cells of ``table`` for people: metrics to 4 decimals, counts with separators,
+    model costs as :func:`format_seconds`."""
+    rows = []
+    for i, row in table.iterrows():
+        cells = [str(i + 1)]
+        for column in columns:
+            value = row[SOURCE.get(column, column)]
+            if column in DEFAULT_METRICS:
+                cells.append(f"{value:.4f}")
+            elif column in ("queries", "failed"):
+                cells.append(f"{value:,}")
+            elif column == "seconds":
+                cells.append(f"{value:.1f}")
+            elif column == "queries/s":
+                cells.append(f"{value or 0:,.0f}")
+            elif column in ("train s", "re-index s"):
+                estimated = column == "re-index s" and row["reindex_estimated"]
+                cells.append(format_seconds(value, estimated) if row["models"] else "")
+            else:
+                cells.append(str(value))
+        rows.append(cells)
+    return ["#", *columns], rows
+
+
+def leaderboard_records(table: pd.DataFrame, columns: list[str]) -> list[dict[str, Any]]:
+    """The rows for machines (CSV, JSON): raw values under the display names, rank first."""
+    return [{"rank": i + 1, **{c: _plain(row[SOURCE.get(c, c)]) for c in columns}} for i, row in table.iterrows()]
+
+
+def _plain(value: Any) -> Any:
+    if value is None or (isinstance(value, float) and pd.isna(value)):
+        return None
+    return value.item() if hasattr(value, "item") else value

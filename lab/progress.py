@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from contextlib import contextmanager
-from typing import Callable, ContextManager, Iterator
+from typing import Any, Callable, ContextManager, Iterator
 
 Advance = Callable[[int], None]
 ProgressFactory = Callable[[str, int], ContextManager[Advance]]
@@ -20,17 +20,20 @@ def silent() -> ProgressFactory:
     return _silent
 
 
-@contextmanager
-def _rich_bar(description: str, total: int) -> Iterator[Advance]:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+def rich_bars(console: Any = None) -> ProgressFactory:
+    """A progress factory drawing rich progress bars on ``console`` (a rich Console; default: standard error, so
+    that standard output carries only results)."""
 
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TimeElapsedColumn(), TimeRemainingColumn())
-    with Progress(*columns, transient=False) as bar:
-        task = bar.add_task(description, total=total)
-        yield lambda n: bar.advance(task, n)
+    @contextmanager
+    def bar(description: str, total: int) -> Iterator[Advance]:
+        from rich.console import Console
+        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
+                                   TimeRemainingColumn)
 
+        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                   TimeElapsedColumn(), TimeRemainingColumn())
+        with Progress(*columns, transient=False, console=console or Console(stderr=True)) as progress:
+            task = progress.add_task(description, total=total)
+            yield lambda n: progress.advance(task, n)
 
-def rich_bars() -> ProgressFactory:
-    """A progress factory drawing rich progress bars on the terminal."""
-    return _rich_bar
+    return bar

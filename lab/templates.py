@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
-from .errors import TemplateError
+from .errors import TemplateError, did_you_mean
 
 BUILTINS = ("query_text", "query_vector", "size")
-TOP_LEVEL_KEYS = ("description", "params", "requires", "body", "pipeline")
+TOP_LEVEL_KEYS = ("description", "params", "requires", "body", "pipeline", "rerank")
 PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 TEMPLATE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
@@ -45,6 +45,8 @@ class Template:
     pipeline: dict[str, Any] | None
     sha256: str
     placeholders: frozenset[str] = field(default=frozenset(), repr=False)
+    rerank: dict[str, Any] | None = None
+    """A second stage, ``{"ltr": model name, "window": hits reranked}`` (lab/ltr/rerank.py), or None."""
 
     def resolve_params(self, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         """The defaults with ``overrides`` applied; TemplateError for a name the template does not declare."""
@@ -130,7 +132,7 @@ def load_template(path: str | os.PathLike[str]) -> Template:
         raise TemplateError(f"{path}: requires.models: the body uses {{{{query_vector}}}} but names no model "
                             "to encode the query with")
     return Template(name, path, description, params, requires, body, pipeline,
-                    hashlib.sha256(raw).hexdigest(), frozenset(used))
+                    hashlib.sha256(raw).hexdigest(), frozenset(used), _check_rerank(data.get("rerank"), path))
 
 
 def _read_bounded(path: Path) -> bytes:
@@ -165,7 +167,8 @@ def load_templates(directory: str | os.PathLike[str]) -> dict[str, Template]:
 def template_named(templates: dict[str, Template], name: str) -> Template:
     """The template called ``name``; a LabError listing the known ones otherwise."""
     if name not in templates:
-        raise TemplateError(f"unknown strategy '{name}' (known: {', '.join(sorted(templates))})")
+        raise TemplateError(f"unknown strategy '{name}'{did_you_mean(name, templates)} "
+                            f"(known: {', '.join(sorted(templates))})")
     return templates[name]
 
 
@@ -207,6 +210,20 @@ def _check_requires(requires: Any, path: Path) -> dict[str, Any]:
     if not isinstance(models, list) or not all(isinstance(m, str) for m in models):
         raise TemplateError(f"{path}: requires.models: must be an array of model keys")
     return requires
+
+
+def _check_rerank(rerank: Any, path: Path) -> dict[str, Any] | None:
+    if rerank is None:
+        return None
+    if not isinstance(rerank, dict) or not isinstance(rerank.get("ltr"), str) or not rerank["ltr"]:
+        raise TemplateError(f"{path}: rerank: must be an object like {{\"ltr\": \"MODEL\", \"window\": 100}}")
+    for key in rerank:
+        if key not in ("ltr", "window"):
+            raise TemplateError(f"{path}: rerank.{key}: unknown key (expected ltr, window)")
+    window = rerank.get("window", 100)
+    if not isinstance(window, int) or isinstance(window, bool) or window < 1:
+        raise TemplateError(f"{path}: rerank.window: must be a positive integer, got {json.dumps(window)}")
+    return {"ltr": rerank["ltr"], "window": window}
 
 
 def _check_placeholders(body: dict[str, Any], pipeline: dict[str, Any] | None, requires: dict[str, Any],

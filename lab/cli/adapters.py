@@ -8,7 +8,7 @@ from typing import Any
 import click
 from rich.table import Table
 
-from .support import console, lab_for
+from .support import console, lab_for, progress_bars
 from ..errors import LabError
 
 CONFIG_FIELDS = {"adapter": "kind", "name": "name", "base": "base", "hidden": "hidden", "epochs": "epochs",
@@ -41,12 +41,11 @@ def adapter_settings(ctx: click.Context) -> dict[str, Any]:
 
 def train_adapter_command(ctx: click.Context) -> None:
     """Train, save and report an adapter from the options of `lab finetune --adapter`."""
-    from ..progress import rich_bars
     from ..adapters.config import AdapterConfig
     from ..adapters.trainer import train_adapter
 
     config = AdapterConfig(**adapter_settings(ctx))
-    result = train_adapter(lab_for(ctx), config, progress=rich_bars(), overwrite=ctx.params["overwrite"])
+    result = train_adapter(lab_for(ctx), config, progress=progress_bars(), overwrite=ctx.params["overwrite"])
     print_adapter_card(result.card, result.path)
     base = "" if config.base == "minilm" else f" --param base={config.base}"
     console.print(f"next: `lab run --strategy vectorsearch_adapter --param adapter={result.name}{base}` "

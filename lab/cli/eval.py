@@ -6,7 +6,7 @@ from __future__ import annotations
 import click
 from rich.table import Table
 
-from .support import console, lab_for
+from .support import console, lab_for, progress_bars
 
 from ..data.labels import ALL_RECORDS
 from ..data.splits import HOLDOUT_SPLITS
@@ -40,13 +40,12 @@ def neighbors(ctx: click.Context, models: tuple[str, ...], label_column: str, ks
     from ..data.labels import labelled_records
     from ..finetune.examples import product_texts
     from ..evaluation.neighbor_report import evaluate_models
-    from ..progress import rich_bars
 
     lab = lab_for(ctx)
     dataset = lab.dataset
     texts = product_texts(dataset.products, tuple(f.strip() for f in text_fields.split(",") if f.strip()))
     records = labelled_records(dataset.products, label_column, texts, dataset.name)
-    evaluation = evaluate_models(lab, models or ("minilm",), records, split, pool, ks or DEFAULT_KS, rich_bars())
+    evaluation = evaluate_models(lab, models or ("minilm",), records, split, pool, ks or DEFAULT_KS, progress_bars())
     print_neighbors(evaluation, by_label)
 
 
@@ -86,10 +85,9 @@ def triplets(ctx: click.Context, models: tuple[str, ...], split: str) -> None:
     """Triplet accuracy: the share of (anchor, positive, negative) triplets whose anchor is closer
     (cosine) to the positive than to the negative."""
     from ..finetune.triplets import compare_triplet_accuracy
-    from ..progress import rich_bars
 
     lab = lab_for(ctx)
-    table = compare_triplet_accuracy(lab, models or ("minilm",), split, rich_bars())
+    table = compare_triplet_accuracy(lab, models or ("minilm",), split, progress_bars())
     first = table.iloc[0]
     out = Table(title=f"triplet accuracy · {lab.dataset.name} · split {split} · {first['triplets']:,} triplets, "
                       f"{first['anchors']:,} anchors")

@@ -6,7 +6,7 @@ from typing import Any, Sequence
 
 from rich.table import Table
 
-from .support import console
+from .support import console, progress_bars
 
 from ..evaluation.neighbors import DEFAULT_KS
 from ..finetune.config import FinetuneConfig
@@ -20,7 +20,6 @@ def run_label_objective(lab: Any, config: FinetuneConfig, overwrite: bool, resta
     from ..finetune.labels import finetune_labels
     from ..finetune.learning_curve import learning_curve as run_curve, parse_sizes
     from ..finetune.monitor import RichTrainingBar
-    from ..progress import rich_bars
 
     metric_label = "val precision@k"
     if learning_curve is not None:
@@ -30,7 +29,7 @@ def run_label_objective(lab: Any, config: FinetuneConfig, overwrite: bool, resta
         print_curve(curve, lab.workspace / "reports")
         return
     result = finetune_labels(lab, config, display=RichTrainingBar(f"Fine-tuning {config.name}", metric_label),
-                             progress=rich_bars(), overwrite=overwrite, restart=restart, ks=ks or DEFAULT_KS,
+                             progress=progress_bars(), overwrite=overwrite, restart=restart, ks=ks or DEFAULT_KS,
                              pool=pool)
     training, data = result.card["training"], result.card["data"]["train"]
     console.print(f"registered [bold]{result.name}[/] at {result.path}: {data['pairs']:,} pairs of "
@@ -48,7 +47,6 @@ def print_label_report(lab: Any, card: dict[str, Any]) -> None:
     from .eval import print_neighbors
     from ..finetune.labels import load_label_records
     from ..evaluation.neighbor_report import evaluate_models
-    from ..progress import rich_bars
 
     config = FinetuneConfig.from_dict(card["config"])
     training, data = card["training"], card["data"]["train"]
@@ -67,7 +65,7 @@ def print_label_report(lab: Any, card: dict[str, Any]) -> None:
                       "the test records below are the current dataset's[/]")
     records = load_label_records(lab, config)
     print_neighbors(evaluate_models(lab, [config.base, card["name"]], records, "test", "split",
-                                    DEFAULT_KS, rich_bars()))
+                                    DEFAULT_KS, progress_bars()))
 
 
 def print_curve(curve: Any, reports: Any) -> None:

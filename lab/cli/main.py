@@ -9,8 +9,9 @@ from typing import Any
 import click
 from rich.markup import escape
 
-from . import backend, data, eval, experiments, finetune, runs
+from . import backend, data, eval, experiments, finetune, judge, ltr, runs
 from .support import err_console
+from .. import __version__
 from ..backends.factory import BACKENDS
 from ..errors import ENVIRONMENT_ERRORS, LabError, environment_error_line
 
@@ -34,6 +35,7 @@ def _exit_with_error(message: str) -> None:
 
 
 @click.group(cls=LabGroup)
+@click.version_option(__version__, prog_name="lab")
 @click.option("--workspace", envvar="LAB_HOME", type=click.Path(file_okay=False),
               help="Workspace directory (default ./lab-workspace, env LAB_HOME).")
 @click.option("--dataset", help="Dataset to work on (default: the last imported).")
@@ -66,6 +68,6 @@ def main() -> None:
     cli(obj={})
 
 
-for _module in (data, runs, experiments, backend, finetune, eval):
+for _module in (data, runs, experiments, backend, finetune, eval, ltr, judge):
     for _command in _module.COMMANDS:
         cli.add_command(_command)

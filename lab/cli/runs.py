@@ -9,7 +9,18 @@ from rich.markup import escape
 from rich.table import Table
 
 from ..errors import LabError
+from .render import emit, format_option
 from .support import console, err_console, lab_for, progress_bars
+
+
+def leaderboard_options(command):
+    """--columns, --wide and --format, for every command that ends with a leaderboard."""
+    from ..leaderboard import COLUMNS, DEFAULT_COLUMNS
+
+    command = click.option("--columns", help=f"Columns to show, comma-separated (default {','.join(DEFAULT_COLUMNS)}; "
+                                             f"known: {', '.join(COLUMNS)}).")(command)
+    command = click.option("--wide", is_flag=True, help="Every column.")(command)
+    return format_option()(command)
 
 
 # --- index ------------------------------------------------------------------------------------
@@ -57,10 +68,12 @@ def strategies(ctx: click.Context) -> None:
 @click.option("--size", type=int, default=100, show_default=True, help="Hits per query.")
 @click.option("--strict", is_flag=True,
               help="A query the backend refuses is an error (default: it scores 0 and the run records it as failed).")
+@leaderboard_options
 @click.pass_context
 def run(ctx: click.Context, names: tuple[str, ...], run_all: bool, split: str, params: tuple[str, ...],
-        model: str | None, size: int, strict: bool) -> None:
-    """Run strategies over the split's judged queries and print the leaderboard."""
+        model: str | None, size: int, strict: bool, **view: Any) -> None:
+    """Run strategies over the split's judged queries, store the runs and show where they rank on the leaderboard
+    (the new rows in bold)."""
     from ..templates import load_templates, parse_param_overrides, template_named
 
     lab = lab_for(ctx)
@@ -71,19 +84,29 @@ def run(ctx: click.Context, names: tuple[str, ...], run_all: bool, split: str, p
     overrides = parse_param_overrides(list(params))
     if model:
         overrides["model"] = model
-    _run_and_print(lab, selected, split, overrides, size, named=not run_all,
-                   strict=strict)
+    _run_and_print(lab, selected, split, overrides, size, named=not run_all, strict=strict, **view)
 
 
 def _run_and_print(lab, templates: list, split: str, overrides: dict[str, Any], size: int, named: bool,
-                   strict: bool = False) -> None:
-    """Run the templates (see :func:`lab.runner.run_strategies`) and print the leaderboard, the skipped
-    strategies and the failed queries."""
+                   strict: bool = False, **view: Any) -> None:
+    """Run the templates (see :func:`lab.runner.run_strategies`), then print the split's leaderboard with the new
+    runs in bold and their ranks, the skipped strategies and the failed queries."""
+    from ..evaluation.metrics import PRIMARY_METRIC
+    from ..results import latest_runs
     from ..runner import run_strategies
 
     batch = run_strategies(lab, templates, split, overrides, size, named, strict, progress_bars())
     done, skipped = batch.runs, batch.skipped
-    _print_leaderboard(done, f"{lab.current_dataset_name} · split {split}")
+    dataset = lab.dataset
+    board = latest_runs(lab.workspace, dataset.name, split, dataset.qrels_fingerprint())
+    new = {run.run_id for run in done}
+    _print_leaderboard(board, f"{dataset.name} · split {split}", new=new, **view)
+    ranked = sorted(board, key=lambda r: (-r.metrics[PRIMARY_METRIC], r.strategy))
+    if len(done) < len(board):
+        for place, run in enumerate(ranked, 1):
+            if run.run_id in new:
+                err_console.print(f"{run.strategy}: #{place} of {len(ranked)} by {PRIMARY_METRIC} "
+                                  f"({run.metrics[PRIMARY_METRIC]:.4f})", highlight=False, soft_wrap=True)
     for name, why in skipped:
         err_console.print(f"[yellow]skipped {name}:[/] {why}", highlight=False, soft_wrap=True)
     for run in done:
@@ -98,8 +121,9 @@ def _run_and_print(lab, templates: list, split: str, overrides: dict[str, Any], 
 @click.command()
 @click.option("--split", default="test", show_default=True, help="Query split whose runs to show.")
 @click.option("--history", is_flag=True, help="Every stored run, not only the latest per strategy.")
+@leaderboard_options
 @click.pass_context
-def leaderboard(ctx: click.Context, split: str, history: bool) -> None:
+def leaderboard(ctx: click.Context, split: str, history: bool, **view: Any) -> None:
     """Show the stored results again; --history: every run per strategy, what changed, and which runs are not
     comparable and why."""
     from ..results import latest_runs
@@ -112,7 +136,7 @@ def leaderboard(ctx: click.Context, split: str, history: bool) -> None:
     runs = latest_runs(lab.workspace, dataset.name, split, dataset.qrels_fingerprint())
     if not runs:
         raise LabError(f"no runs for dataset '{dataset.name}' split '{split}': run `lab run --all` first")
-    _print_leaderboard(runs, f"{dataset.name} · split {split}")
+    _print_leaderboard(runs, f"{dataset.name} · split {split}", **view)
 
 
 def _print_history(lab, split: str) -> None:
@@ -140,31 +164,19 @@ def _print_history(lab, split: str) -> None:
         err_console.print(f"[yellow]{row['run_id']}:[/] {row['note']}", highlight=False, soft_wrap=True)
 
 
-def _print_leaderboard(runs, title: str) -> None:
-    from ..evaluation.metrics import DEFAULT_METRICS
-    from ..leaderboard import format_seconds, leaderboard_table
+def _print_leaderboard(runs, title: str, columns: str | None = None, wide: bool = False, fmt: str = "table",
+                       new: set[str] = frozenset()) -> None:
+    """The leaderboard of ``runs`` (best first) with the chosen columns; rows of the ``new`` run ids in bold."""
+    from ..leaderboard import choose_columns, leaderboard_cells, leaderboard_records, leaderboard_table
 
     table = leaderboard_table(runs)
-    out = Table(title=f"leaderboard · {title}",
-                caption="train s / re-index s: the models' training time and catalogue re-encoding time "
-                        "(adapter: none needed; ~ estimated from a measured rate; — unknown)")
-    out.add_column("#", justify="right")
-    out.add_column("strategy")
-    for metric in DEFAULT_METRICS:
-        out.add_column(metric, justify="right")
-    out.add_column("queries", justify="right")
-    out.add_column("seconds", justify="right")
-    out.add_column("queries/s", justify="right")
-    out.add_column("model")
-    out.add_column("train s", justify="right")
-    out.add_column("re-index s", justify="right")
-    for i, row in table.iterrows():
-        costs = [format_seconds(row["train_seconds"]), format_seconds(row["reindex_seconds"], row["reindex_estimated"])]
-        cells = [str(i + 1), row["strategy"], *(f"{row[m]:.4f}" for m in DEFAULT_METRICS),
-                 f"{row['queries']:,}" + (f" ({row['failed']:,} failed)" if row["failed"] else ""), f"{row['seconds']:.1f}", f"{row['queries/s'] or 0:,.0f}",
-                 row["models"], *(costs if row["models"] else ["", ""])]
-        out.add_row(*cells)
-    console.print(out)
+    shown = choose_columns(columns, wide, table)
+    header, rows = leaderboard_cells(table, shown)
+    costs = {"train s", "re-index s"} & set(shown)
+    caption = ("train s / re-index s: the models' training time and catalogue re-encoding time (adapter: none "
+               "needed; ~ estimated from a measured rate; — unknown)") if costs else None
+    emit(fmt, header, rows, leaderboard_records(table, shown), title=f"leaderboard · {title}", caption=caption,
+         keep=("strategy",), bold_rows={i for i, run_id in enumerate(table["run_id"]) if run_id in new})
 
 
 # --- demo -------------------------------------------------------------------------------------
@@ -174,8 +186,9 @@ def _print_leaderboard(runs, title: str) -> None:
 @click.option("--products", type=int, default=3000, show_default=True, help="Generated products.")
 @click.option("--queries", type=int, default=800, show_default=True, help="Generated queries.")
 @click.option("--split", default="test", show_default=True, help="Split to evaluate.")
+@leaderboard_options
 @click.pass_context
-def demo(ctx: click.Context, seed: int, products: int, queries: int, split: str) -> None:
+def demo(ctx: click.Context, seed: int, products: int, queries: int, split: str, **view: Any) -> None:
     """The whole loop on a generated catalogue, offline: data → index → every strategy → leaderboard."""
     from ..data import generate_demo
     from ..indexer import build_index
@@ -190,7 +203,7 @@ def demo(ctx: click.Context, seed: int, products: int, queries: int, split: str)
                   f"(seed {seed}) into {path}")
     build_index(lab, progress=progress_bars())
     templates = load_templates(lab.queries_dir)
-    _run_and_print(lab, [templates[n] for n in sorted(templates)], split, {}, RUN_DEPTH, named=False)
+    _run_and_print(lab, [templates[n] for n in sorted(templates)], split, {}, RUN_DEPTH, named=False, **view)
 
 
 COMMANDS = (index, strategies, run, leaderboard, demo)

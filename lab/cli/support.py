@@ -10,9 +10,13 @@ import click
 from rich.console import Console
 
 
+PIPE_WIDTH = 10_000
+"""Columns of a console that is not a terminal: tables keep their natural width, nothing is cut."""
+
+
 def terminal_console(stderr: bool = False) -> Console:
-    """A rich console; when the output is not a terminal, wide enough for the leaderboard tables."""
-    return Console(stderr=stderr, width=None if Console(stderr=stderr).is_terminal else 200)
+    """A rich console: the terminal's width, or no practical limit when piped (tables are never cut)."""
+    return Console(stderr=stderr, width=None if Console(stderr=stderr).is_terminal else PIPE_WIDTH)
 
 
 console = terminal_console()
@@ -44,4 +48,4 @@ def lab_for(ctx: click.Context):
 def progress_bars():
     from ..progress import rich_bars
 
-    return rich_bars()
+    return rich_bars(err_console)

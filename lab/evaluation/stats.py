@@ -67,3 +67,8 @@ def holm(p_values: list[float]) -> list[float]:
         running = max(running, min(1.0, (m - rank) * value) if not math.isnan(value) else 1.0)
         adjusted[i] = running
     return adjusted
+
+
+def format_p_value(p: float) -> str:
+    """A p-value to 4 decimals, ``< 0.0001`` below that (never a misleading ``0.0000``)."""
+    return "< 0.0001" if p < 0.0001 else f"{p:.4f}"

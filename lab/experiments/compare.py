@@ -12,7 +12,7 @@ import pandas as pd
 from ..errors import LabError
 from ..results import StoredRun
 from .selection import check_comparable
-from ..evaluation.stats import TESTS, holm, paired_p_value
+from ..evaluation.stats import TESTS, format_p_value, holm, paired_p_value
 
 DEFAULT_COMPARE_METRICS = ("ndcg@10", "mrr@10", "recall@100")
 TIE_TOLERANCE = 1e-12
@@ -112,9 +112,9 @@ def display_rows(comparison: Comparison) -> tuple[list[str], list[list[str]]]:
         p_cells = []
         if not baseline:
             mark = "*" if r.significant else ""
-            p_cells = [f"{r.p_value:.4f}" + ("" if comparison.corrected else mark)]
+            p_cells = [format_p_value(r.p_value) + ("" if comparison.corrected else mark)]
             if comparison.corrected:
-                p_cells.append(f"{r.p_adjusted:.4f}{mark}")
+                p_cells.append(f"{format_p_value(r.p_adjusted)}{mark}")
         else:
             p_cells = ["baseline"] + ([""] if comparison.corrected else [])
         delta_pct = "" if baseline or r.delta_pct is None or pd.isna(r.delta_pct) else f"{r.delta_pct:+.1f}%"

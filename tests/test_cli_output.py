@@ -1,0 +1,95 @@
+"""What `lab` prints for people and for pipes: the leaderboard's default, chosen and wide columns, Markdown /
+CSV / JSON on standard output with progress on standard error, where a new run ranks, p-values below
+0.0001, `lab --version`, and "did you mean" for misspelt names. Runs are real (generated catalogue, embedded
+BM25 index)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from lab.cli import cli
+from lab.evaluation.stats import format_p_value
+from lab.results import latest_runs
+
+from demo_support import demo_lab
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    lab = demo_lab(tmp_path_factory.mktemp("ws"), seed=21, n_products=160, n_queries=120)
+    result = invoke(lab, "run", "--strategy", "textsearch")
+    assert result.exit_code == 0, result.output
+    return lab
+
+
+def invoke(lab, *args: str):
+    return CliRunner().invoke(cli, ["--workspace", str(lab.workspace), *args], obj={})
+
+
+def header_of(output: str) -> list[str]:
+    line = next(line for line in output.splitlines() if "┃" in line and "strategy" in line)
+    return [cell.strip() for cell in line.split("┃")[1:-1]]
+
+
+def test_the_leaderboard_shows_the_columns_that_matter_by_default(lab):
+    result = invoke(lab, "leaderboard")
+    assert result.exit_code == 0, result.output
+    assert header_of(result.output) == ["#", "strategy", "ndcg@10", "mrr@10", "map@10", "judged@10", "queries/s"]
+
+
+def test_columns_and_wide(lab):
+    chosen = invoke(lab, "leaderboard", "--columns", "recall@100,strategy,queries")
+    assert header_of(chosen.output) == ["#", "strategy", "recall@100", "queries"]
+    wide = invoke(lab, "leaderboard", "--wide")
+    assert {"ndcg@100", "precision@10", "seconds", "model", "train s", "re-index s", "backend", "run"} <= set(
+        header_of(wide.output))
+
+
+def test_an_unknown_column_is_one_line_with_a_suggestion(lab):
+    result = invoke(lab, "leaderboard", "--columns", "ndcg@1O")
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines()[-1].startswith(
+        "error: --columns: unknown column 'ndcg@1O' (did you mean 'ndcg@10'?) (known: strategy, ")
+
+
+def test_machine_formats_carry_the_stored_values(lab):
+    [run] = latest_runs(lab.workspace, "demo", "test", lab.dataset.qrels_fingerprint())
+    records = json.loads(invoke(lab, "leaderboard", "--format", "json", "--columns", "ndcg@10,queries").stdout)
+    assert records == [{"rank": 1, "strategy": "textsearch", "ndcg@10": run.metrics["ndcg@10"],
+                        "queries": run.manifest["n_queries"]}]
+    rows = list(csv.DictReader(io.StringIO(invoke(lab, "leaderboard", "--format", "csv").stdout)))
+    assert list(rows[0]) == ["rank", "strategy", "ndcg@10", "mrr@10", "map@10", "judged@10", "queries/s"]
+    assert float(rows[0]["mrr@10"]) == pytest.approx(run.metrics["mrr@10"])
+    markdown = invoke(lab, "leaderboard", "--format", "markdown").stdout.splitlines()
+    assert markdown[0].startswith("| # | strategy | ndcg@10 |") and markdown[1].startswith("|---:|:---|---:|")
+
+
+def test_run_prints_json_on_stdout_progress_on_stderr_and_where_the_new_run_ranks(lab):
+    result = invoke(lab, "run", "--strategy", "textsearch_boosted", "--format", "json")
+    assert result.exit_code == 0, result.output
+    records = json.loads(result.stdout)  # nothing but the leaderboard on standard output
+    assert {r["strategy"] for r in records} == {"textsearch", "textsearch_boosted"}
+    assert "Searching textsearch_boosted" in result.stderr
+    place = next(r["rank"] for r in records if r["strategy"] == "textsearch_boosted")
+    assert f"textsearch_boosted: #{place} of 2 by ndcg@10" in result.stderr
+
+
+def test_a_misspelt_strategy_gets_a_suggestion(lab):
+    result = invoke(lab, "run", "--strategy", "textsearh")
+    assert result.exit_code == 1
+    assert "unknown strategy 'textsearh' (did you mean 'textsearch'?)" in result.output
+
+
+def test_version():
+    result = CliRunner().invoke(cli, ["--version"])
+    assert result.exit_code == 0 and result.output.startswith("lab, version 0.1.0")
+
+
+@pytest.mark.parametrize("p, text", [(0.00004, "< 0.0001"), (0.0001, "0.0001"), (0.04321, "0.0432"), (1.0, "1.0000")])
+def test_p_values_below_the_shown_precision_are_not_zero(p, text):
+    assert format_p_value(p) == text
