@@ -19,6 +19,7 @@ from .errors import LabError, QueryError
 from .evaluation.metrics import DEFAULT_METRICS, evaluate_ranking, mean_metrics
 from .adapters import document_model
 from .indexer import indexed_models
+from .ltr.rerank import rerank_results
 from .model_costs import model_costs
 from .progress import ProgressFactory, silent
 from .results import StoredRun, save_run
@@ -185,6 +186,11 @@ def execute_strategy(lab: Lab, template: Template, split: str = "test",
     with progress(f"Searching {template.name}", len(bodies)) as advance:
         results, failures = search_isolating(lab, template, bodies, pipeline, ids, advance, strict)
     search_seconds = time.perf_counter() - search_start
+    rerank, stage_two = None, {}
+    if template.rerank is not None:  # a second stage: the LTR model and the embedding models its features read
+        results, rerank = rerank_results(lab, template.rerank, queries["query_text"].tolist(), results, progress)
+        models += [m for m in rerank["models"] if m not in models]
+        stage_two = {f"ltr:{rerank['ltr']}": rerank}
     rows = [(qid, rank, hit.doc_id, hit.score)
             for qid, result in zip(ids, results) for rank, hit in enumerate(result.hits, start=1)]
     ranking = pd.DataFrame(rows, columns=["query_id", "rank", "product_id", "score"])
@@ -202,8 +208,10 @@ def execute_strategy(lab: Lab, template: Template, split: str = "test",
         "failed_queries": [{"query_id": f.query_id, "error": f.error} for f in failures],
         "template": template.manifest_entry(params),
         "dataset": dataset.run_record(judgments=True),
-        "models": {m: lab.encoder(m).fingerprint for m in models},
-        "model_costs": model_costs(lab, models),
+        "models": {**{m: lab.encoder(m).fingerprint for m in models},
+                   **{k: v["fingerprint"] for k, v in stage_two.items()}},
+        "model_costs": {**model_costs(lab, models), **{k: v["cost"] for k, v in stage_two.items()}},
+        "rerank": rerank,
         "backend": lab.backend.describe(),
         "lab": {"version": __version__, "git_sha": git_sha()},
         "size": size,

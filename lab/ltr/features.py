@@ -1,0 +1,207 @@
+"""Feature sets (``features/<name>.json``): named features, each an OpenSearch query clause whose score for a
+(query, product) pair is the feature's value, or a built-in the lab computes directly.
+
+```json
+{"description": "...",
+ "features": [
+   {"name": "title_bm25", "query": {"match": {"product_title": "{{query_text}}"}}},
+   {"name": "title_cosine", "builtin": "cosine", "model": "minilm", "vector": "title_vector"},
+   {"name": "query_terms", "builtin": "query_length"},
+   {"name": "title_coverage", "builtin": "coverage", "field": "product_title"},
+   {"name": "title_numbers", "builtin": "numbers", "field": "product_title"},
+   {"name": "title_words", "builtin": "field_length", "field": "product_title"}]}
+```
+
+A query clause may use ``{{query_text}}`` only; a product it does not match scores 0 (as in the LTR plugin).
+Every error names the file and the key path (``features[2].builtin``), or the line and column of bad JSON.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..context import REPO_ROOT
+from ..errors import LabError, TemplateError
+from ..templates import Template
+
+FEATURES_DIR = REPO_ROOT / "features"
+"""The shipped feature sets, beside ``queries/``."""
+
+FEATURE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+SET_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
+MAX_FEATURE_SET_BYTES = 1 << 20
+BUILTINS: dict[str, tuple[str, ...]] = {
+    "cosine": ("model", "vector"),
+    "query_length": (),
+    "coverage": ("field",),
+    "numbers": ("field",),
+    "field_length": ("field",),
+}
+"""Built-in features and the keys each one needs: ``cosine`` of a model's query vector and the product's vector
+of one kind (``title_vector``, ``text_vector``...), ``query_length`` in words, ``coverage``: the share of the
+query's words found in a product field, ``numbers``: how many of the query's numbers the field holds,
+``field_length``: the field's words."""
+
+WORD = re.compile(r"[0-9]+(?:[./][0-9]+)*|[^\W\d_]+", re.UNICODE)
+NUMBER = re.compile(r"[0-9]+(?:[./][0-9]+)*")
+
+
+@dataclass(frozen=True)
+class Feature:
+    """One feature: a query clause (``template``) or a built-in with its settings."""
+
+    name: str
+    template: Template | None = None
+    builtin: str | None = None
+    settings: dict[str, str] = field(default_factory=dict)
+
+    def describe(self) -> dict[str, Any]:
+        """The feature as the file gave it (for cards and the export)."""
+        if self.template is not None:
+            return {"name": self.name, "query": self.template.body["query"]}
+        return {"name": self.name, "builtin": self.builtin, **self.settings}
+
+
+@dataclass(frozen=True)
+class FeatureSet:
+    """A named list of features, read from ``path`` (``sha256``: of its bytes)."""
+
+    name: str
+    path: Path
+    description: str
+    features: tuple[Feature, ...]
+    sha256: str
+
+    @property
+    def names(self) -> list[str]:
+        return [f.name for f in self.features]
+
+    @property
+    def models(self) -> list[str]:
+        """The embedding models the ``cosine`` features read."""
+        return list(dict.fromkeys(f.settings["model"] for f in self.features if f.builtin == "cosine"))
+
+    def record(self) -> dict[str, Any]:
+        """What logs and model cards keep of the feature set."""
+        return {"name": self.name, "path": str(self.path), "sha256": self.sha256, "features": self.names}
+
+
+def load_feature_set(path: str | os.PathLike[str]) -> FeatureSet:
+    """Read and check one feature set file."""
+    path = Path(path)
+    if not SET_NAME.fullmatch(path.stem):
+        raise LabError(f"{path}: a feature set name uses letters, digits, '_' and '-' only")
+    try:
+        with path.open("rb") as file:
+            raw = file.read(MAX_FEATURE_SET_BYTES + 1)
+    except OSError as exc:
+        raise LabError(f"{path}: cannot read the feature set ({exc.strerror or exc})") from None
+    if len(raw) > MAX_FEATURE_SET_BYTES:
+        raise LabError(f"{path}: larger than {MAX_FEATURE_SET_BYTES >> 10} KiB")
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise LabError(f"{path}: not UTF-8 text (byte {exc.start})") from None
+    except json.JSONDecodeError as exc:
+        raise LabError(f"{path}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}") from None
+    if not isinstance(data, dict) or set(data) - {"description", "features"}:
+        raise LabError(f"{path}: must be a JSON object with description and features")
+    description = data.get("description", "")
+    if not isinstance(description, str):
+        raise LabError(f"{path}: description: must be a string")
+    items = data.get("features")
+    if not isinstance(items, list) or not items:
+        raise LabError(f"{path}: features: must be a non-empty array of features")
+    sha256 = hashlib.sha256(raw).hexdigest()
+    features: list[Feature] = []
+    for i, item in enumerate(items):
+        feature = _feature(item, f"features[{i}]", path, sha256)
+        if feature.name in {f.name for f in features}:
+            raise LabError(f"{path}: features[{i}].name: '{feature.name}' is already a feature of the set")
+        features.append(feature)
+    return FeatureSet(path.stem, path, description, tuple(features), sha256)
+
+
+def feature_set_named(name: str, directory: str | os.PathLike[str] = FEATURES_DIR) -> FeatureSet:
+    """The feature set ``<directory>/<name>.json``; a LabError listing the known ones otherwise."""
+    directory = Path(directory)
+    path = directory / f"{name}.json"
+    if not SET_NAME.fullmatch(name) or not path.is_file():
+        known = ", ".join(sorted(p.stem for p in directory.glob("*.json"))) or "none"
+        raise LabError(f"unknown feature set '{name}' in {directory} (known: {known})")
+    return load_feature_set(path)
+
+
+def _feature(item: Any, where: str, path: Path, sha256: str) -> Feature:
+    if not isinstance(item, dict):
+        raise LabError(f"{path}: {where}: must be an object with name and query (or builtin)")
+    name = item.get("name")
+    if not isinstance(name, str) or not FEATURE_NAME.fullmatch(name):
+        raise LabError(f"{path}: {where}.name: a feature name uses letters, digits and '_', got {json.dumps(name)}")
+    if ("query" in item) == ("builtin" in item):
+        raise LabError(f"{path}: {where}: give exactly one of query (an OpenSearch query clause) and builtin")
+    if "query" in item:
+        unknown = set(item) - {"name", "query"}
+        if unknown:
+            raise LabError(f"{path}: {where}.{sorted(unknown)[0]}: unknown key (a query feature has name and query)")
+        if not isinstance(item["query"], dict) or len(item["query"]) != 1:
+            raise LabError(f"{path}: {where}.query: must be one OpenSearch query clause, like {{\"match\": ...}}")
+        template = Template(f"{path.stem}.{name}", path, "", {}, {"models": []}, {"query": item["query"]}, None, sha256)
+        try:
+            template.render({"query_text": "probe"})
+        except TemplateError as exc:
+            message = str(exc).replace(f"{path}: body.query", f"{path}: {where}.query")
+            raise LabError(f"{message} (a feature query may use {{{{query_text}}}} only)") from None
+        return Feature(name, template=template)
+    builtin = item["builtin"]
+    if builtin not in BUILTINS:
+        raise LabError(f"{path}: {where}.builtin: unknown built-in {json.dumps(builtin)} "
+                       f"(known: {', '.join(BUILTINS)})")
+    needed = BUILTINS[builtin]
+    for key in item:
+        if key not in ("name", "builtin", *needed):
+            raise LabError(f"{path}: {where}.{key}: unknown key for built-in '{builtin}' "
+                           f"(it takes {', '.join(needed) or 'no settings'})")
+    settings = {}
+    for key in needed:
+        value = item.get(key)
+        if not isinstance(value, str) or not value:
+            raise LabError(f"{path}: {where}.{key}: built-in '{builtin}' needs {key} as a non-empty string")
+        settings[key] = value
+    return Feature(name, builtin=builtin, settings=settings)
+
+
+def words(text: str | None) -> list[str]:
+    """Lower-case words and numbers (``3/4``, ``2.5`` stay whole) of ``text``, a trailing plural ``s`` dropped
+    from words of more than three letters: how ``coverage`` and ``field_length`` count."""
+    if not text:
+        return []
+    out = []
+    for word in WORD.findall(text.lower()):
+        out.append(word[:-1] if len(word) > 3 and word.endswith("s") and not word[0].isdigit() else word)
+    return out
+
+
+def numbers(text: str | None) -> set[str]:
+    """The numbers in ``text`` (``3/4``, ``2.5``, ``18`` of ``18v``), without leading zeros."""
+    return {n.lstrip("0") or "0" for n in NUMBER.findall(text or "")}
+
+
+def builtin_value(feature: Feature, query: str, field_text: str | None) -> float:
+    """A text built-in's value for one query and one product's field text (not ``cosine``)."""
+    if feature.builtin == "query_length":
+        return float(len(words(query)))
+    if feature.builtin == "field_length":
+        return float(len(words(field_text)))
+    if feature.builtin == "coverage":
+        wanted = set(words(query))
+        return len(wanted & set(words(field_text))) / len(wanted) if wanted else 0.0
+    if feature.builtin == "numbers":
+        return float(len(numbers(query) & numbers(field_text)))
+    raise LabError(f"built-in '{feature.builtin}' is not a text feature")
