@@ -13,16 +13,20 @@ from typing import Any
 import pandas as pd
 
 from ..errors import LabError
+from ..mapping import model_text_fields
 from ..results import StoredRun, list_runs
 from ..workspace import atomic_path, workspace_path
 
-POOL_COLUMNS = ("query_id", "query_text", "product_id", "product_title", "product_description", "attributes",
-                "best_rank", "pooled_from", "grade")
-"""The rater's sheet: fill in ``grade`` (the dataset's scale) and give the file to `lab judge import`."""
 QUEPID_COLUMNS = ("query", "docid", "rating")
 """Quepid's "Import ratings" CSV (query text, document id, rating)."""
-DESCRIPTION_CHARS = 500
-"""Product descriptions are cut to this length in the pool (the product id leads to the rest)."""
+TEXT_CHARS = 500
+"""Product texts are cut to this length in the pool (the product id leads to the rest)."""
+
+
+def pool_columns() -> list[str]:
+    """The rater's sheet: the query, the product's texts (those the mapping's text vector reads), where the pair
+    ranked, and ``grade`` to fill in (the dataset's scale) before `lab judge import`."""
+    return ["query_id", "query_text", "product_id", *model_text_fields(), "best_rank", "pooled_from", "grade"]
 
 
 @dataclass
@@ -70,15 +74,14 @@ def build_pool(dataset: Any, runs: list[StoredRun], depth: int = 10, max_pairs: 
     queries = dataset.queries.set_index("query_id")["query_text"]
     products = dataset.products.set_index("product_id")
     pairs["query_text"] = pairs["query_id"].map(queries)
-    for column in ("product_title", "product_description", "attributes"):
-        text = pairs["product_id"].map(products[column])
-        pairs[column] = text.str.slice(0, DESCRIPTION_CHARS) if column == "product_description" else text
+    for column in model_text_fields():
+        pairs[column] = pairs["product_id"].map(products[column]).str.slice(0, TEXT_CHARS)
     pairs["grade"] = None
     manifest = {"dataset": dataset.run_record(judgments=True), "depth": depth, "max_pairs": max_pairs,
                 "runs": [{"run_id": r.run_id, "strategy": r.strategy, "split": r.manifest["split"]} for r in runs],
                 "pairs": int(len(pairs)), "queries": int(pairs["query_id"].nunique()),
                 "created": datetime.now(timezone.utc).isoformat()}
-    return Pool(pairs[list(POOL_COLUMNS)], manifest)
+    return Pool(pairs[pool_columns()], manifest)
 
 
 def write_pool(pool: Pool, directory: Path) -> Path:
