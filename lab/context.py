@@ -36,6 +36,20 @@ class Lab:
 
     def __post_init__(self) -> None:
         sweep_workspace(self.workspace)  # what a killed command left half-replaced
+        override = self.workspace / "mappings" / DEFAULT_MAPPING_PATH.name
+        if self.mapping_path == DEFAULT_MAPPING_PATH and override.is_file():
+            self.mapping_path = override
+
+    @property
+    def workspace_queries_dir(self) -> Path:
+        """``<workspace>/queries``: templates there override the checkout's of the same name."""
+        return self.workspace / "queries"
+
+    def templates(self):
+        """The strategy templates: the checkout's ``queries/`` and, over them, the workspace's (read lazily)."""
+        from .templates import Templates
+
+        return Templates(self.queries_dir, self.workspace_queries_dir)
 
     @property
     def config_path(self) -> Path:

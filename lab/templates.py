@@ -15,7 +15,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, Mapping
 
 from .errors import TemplateError, did_you_mean
 
@@ -52,7 +52,8 @@ class Template:
         """The defaults with ``overrides`` applied; TemplateError for a name the template does not declare."""
         for name in overrides or {}:
             if name not in self.params:
-                raise TemplateError(f"{self.path}: unknown param '{name}' (params: {_names(self.params)})")
+                raise TemplateError(f"{self.path}: unknown param '{name}'{did_you_mean(name, self.params)} "
+                                    f"(params: {_names(self.params)})")
         return {**self.params, **(overrides or {})}
 
     def render(self, values: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any] | None]:
@@ -156,20 +157,88 @@ def _depth(node: Any) -> int:
     return depth
 
 
-def load_templates(directory: str | os.PathLike[str]) -> dict[str, Template]:
-    """Every ``*.json`` template of ``directory``, by name."""
-    directory = Path(directory)
-    if not directory.is_dir():
-        raise TemplateError(f"{directory}: no such strategy directory")
-    return {path.stem: load_template(path) for path in sorted(directory.glob("*.json"))}
+class Templates(Mapping[str, Template]):
+    """The strategy templates of one or more directories, by name; a later directory's file overrides an
+    earlier one's of the same name (a workspace's ``queries/`` over the checkout's). Files are read on first use,
+    so a broken one fails only where its strategy is used (with its TemplateError)."""
+
+    def __init__(self, *directories: str | os.PathLike[str]):
+        self.directories = [Path(d) for d in directories]
+        self.paths: dict[str, Path] = {}
+        for directory in self.directories:
+            if directory.is_dir():
+                self.paths.update({path.stem: path for path in sorted(directory.glob("*.json"))})
+        self._loaded: dict[str, Template] = {}
+
+    def __getitem__(self, name: str) -> Template:
+        if name not in self.paths:
+            raise KeyError(name)
+        if name not in self._loaded:
+            self._loaded[name] = load_template(self.paths[name])
+        return self._loaded[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.paths
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(sorted(self.paths))
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def loadable(self) -> tuple[list[Template], dict[str, str]]:
+        """Every template that loads, by name, and every broken one's error (reads them all)."""
+        good, broken = [], {}
+        for name in self:
+            try:
+                good.append(self[name])
+            except TemplateError as exc:
+                broken[name] = str(exc)
+        return good, broken
+
+    def source(self, name: str) -> str:
+        """Which directory ``name`` comes from: ``workspace`` (an override or a new strategy) or ``checkout``."""
+        return "checkout" if self.paths[name].parent == self.directories[0] else "workspace"
 
 
-def template_named(templates: dict[str, Template], name: str) -> Template:
-    """The template called ``name``; a LabError listing the known ones otherwise."""
+def load_templates(*directories: str | os.PathLike[str]) -> Templates:
+    """The templates of ``directories`` (see :class:`Templates`); TemplateError when none of them exists."""
+    if not any(Path(d).is_dir() for d in directories):
+        raise TemplateError(f"{Path(directories[0])}: no such strategy directory")
+    return Templates(*directories)
+
+
+def template_named(templates: Mapping[str, Template], name: str) -> Template:
+    """The template called ``name`` (its TemplateError if its file is broken); a LabError listing the known ones,
+    with the closest, when there is none."""
     if name not in templates:
         raise TemplateError(f"unknown strategy '{name}'{did_you_mean(name, templates)} "
                             f"(known: {', '.join(sorted(templates))})")
     return templates[name]
+
+
+def write_template(source: Template, target: Path, params: dict[str, Any] | None = None,
+                   description: str | None = None) -> Path:
+    """A new template file at ``target``: ``source``'s file with ``params`` as new defaults and a new
+    ``description``; written atomically, never over an existing file (TemplateError)."""
+    from .workspace import atomic_path
+
+    if not TEMPLATE_NAME.fullmatch(target.stem):
+        raise TemplateError(f"{target.stem!r}: a strategy name uses letters, digits, '_' and '-' only")
+    if target.exists():
+        raise TemplateError(f"{target}: a strategy of that name exists already")
+    data = json.loads(_read_bounded(source.path).decode("utf-8"))
+    if params:
+        unknown = [k for k in params if k not in source.params]
+        if unknown:
+            raise TemplateError(f"{source.path}: params: no param '{unknown[0]}' to set")
+        data["params"] = {**data.get("params", {}), **params}
+    if description is not None:
+        data["description"] = description
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(target) as staged:
+        staged.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return target
 
 
 def parse_param_overrides(items: list[str]) -> dict[str, Any]:

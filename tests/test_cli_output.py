@@ -93,3 +93,64 @@ def test_version():
 @pytest.mark.parametrize("p, text", [(0.00004, "< 0.0001"), (0.0001, "0.0001"), (0.04321, "0.0432"), (1.0, "1.0000")])
 def test_p_values_below_the_shown_precision_are_not_zero(p, text):
     assert format_p_value(p) == text
+
+
+# --- forgiving templates: lazy, listed when broken, from the workspace ------------------------------
+
+@pytest.fixture()
+def fresh(tmp_path):
+    return demo_lab(tmp_path / "ws", seed=22, n_products=120, n_queries=80)
+
+
+def test_a_broken_template_fails_only_where_it_is_used(fresh):
+    queries = fresh.workspace / "queries"
+    queries.mkdir()
+    (queries / "broken.json").write_text('{"body": {"query": {"match": {"product_title": "{{query_text}}"}}', "utf-8")
+    listed = invoke(fresh, "strategies", "--format", "json")
+    assert listed.exit_code == 0, listed.output
+    rows = {r["strategy"]: r for r in json.loads(listed.stdout)}
+    assert rows["broken"]["from"] == "workspace" and rows["textsearch"]["from"] == "checkout"
+    assert rows["broken"]["description"].startswith(f"broken: {queries / 'broken.json'}:1:")
+    check = invoke(fresh, "strategies", "--check")
+    assert check.exit_code == 1 and "1 of " in check.output and "broken: " in check.output
+    assert invoke(fresh, "run", "--strategy", "textsearch").exit_code == 0
+    everything = invoke(fresh, "run", "--all", "--format", "json")
+    assert everything.exit_code == 0, everything.output
+    assert "skipped broken:" in everything.stderr and "broken" not in {r["strategy"] for r in json.loads(everything.stdout)}
+    named = invoke(fresh, "run", "--strategy", "broken")
+    assert named.exit_code == 1 and "invalid JSON" in named.output
+
+
+def test_the_workspace_overrides_and_extends_the_checkout(fresh):
+    made = invoke(fresh, "strategies", "new", "mine", "--from", "textsearch")
+    assert made.exit_code == 0, made.output
+    path = fresh.workspace / "queries" / "mine.json"
+    assert json.loads(path.read_text("utf-8"))["params"] == json.loads(
+        (fresh.queries_dir / "textsearch.json").read_text("utf-8"))["params"]
+    again = invoke(fresh, "strategies", "new", "mine", "--from", "textsearch")
+    assert again.exit_code == 1 and "exists already" in again.output
+    data = json.loads(path.read_text("utf-8"))
+    data["description"] = "my own textsearch"
+    (fresh.workspace / "queries" / "textsearch.json").write_text(json.dumps(data), "utf-8")
+    rows = {r["strategy"]: r for r in json.loads(invoke(fresh, "strategies", "--format", "json").stdout)}
+    assert rows["textsearch"] == {**rows["textsearch"], "from": "workspace", "description": "my own textsearch"}
+    ran = invoke(fresh, "run", "--strategy", "mine", "--format", "json")
+    assert ran.exit_code == 0 and [r["strategy"] for r in json.loads(ran.stdout)] == ["mine"]
+
+
+def test_a_misspelt_param_or_model_gets_a_suggestion(fresh):
+    param = invoke(fresh, "run", "--strategy", "textsearch", "--param", "title_bost=2")
+    assert "unknown param 'title_bost' (did you mean 'title_boost'?)" in param.output
+    model = invoke(fresh, "run", "--strategy", "vectorsearch", "--model", "minlm")
+    assert "model 'minlm' not found" in model.output and "(did you mean 'minilm'?)" in model.output
+
+
+def test_a_workspace_mapping_overrides_the_checkouts(tmp_path):
+    from lab.backends.embedded import EmbeddedBackend
+    from lab.context import Lab
+    from lab.mapping import DEFAULT_MAPPING_PATH
+
+    assert Lab(tmp_path, EmbeddedBackend(tmp_path)).mapping_path == DEFAULT_MAPPING_PATH
+    (tmp_path / "mappings").mkdir()
+    (tmp_path / "mappings" / "products.json").write_text(DEFAULT_MAPPING_PATH.read_text("utf-8"), "utf-8")
+    assert Lab(tmp_path, EmbeddedBackend(tmp_path)).mapping_path == tmp_path / "mappings" / "products.json"

@@ -185,7 +185,7 @@ def test_parse_param_overrides_rejects_malformed_items(item):
 
 def test_unknown_and_mistyped_params_are_errors(tmp_path):
     template = load_template(write(tmp_path, MINIMAL))
-    with pytest.raises(TemplateError, match=r"strategy\.json: unknown param 'bost' \(params: boost\)"):
+    with pytest.raises(TemplateError, match=r"strategy\.json: unknown param 'bost' \(did you mean 'boost'\?\) \(params: boost\)"):
         template.resolve_params({"bost": 3})
     with pytest.raises(TemplateError, match="unknown param 'bost'"):
         template.render({"boost": 2, "bost": 3, "query_text": "q", "size": 10})

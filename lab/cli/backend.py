@@ -36,13 +36,13 @@ def backend_check(ctx: click.Context, strategy: str, n_queries: int, size: int, 
     """Two backends' results side by side: a handful of queries rank by rank, or --all strategies."""
     from ..backends.check import TABLE_COLUMNS, embedded_like
     from ..experiments.backend_check import check_queries
-    from ..templates import load_templates, template_named
+    from ..templates import template_named
 
     lab = lab_for(ctx)
     if lab.backend.name == "embedded":
         raise LabError("`lab backend check` compares a cluster with the embedded engine or another cluster: add "
                        "--backend opensearch or --backend elasticsearch")
-    templates = load_templates(lab.queries_dir)
+    templates = lab.templates()
     if against == "embedded":
         embedded = embedded_like(lab.workspace, lab.backend)  # the engine scoring as the cluster's version does
     else:

@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
-from ..errors import LabError
+from ..errors import LabError, did_you_mean
 from ..workspace import check_name
 
 if TYPE_CHECKING:
@@ -56,7 +56,9 @@ def resolve_model_dir(key: str, workspace: str | os.PathLike[str]) -> Path:
     else:
         path = Path(workspace) / "models" / check_name(key, "model")  # may link to a model elsewhere
         if not path.is_dir():
-            raise LabError(f"model '{key}' not found in {path}: run `lab finetune` first")
+            models = path.parent
+            known = [*bases, *sorted(p.name for p in models.iterdir() if p.is_dir())] if models.is_dir() else [*bases]
+            raise LabError(f"model '{key}' not found in {path}{did_you_mean(key, known)}: run `lab finetune` first")
     if not (path / "modules.json").is_file():
         raise LabError(f"{path} is not a sentence-transformers model directory (no modules.json)")
     return path
