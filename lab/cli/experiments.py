@@ -181,10 +181,10 @@ def explain(ctx: click.Context, strategy: str, query_text: str, params: tuple[st
     """Why the strategy ranks its hits: each hit's score broken down per clause (BM25 per field and
     term, k-NN similarity, normalisation and fusion), from the engine's or OpenSearch's explain."""
     from ..experiments.explain import explain_query
-    from ..templates import load_templates, parse_param_overrides, template_named
+    from ..templates import parse_param_overrides, template_named
 
     lab = lab_for(ctx)
-    template = template_named(load_templates(lab.queries_dir), strategy)
+    template = template_named(lab.templates(), strategy)
     hits = explain_query(lab, template, query_text, parse_param_overrides(list(params)), top, list(docs))
     if fmt == "json":
         click.echo(json_text({"strategy": strategy, "query": query_text, "backend": lab.backend.name,
@@ -266,11 +266,11 @@ def tune(ctx: click.Context, strategy: str, specs: tuple[str, ...], fixed: tuple
          trials: int | None, seed: int, metric: str, tune_split: str, show: int) -> None:
     from ..experiments.search_space import parse_dimension
     from ..experiments.tuning import tune_strategy
-    from ..templates import load_templates, parse_param_overrides, template_named
+    from ..templates import parse_param_overrides, template_named
 
     lab = lab_for(ctx)
     check_metric(metric)
-    template = template_named(load_templates(lab.queries_dir), strategy)
+    template = template_named(lab.templates(), strategy)
     dimensions = [parse_dimension(spec, template) for spec in specs]
     result = tune_strategy(lab, template, dimensions, method=method, trials=trials, seed=seed, metric=metric,
                            fixed=parse_param_overrides(list(fixed)), tune_split=tune_split, progress=progress_bars())
