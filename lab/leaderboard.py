@@ -7,7 +7,8 @@ from typing import Any
 import pandas as pd
 
 from .errors import LabError, did_you_mean
-from .evaluation.metrics import DEFAULT_METRICS, PRIMARY_METRIC
+from .evaluation.coverage import BPREF, CONDENSED, TOP_GRADE, coverage_summary, restrict
+from .evaluation.metrics import DEFAULT_METRICS, PRIMARY_METRIC, Qrels
 from .results import StoredRun
 
 MEASURED = ("measured", "none needed")
@@ -38,13 +39,28 @@ def format_seconds(value: float | None, estimated: bool = False) -> str:
     return f"~{text}" if estimated else text
 
 
-def leaderboard_table(runs: list[StoredRun], metric: str = PRIMARY_METRIC) -> pd.DataFrame:
+COVERAGE_COLUMNS = (f"{PRIMARY_METRIC} {CONDENSED}", f"{PRIMARY_METRIC} {TOP_GRADE}", BPREF)
+"""What ``--coverage`` adds beside judged@10: the primary metric on condensed lists and with every unjudged hit
+of its top 10 at the top grade, and bpref (see lab.evaluation.coverage)."""
+
+
+def run_coverage(run: StoredRun, qrels: Qrels, metric: str = PRIMARY_METRIC) -> dict[str, float]:
+    """:func:`lab.evaluation.coverage.coverage_summary` of a stored run over the queries it scored."""
+    ranked = run.ranked_ids()
+    return coverage_summary(restrict(qrels, ranked), ranked, metric)
+
+
+def leaderboard_table(runs: list[StoredRun], metric: str = PRIMARY_METRIC,
+                      coverage: Qrels | None = None) -> pd.DataFrame:
     """One row per run: strategy, metrics, queries (and how many failed), seconds, queries/s, models and their
-    costs; sorted by ``metric``."""
+    costs; sorted by ``metric``. With ``coverage`` (the judgments the runs were scored on), the
+    COVERAGE_COLUMNS too."""
     rows = []
     for run in runs:
         m = run.manifest
-        rows.append({"strategy": run.strategy, **{k: run.metrics.get(k) for k in DEFAULT_METRICS},
+        measured = {} if coverage is None else run_coverage(run, coverage)
+        extra = {c: measured[c] for c in COVERAGE_COLUMNS if measured}
+        rows.append({"strategy": run.strategy, **{k: run.metrics.get(k) for k in DEFAULT_METRICS}, **extra,
                      "queries": m["n_queries"], "failed": len(m.get("failed_queries", [])), "split": m["split"],
                      "backend": m["backend"]["backend"], "seconds": m["seconds"], "queries/s": m["queries_per_second"],
                      **run_costs(m), "run_id": run.run_id, "created": m["created"]})
@@ -54,8 +70,8 @@ def leaderboard_table(runs: list[StoredRun], metric: str = PRIMARY_METRIC) -> pd
     return table.sort_values([metric, "strategy"], ascending=[False, True]).reset_index(drop=True)
 
 
-COLUMNS = ("strategy", *DEFAULT_METRICS, "queries", "failed", "seconds", "queries/s", "model", "train s", "re-index s",
-           "backend", "run")
+COLUMNS = ("strategy", *DEFAULT_METRICS, *COVERAGE_COLUMNS, "queries", "failed", "seconds", "queries/s", "model",
+           "train s", "re-index s", "backend", "run")
 """What a leaderboard can show, by the names ``--columns`` takes."""
 DEFAULT_COLUMNS = ("strategy", "ndcg@10", "mrr@10", "map@10", "judged@10", "queries/s")
 """What it shows by default: the columns a relevance engineer reads first (``--wide``: all)."""
@@ -74,7 +90,14 @@ def choose_columns(spec: str | None = None, wide: bool = False, table: pd.DataFr
                                f"(known: {', '.join(COLUMNS)})")
         columns = ["strategy", *(n for n in dict.fromkeys(names) if n != "strategy")]
     else:
-        columns = list(COLUMNS if wide else DEFAULT_COLUMNS)
+        columns = [c for c in (COLUMNS if wide else DEFAULT_COLUMNS) if c not in COVERAGE_COLUMNS]
+    has_coverage = table is not None and COVERAGE_COLUMNS[0] in table.columns
+    missing = [c for c in columns if c in COVERAGE_COLUMNS and not has_coverage]
+    if missing:
+        raise LabError(f"--columns: '{missing[0]}' needs --coverage")
+    if has_coverage and not spec:
+        at = columns.index("judged@10") + 1 if "judged@10" in columns else len(columns)
+        columns[at:at] = COVERAGE_COLUMNS
     if table is not None and not table.empty and table["failed"].any() and "failed" not in columns:
         columns.insert(columns.index("queries") + 1 if "queries" in columns else len(columns), "failed")
     return columns
@@ -88,7 +111,7 @@ def leaderboard_cells(table: pd.DataFrame, columns: list[str]) -> tuple[list[str
         cells = [str(i + 1)]
         for column in columns:
             value = row[SOURCE.get(column, column)]
-            if column in DEFAULT_METRICS:
+            if column in DEFAULT_METRICS or column in COVERAGE_COLUMNS:
                 cells.append(f"{value:.4f}")
             elif column in ("queries", "failed"):
                 cells.append(f"{value:,}")

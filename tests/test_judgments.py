@@ -42,7 +42,8 @@ def store_run(lab: Lab, strategy: str, ranked: dict[str, list[str]], stamp: str)
     ranking = pd.DataFrame(rows, columns=["query_id", "rank", "product_id", "score"])
     manifest = {"run_id": f"{strategy}-{stamp}-abcd1234", "strategy": strategy, "created": f"2026-12-07T00:00:{stamp}",
                 "split": "test", "n_queries": len(per_query), "dataset": dataset.run_record(judgments=True),
-                "metrics": mean_metrics(per_query)}
+                "metrics": mean_metrics(per_query), "backend": {"backend": "embedded"}, "seconds": 0.1,
+                "queries_per_second": 20.0}
     save_run(lab.workspace, dataset.name, manifest, ranking, per_query)
 
 
@@ -241,3 +242,24 @@ def test_the_cli_loop(lab, tmp_path):
     assert "alpha" in out.output and "beta" in out.output
     out = runner.invoke(cli, [*ws, "rescore"])
     assert "every latest run on split 'test' is scored on the current judgments" in out.output
+
+
+# --- coverage in the leaderboard ------------------------------------------------------------------
+
+def test_leaderboard_coverage_columns_by_hand(lab):
+    import math
+
+    from lab.leaderboard import choose_columns, leaderboard_table
+
+    runs = latest_runs(lab.workspace, "tiny", "test", lab.dataset.qrels_fingerprint())
+    table = leaderboard_table(runs, coverage=lab.dataset.qrels_dict("test")).set_index("strategy")
+    l3 = math.log2(3)
+    # alpha, q1 [p3 p1 p4] {p1: 2, p2: 0}: condensed [p1] → 1; every unjudged hit at grade 2 → 2, 2, 2 is ideal
+    # alpha, q2 [p3 p5] {p3: 1}: condensed [p3] → 1; unjudged=top: (1 + 2/log2 3) / (2 + 1/log2 3)
+    assert table.loc["alpha", "ndcg@10 condensed"] == pytest.approx(1.0)
+    assert table.loc["alpha", "ndcg@10 unjudged=top"] == pytest.approx((1 + (1 + 2 / l3) / (2 + 1 / l3)) / 2)
+    assert table.loc["alpha", "bpref"] == pytest.approx(1.0)
+    shown = choose_columns(None, False, table.reset_index())
+    assert shown[shown.index("judged@10") + 1:][:3] == ["ndcg@10 condensed", "ndcg@10 unjudged=top", "bpref"]
+    with pytest.raises(LabError, match="'bpref' needs --coverage"):
+        choose_columns("strategy,bpref", False, leaderboard_table(runs))
