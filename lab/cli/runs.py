@@ -47,16 +47,42 @@ def index(ctx: click.Context, models: tuple[str, ...], rebuild: bool) -> None:
 
 # --- strategies and runs ----------------------------------------------------------------------
 
-@click.command()
+@click.group(invoke_without_command=True)
+@click.option("--check", is_flag=True, help="Read every template; exit 1 if any is broken.")
+@format_option()
 @click.pass_context
-def strategies(ctx: click.Context) -> None:
-    """List the strategy templates in queries/."""
-    from ..templates import load_templates
+def strategies(ctx: click.Context, check: bool, fmt: str) -> None:
+    """List the strategy templates (the checkout's queries/ and, over them, <workspace>/queries/); a broken one is
+    listed with its error and fails only where it is used."""
+    if ctx.invoked_subcommand is not None:
+        return
+    templates = lab_for(ctx).templates()
+    good, broken = templates.loadable()
+    rows = [[t.name, templates.source(t.name), t.description, ", ".join(f"{k}={v}" for k, v in t.params.items())]
+            for t in good]
+    rows += [[name, templates.source(name), f"broken: {error}", ""] for name, error in broken.items()]
+    rows.sort(key=lambda row: row[0])
+    header = ["strategy", "from", "description", "params"]
+    emit(fmt, header, rows, [dict(zip(header, row)) for row in rows], keep=("strategy",))
+    if check and broken:
+        raise LabError(f"{len(broken)} of {len(templates)} templates are broken: "
+                       + "; ".join(f"{name}: {error}" for name, error in broken.items()))
 
-    table = Table("strategy", "description", "params")
-    for name, template in sorted(load_templates(lab_for(ctx).queries_dir).items()):
-        table.add_row(name, template.description, ", ".join(f"{k}={v}" for k, v in template.params.items()))
-    console.print(table)
+
+@strategies.command("new")
+@click.argument("name")
+@click.option("--from", "source", required=True, help="The strategy to copy.")
+@click.pass_context
+def new_strategy(ctx: click.Context, name: str, source: str) -> None:
+    """Copy a strategy into <workspace>/queries/NAME.json to edit (it overrides nothing: NAME must be new)."""
+    from ..templates import template_named, write_template
+
+    lab = lab_for(ctx)
+    templates = lab.templates()
+    if name in templates:
+        raise LabError(f"strategy '{name}' exists already ({templates.paths[name]})")
+    path = write_template(template_named(templates, source), lab.workspace_queries_dir / f"{name}.json")
+    console.print(f"wrote {path}: edit it, then `lab run --strategy {name}`", highlight=False, soft_wrap=True)
 
 
 @click.command()
@@ -74,21 +100,24 @@ def run(ctx: click.Context, names: tuple[str, ...], run_all: bool, split: str, p
         model: str | None, size: int, strict: bool, **view: Any) -> None:
     """Run strategies over the split's judged queries, store the runs and show where they rank on the leaderboard
     (the new rows in bold)."""
-    from ..templates import load_templates, parse_param_overrides, template_named
+    from ..templates import parse_param_overrides, template_named
 
     lab = lab_for(ctx)
-    templates = load_templates(lab.queries_dir)
+    templates = lab.templates()
     if not names and not run_all:
         raise LabError("name a strategy with --strategy NAME or use --all (see `lab strategies`)")
-    selected = [template_named(templates, n) for n in (sorted(templates) if run_all else names)]
+    if run_all:
+        selected, broken = templates.loadable()
+    else:
+        selected, broken = [template_named(templates, n) for n in names], {}
     overrides = parse_param_overrides(list(params))
     if model:
         overrides["model"] = model
-    _run_and_print(lab, selected, split, overrides, size, named=not run_all, strict=strict, **view)
+    _run_and_print(lab, selected, split, overrides, size, named=not run_all, strict=strict, broken=broken, **view)
 
 
 def _run_and_print(lab, templates: list, split: str, overrides: dict[str, Any], size: int, named: bool,
-                   strict: bool = False, **view: Any) -> None:
+                   strict: bool = False, broken: dict[str, str] | None = None, **view: Any) -> None:
     """Run the templates (see :func:`lab.runner.run_strategies`), then print the split's leaderboard with the new
     runs in bold and their ranks, the skipped strategies and the failed queries."""
     from ..evaluation.metrics import PRIMARY_METRIC
@@ -107,7 +136,7 @@ def _run_and_print(lab, templates: list, split: str, overrides: dict[str, Any], 
             if run.run_id in new:
                 err_console.print(f"{run.strategy}: #{place} of {len(ranked)} by {PRIMARY_METRIC} "
                                   f"({run.metrics[PRIMARY_METRIC]:.4f})", highlight=False, soft_wrap=True)
-    for name, why in skipped:
+    for name, why in [*(broken or {}).items(), *skipped]:
         err_console.print(f"[yellow]skipped {name}:[/] {why}", highlight=False, soft_wrap=True)
     for run in done:
         failed = run.manifest.get("failed_queries", [])
@@ -197,7 +226,6 @@ def demo(ctx: click.Context, seed: int, products: int, queries: int, split: str,
     from ..data import generate_demo
     from ..indexer import build_index
     from ..runner import RUN_DEPTH
-    from ..templates import load_templates
 
     lab = lab_for(ctx)
     dataset = generate_demo(seed=seed, n_products=products, n_queries=queries)
@@ -206,8 +234,8 @@ def demo(ctx: click.Context, seed: int, products: int, queries: int, split: str,
     console.print(f"generated {len(dataset.products):,} products and {len(dataset.queries):,} queries "
                   f"(seed {seed}) into {path}")
     build_index(lab, progress=progress_bars())
-    templates = load_templates(lab.queries_dir)
-    _run_and_print(lab, [templates[n] for n in sorted(templates)], split, {}, RUN_DEPTH, named=False, **view)
+    selected, broken = lab.templates().loadable()
+    _run_and_print(lab, selected, split, {}, RUN_DEPTH, named=False, broken=broken, **view)
 
 
 COMMANDS = (index, strategies, run, leaderboard, demo)
