@@ -256,6 +256,22 @@ def parse_param_overrides(items: list[str]) -> dict[str, Any]:
     return overrides
 
 
+def param_arguments(params: dict[str, Any]) -> str:
+    """``--param name=value`` arguments, quoted for a POSIX shell, that :func:`parse_param_overrides` reads back
+    as ``params``."""
+    import shlex
+
+    def text(value: Any) -> str:
+        if isinstance(value, str):
+            try:
+                json.loads(value)
+            except json.JSONDecodeError:
+                return value  # read back as the same string
+        return json.dumps(value, separators=(",", ":"))
+
+    return " ".join(f"--param {shlex.quote(f'{name}={text(value)}')}" for name, value in params.items())
+
+
 # --- checking ------------------------------------------------------------------------------------
 
 def _check_params(params: Any, path: Path) -> dict[str, Any]:

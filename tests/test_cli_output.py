@@ -154,3 +154,38 @@ def test_a_workspace_mapping_overrides_the_checkouts(tmp_path):
     (tmp_path / "mappings").mkdir()
     (tmp_path / "mappings" / "products.json").write_text(DEFAULT_MAPPING_PATH.read_text("utf-8"), "utf-8")
     assert Lab(tmp_path, EmbeddedBackend(tmp_path)).mapping_path == tmp_path / "mappings" / "products.json"
+
+
+# --- tuning that does not rewrite history -------------------------------------------------------------
+
+def test_param_arguments_read_back_as_the_same_params():
+    import shlex
+
+    from lab.templates import param_arguments, parse_param_overrides
+
+    params = {"weights": [0.4, 0.6], "model": "ft1", "code": "123", "boost": 2.5, "flag": True, "text": "a b's"}
+    words = shlex.split(param_arguments(params))
+    assert words[::2] == ["--param"] * len(params)
+    assert parse_param_overrides(words[1::2]) == params
+
+
+def test_tune_stores_its_winner_under_its_own_name_and_saves_a_strategy(fresh):
+    assert invoke(fresh, "run", "--strategy", "textsearch_boosted").exit_code == 0
+    result = invoke(fresh, "tune", "--strategy", "textsearch_boosted", "--param", "title_boost=1,4",
+                    "--save", "boosted_tuned", "--format", "json")
+    assert result.exit_code == 0, result.output
+    trials = json.loads(result.stdout)
+    assert len(trials) == 2 and {t["title_boost"] for t in trials} == {1, 4}
+    best = trials[0]["title_boost"]
+    assert "stored as strategy textsearch_boosted.tuned" in result.stderr
+    assert f"run it again: lab run --strategy textsearch_boosted --param title_boost={best}" in result.stderr
+    board = {r["strategy"]: r for r in json.loads(invoke(fresh, "leaderboard", "--format", "json").stdout)}
+    assert {"textsearch_boosted", "textsearch_boosted.tuned"} <= set(board)  # the template's row is untouched
+    saved = json.loads((fresh.workspace / "queries" / "boosted_tuned.json").read_text("utf-8"))
+    assert saved["params"]["title_boost"] == best and "tuned on tune" in saved["description"]
+    again = invoke(fresh, "run", "--strategy", "boosted_tuned", "--format", "json")
+    rows = {r["strategy"]: r for r in json.loads(again.stdout)}
+    assert rows["boosted_tuned"]["ndcg@10"] == board["textsearch_boosted.tuned"]["ndcg@10"]
+    taken = invoke(fresh, "tune", "--strategy", "textsearch_boosted", "--param", "title_boost=1,4",
+                   "--save", "boosted_tuned")
+    assert taken.exit_code == 1 and "--save boosted_tuned: a strategy of that name exists already" in taken.output

@@ -36,6 +36,7 @@ def lab(tmp_path_factory) -> Lab:
     templates = load_templates(lab.queries_dir)
     run_strategy(lab, templates["textsearch"])
     run_strategy(lab, templates["textsearch_boosted"])
+    run_strategy(lab, templates["textsearch_boosted"], overrides={"title_boost": 2})  # a history of two runs
     template = templates["textsearch_boosted"]
     tune_strategy(lab, template, [parse_dimension("title_boost=1,4", template),
                                   parse_dimension("description_boost=1,2", template)])

@@ -73,7 +73,8 @@ def test_the_best_is_chosen_on_tune_and_reported_on_test(lab, templates, tuned):
     assert tuned.best_params == {**json.loads(best["params"]), "attributes_boost": 2}
     assert tuned.manifest["best"]["tune_metrics"]["ndcg@10"] == pytest.approx(best["ndcg@10"], abs=1e-12)
     run = tuned.test_run
-    assert run.manifest["split"] == "test" and run.strategy == "textsearch_boosted"
+    assert run.manifest["split"] == "test" and run.strategy == "textsearch_boosted.tuned"
+    assert run.run_id.startswith("textsearch_boosted.tuned-")
     assert run.manifest["template"]["params"] == {**templates["textsearch_boosted"].params, **tuned.best_params}
     assert run.manifest["tuning"]["path"] == str(tuned.path) and run.manifest["tuning"]["tune_split"] == "tune"
     assert run.run_id in {r.run_id for r in list_runs(lab.workspace, "demo")}
@@ -116,7 +117,7 @@ def test_cli_prints_the_top_trials_and_the_test_result(lab):
                     "--param", "description_boost=0.5:1:0.5", "--show", "3")
     assert result.exit_code == 0, result.output
     assert "top trials" in result.output and "trials/min" in result.output
-    assert "best (trial" in result.output and "on test (run textsearch-" in result.output
+    assert "best (trial" in result.output and "stored as strategy textsearch.tuned (run textsearch.tuned-" in result.output
     assert "trials stored in" in result.output
 
 

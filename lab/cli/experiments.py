@@ -14,6 +14,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.tree import Tree
 
+from .render import emit, format_option
 from .support import console, err_console, lab_for, progress_bars
 from ..errors import LabError
 from ..evaluation.metrics import PRIMARY_METRIC, check_metric
@@ -41,15 +42,21 @@ REGRESSION_EXIT_CODE = 3
 @click.option("--fail-if-worse", "gate", metavar="METRIC",
               help=f"Exit {REGRESSION_EXIT_CODE} if a candidate is significantly worse than the baseline on "
                    "METRIC (CI regression gate).")
+@click.option("--coverage", is_flag=True, help="Also each run's judged@k, the metric on condensed lists and with "
+                                               "unjudged hits at the top grade, and bpref.")
+@click.option("--judged-margin", type=float, default=0.1, show_default=True,
+              help="Warn when two runs' judged@10 differ by more than this.")
 @click.pass_context
 def compare(ctx: click.Context, runs: tuple[str, ...], metrics: tuple[str, ...], test: str, permutations: int,
-            seed: int, alpha: float, split: str, fmt: str, gate: str | None) -> None:
+            seed: int, alpha: float, split: str, fmt: str, gate: str | None, coverage: bool,
+            judged_margin: float) -> None:
     """Compare runs against the first (the baseline): mean, delta, paired p-value, wins/ties/losses.
 
     RUNS are strategy names (their latest run on --split) or run ids. With more than two runs the
     p-values are Holm-corrected over the comparisons of each metric. A p-value below --alpha is marked *.
     """
-    from ..experiments.compare import DEFAULT_COMPARE_METRICS, compare_runs, describe_test, display_rows
+    from ..experiments.compare import (DEFAULT_COMPARE_METRICS, compare_runs, coverage_rows, describe_test,
+                                       display_rows)
     from ..experiments.selection import resolve_runs
 
     lab = lab_for(ctx)
@@ -61,7 +68,8 @@ def compare(ctx: click.Context, runs: tuple[str, ...], metrics: tuple[str, ...],
     for metric in chosen:
         check_metric(metric)
     stored = resolve_runs(lab.workspace, lab.dataset, list(runs), split)
-    comparison = compare_runs(stored, chosen, test=test, alpha=alpha, permutations=permutations, seed=seed)
+    comparison = compare_runs(stored, chosen, test=test, alpha=alpha, permutations=permutations, seed=seed,
+                              judged_margin=judged_margin)
     header, rows = display_rows(comparison)
     note = describe_test(comparison)
     if fmt == "table":
@@ -78,12 +86,38 @@ def compare(ctx: click.Context, runs: tuple[str, ...], metrics: tuple[str, ...],
         click.echo(csv_text(comparison.table), nl=False)
     else:
         click.echo(json_text(comparison.to_dict()), nl=False)
+    if coverage:
+        _print_coverage(coverage_rows(stored, lab.dataset.qrels_dict(comparison.split), chosen), fmt)
+    for a, b, gap in comparison.judged_gaps:
+        err_console.print(f"[yellow]judged@10 of {a} and {b} differ by {gap:+.3f}[/] (margin {judged_margin:g}): their "
+                          "metrics rest on different shares of judged hits; see --coverage, `lab judge pool`",
+                          highlight=False, soft_wrap=True)
     if gate:
         worse = comparison.worse(gate)
         if worse:
             err_console.print(f"[bold red]regression:[/] {', '.join(worse)} significantly worse than "
                               f"{comparison.baseline} on {gate} (α = {alpha:g})", highlight=False, soft_wrap=True)
             sys.exit(REGRESSION_EXIT_CODE)
+
+
+def _print_coverage(frame, fmt: str) -> None:
+    """The coverage rows of `lab compare --coverage` in ``fmt``."""
+    if fmt == "csv":
+        click.echo(csv_text(frame), nl=False)
+    elif fmt == "json":
+        click.echo(json_text(frame.to_dict(orient="records")), nl=False)
+    else:
+        header = [str(c) for c in frame.columns]
+        rows = [[f"{v:.4f}" if isinstance(v, float) else str(v) for v in row] for row in frame.itertuples(index=False)]
+        if fmt == "table":
+            table = Table(*header, title="coverage")
+            for row in rows:
+                table.add_row(*(escape(c) for c in row))
+            console.print(table)
+        elif fmt == "markdown":
+            click.echo(markdown_table(header, rows))
+        else:
+            click.echo(latex_table(header, rows, caption="coverage"), nl=False)
 
 
 # --- queries ----------------------------------------------------------------------------------
@@ -261,16 +295,22 @@ manifest.json). On the embedded backend trials share clause scores, so only what
 @click.option("--metric", default=PRIMARY_METRIC, show_default=True, help="Metric to maximise.")
 @click.option("--tune-split", default="tune", show_default=True, help="Split the trials are scored on.")
 @click.option("--show", type=int, default=10, show_default=True, help="Top trials printed.")
+@click.option("--save", "save_as", metavar="NAME",
+              help="Also write the winner as a new strategy, <workspace>/queries/NAME.json (its params as defaults).")
+@format_option("The top trials: a table, or Markdown, CSV or JSON.")
 @click.pass_context
 def tune(ctx: click.Context, strategy: str, specs: tuple[str, ...], fixed: tuple[str, ...], method: str,
-         trials: int | None, seed: int, metric: str, tune_split: str, show: int) -> None:
+         trials: int | None, seed: int, metric: str, tune_split: str, show: int, save_as: str | None, fmt: str) -> None:
     from ..experiments.search_space import parse_dimension
-    from ..experiments.tuning import tune_strategy
-    from ..templates import parse_param_overrides, template_named
+    from ..experiments.tuning import tune_strategy, tuned_strategy
+    from ..templates import param_arguments, parse_param_overrides, template_named, write_template
 
     lab = lab_for(ctx)
     check_metric(metric)
     template = template_named(lab.templates(), strategy)
+    target = lab.workspace_queries_dir / f"{save_as}.json" if save_as else None
+    if save_as and (save_as in lab.templates() or target.exists()):
+        raise LabError(f"--save {save_as}: a strategy of that name exists already")
     dimensions = [parse_dimension(spec, template) for spec in specs]
     result = tune_strategy(lab, template, dimensions, method=method, trials=trials, seed=seed, metric=metric,
                            fixed=parse_param_overrides(list(fixed)), tune_split=tune_split, progress=progress_bars())
@@ -278,21 +318,28 @@ def tune(ctx: click.Context, strategy: str, specs: tuple[str, ...], fixed: tuple
     names = [d.name for d in dimensions]
     top = result.trials.sort_values([metric, "trial"], ascending=[False, True]).head(show)
     shown_metrics = list(dict.fromkeys([metric, "ndcg@10", "mrr@10", "recall@100"]))
-    table = Table("trial", *names, *shown_metrics, title=f"top trials · {strategy} · {m['n_trials']} trials on "
-                  f"{tune_split} ({m['n_queries']:,} queries) · {m['trials_per_minute']:,} trials/min")
-    for values in top.to_dict(orient="records"):
-        table.add_row(str(values["trial"]), *(escape(str(values[f"param.{n}"])) for n in names),
-                      *(f"{values[k]:.4f}" for k in shown_metrics))
-    console.print(table)
+    header = ["trial", *names, *shown_metrics]
+    records = [{"trial": int(v["trial"]), **{n: v[f"param.{n}"] for n in names}, **{k: v[k] for k in shown_metrics}}
+               for v in top.to_dict(orient="records")]
+    rows = [[str(r["trial"]), *(str(r[n]) for n in names), *(f"{r[k]:.4f}" for k in shown_metrics)] for r in records]
+    emit(fmt, header, rows, records, title=f"top trials · {strategy} · {m['n_trials']} trials on {tune_split} "
+         f"({m['n_queries']:,} queries) · {m['trials_per_minute']:,} trials/min")
     best = m["best"]
     tuned = {k: v for k, v in best["params"].items() if k in names}
-    console.print(f"best (trial {best['trial']}): {tuned} · {metric} {best['tune_metrics'][metric]:.4f} on "
-                  f"{tune_split} → {best['test_metrics'][metric]:.4f} on test (run {best['test_run_id']})",
-                  highlight=False, soft_wrap=True)
+    say = err_console if fmt != "table" else console
+    say.print(f"best (trial {best['trial']}): {tuned} · {metric} {best['tune_metrics'][metric]:.4f} on "
+              f"{tune_split} → {best['test_metrics'][metric]:.4f} on test, stored as strategy "
+              f"{tuned_strategy(strategy)} (run {best['test_run_id']})", highlight=False, soft_wrap=True)
+    say.print(f"run it again: lab run --strategy {strategy} {param_arguments(best['params'])}", highlight=False,
+              soft_wrap=True)
     if result.trials[metric].nunique() == 1:
-        console.print(f"note: every trial scored the same {metric} on {tune_split}: these params do not change "
-                      "the ranking of its queries", highlight=False, soft_wrap=True)
-    console.print(f"trials stored in {result.path}", highlight=False, soft_wrap=True)
+        say.print(f"note: every trial scored the same {metric} on {tune_split}: these params do not change "
+                  "the ranking of its queries", highlight=False, soft_wrap=True)
+    if target is not None:
+        write_template(template, target, best["params"], f"{template.description} — tuned on {tune_split} "
+                       f"({metric} {best['tune_metrics'][metric]:.4f}): {param_arguments(tuned)}")
+        say.print(f"saved as strategy {save_as}: {target}", highlight=False, soft_wrap=True)
+    say.print(f"trials stored in {result.path}", highlight=False, soft_wrap=True)
 
 
 # --- report -----------------------------------------------------------------------------------

@@ -30,6 +30,8 @@ from .search_space import Dimension, grid, grid_size, random_points
 from .trial_search import TrialSearch
 
 METHODS = ("grid", "random")
+TUNED_SUFFIX = ".tuned"
+"""A tuning's best run is stored as strategy ``<template>.tuned`` ('.' is never in a template's name)."""
 DEFAULT_RANDOM_TRIALS = 20
 MAX_GRID_TRIALS = 10_000
 VERIFY_TOLERANCE = 1e-9
@@ -131,6 +133,9 @@ def tune_strategy(lab: Lab, template: Template, dimensions: list[Dimension], *, 
                        f"{float(best_row[metric]):.6f} on {tune_split} but a normal run of the same params scores "
                        f"{engine_value:.6f}; please report this (search: {searcher.description})")
     final = execute_strategy(lab, template, final_split, best_params, size, progress)
+    tuned_name = tuned_strategy(template.name)  # its own leaderboard row: the template's row keeps its params
+    final.manifest["run_id"] = tuned_name + final.manifest["run_id"][len(template.name):]
+    final.manifest["strategy"] = tuned_name
 
     created = datetime.now(timezone.utc)
     directory = tuning_dir(lab.workspace, dataset.name) / f"{template.name}-{created:%Y%m%dT%H%M%S%f}"
@@ -165,6 +170,11 @@ def tune_strategy(lab: Lab, template: Template, dimensions: list[Dimension], *, 
         write_json(tmp / "manifest.json", manifest)
     run = save_run(lab.workspace, dataset.name, final.manifest, final.ranking, final.per_query)
     return TuningResult(directory, manifest, table, run)
+
+
+def tuned_strategy(name: str) -> str:
+    """The strategy name a tuning of template ``name`` stores its best run under."""
+    return f"{name}{TUNED_SUFFIX}"
 
 
 def list_tunings(workspace: Path, dataset: str) -> list[tuple[Path, dict[str, Any]]]:
