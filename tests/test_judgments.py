@@ -263,3 +263,26 @@ def test_leaderboard_coverage_columns_by_hand(lab):
     assert shown[shown.index("judged@10") + 1:][:3] == ["ndcg@10 condensed", "ndcg@10 unjudged=top", "bpref"]
     with pytest.raises(LabError, match="'bpref' needs --coverage"):
         choose_columns("strategy,bpref", False, leaderboard_table(runs))
+
+
+def test_compare_coverage_and_the_judged_gap_warning(lab):
+    import math
+
+    from lab.experiments.compare import compare_runs, coverage_rows
+
+    store_run(lab, "gamma", {"q1": ["p1", "p2"], "q2": ["p3"]}, "05")
+    runs = latest_runs(lab.workspace, "tiny", "test", lab.dataset.qrels_fingerprint())
+    runs = sorted(runs, key=lambda r: r.strategy)  # alpha, beta, gamma
+    comparison = compare_runs(runs, ["ndcg@10"], judged_margin=0.01)
+    # judged@10: alpha (1 + 1) / 20 = 0.10, beta 0.10, gamma (2 + 1) / 20 = 0.15
+    assert comparison.judged_gaps == [("alpha", "gamma", pytest.approx(0.05)), ("beta", "gamma", pytest.approx(0.05))]
+    assert compare_runs(runs, ["ndcg@10"], judged_margin=0.1).judged_gaps == []
+    rows = coverage_rows(runs[:1], lab.dataset.qrels_dict("test"), ["ndcg@10"]).iloc[0]
+    assert (rows["k"], rows["judged@k"]) == (10, pytest.approx(0.1))
+    assert rows["value"] == pytest.approx((1 / math.log2(3) + 1) / 2)  # q1: p1 (2) at rank 2; q2: p3 at rank 1
+    assert (rows["condensed"], rows["bpref"]) == (pytest.approx(1.0), pytest.approx(1.0))
+    out = CliRunner().invoke(cli, ["--workspace", str(lab.workspace), "compare", "alpha", "gamma", "--metric",
+                                   "ndcg@10", "--coverage", "--judged-margin", "0.01", "--format", "markdown"])
+    assert out.exit_code == 0, out.output
+    assert "judged@10 of alpha and gamma differ by +0.050" in out.output
+    assert "| metric | strategy | k | judged@k | value | condensed | unjudged=top | bpref |" in out.output

@@ -88,7 +88,7 @@ def compare(ctx: click.Context, runs: tuple[str, ...], metrics: tuple[str, ...],
         click.echo(json_text(comparison.to_dict()), nl=False)
     if coverage:
         _print_coverage(coverage_rows(stored, lab.dataset.qrels_dict(comparison.split), chosen), fmt)
-    for a, b, gap in comparison.judged_gaps:
+    for a, b, gap in comparison.judged_gaps if fmt not in ("csv", "json") else ():  # json has them as judged_gaps
         err_console.print(f"[yellow]judged@10 of {a} and {b} differ by {gap:+.3f}[/] (margin {judged_margin:g}): their "
                           "metrics rest on different shares of judged hits; see --coverage, `lab judge pool`",
                           highlight=False, soft_wrap=True)

@@ -3,13 +3,16 @@ comparison), wins/ties/losses per query, for each metric."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from ..errors import LabError
+from ..evaluation.coverage import BPREF, CONDENSED, DEFAULT_JUDGED_MARGIN, TOP_GRADE, cutoff, judged_gaps
+from ..evaluation.metrics import Qrels
+from ..leaderboard import run_coverage
 from ..results import StoredRun
 from .selection import check_comparable
 from ..evaluation.stats import TESTS, format_p_value, holm, paired_p_value
@@ -32,6 +35,8 @@ class Comparison:
     n_queries: int
     split: str
     table: pd.DataFrame
+    judged_gaps: list[tuple[str, str, float]] = field(default_factory=list)
+    """Pairs of runs whose judged@10 differ by more than the margin: (run, other run, other − run)."""
 
     def worse(self, metric: str) -> list[str]:
         """Strategies significantly worse than the baseline on ``metric``."""
@@ -43,7 +48,8 @@ class Comparison:
         return {"baseline": self.baseline, "test": self.test, "alpha": self.alpha,
                 "correction": "holm" if self.corrected else None,
                 "permutations": self.permutations if self.test == "fisher" else None,
-                "split": self.split, "n_queries": self.n_queries, "rows": rows}
+                "split": self.split, "n_queries": self.n_queries, "rows": rows,
+                "judged_gaps": [{"run": a, "other": b, "difference": d} for a, b, d in self.judged_gaps]}
 
 
 def run_labels(runs: list[StoredRun]) -> list[str]:
@@ -54,8 +60,9 @@ def run_labels(runs: list[StoredRun]) -> list[str]:
 
 def compare_runs(runs: list[StoredRun], metrics: tuple[str, ...] | list[str] = DEFAULT_COMPARE_METRICS,
                  test: str = "t-test", alpha: float = 0.05, permutations: int = 10_000,
-                 seed: int = 42) -> Comparison:
-    """Compare ``runs[1:]`` with the baseline ``runs[0]`` on each metric."""
+                 seed: int = 42, judged_margin: float = DEFAULT_JUDGED_MARGIN) -> Comparison:
+    """Compare ``runs[1:]`` with the baseline ``runs[0]`` on each metric; runs whose judged@10 differ by more than
+    ``judged_margin`` are listed in ``judged_gaps`` (their metrics rest on different shares of judged hits)."""
     if len(runs) < 2:
         raise LabError("compare needs at least two runs: a baseline and a candidate")
     if test not in TESTS:
@@ -93,7 +100,24 @@ def compare_runs(runs: list[StoredRun], metrics: tuple[str, ...] | list[str] = D
         rows.extend(raw)
     table = pd.DataFrame(rows, columns=COLUMNS).astype({"significant": "boolean", "wins": "Int64", "ties": "Int64",
                                                         "losses": "Int64"})
-    return Comparison(labels[0], test, alpha, corrected, permutations, len(order), runs[0].manifest["split"], table)
+    judged = {label: float(frame["judged@10"].mean()) for label, frame in zip(labels, frames)
+              if "judged@10" in frame.columns}
+    return Comparison(labels[0], test, alpha, corrected, permutations, len(order), runs[0].manifest["split"], table,
+                      judged_gaps(judged, judged_margin) if len(judged) == len(runs) else [])
+
+
+def coverage_rows(runs: list[StoredRun], qrels: Qrels, metrics: tuple[str, ...] | list[str]) -> pd.DataFrame:
+    """One row per (metric, run): judged@k, the metric as scored, on condensed lists, with unjudged hits at the top
+    grade, and bpref (see lab.evaluation.coverage)."""
+    rows = []
+    for metric in metrics:
+        for label, run in zip(run_labels(runs), runs):
+            values = run_coverage(run, qrels, metric)
+            k = cutoff(metric)
+            rows.append({"metric": metric, "strategy": label, "k": k, "judged@k": values[f"judged@{k}"],
+                         "value": values[metric], CONDENSED: values[f"{metric} {CONDENSED}"],
+                         TOP_GRADE: values[f"{metric} {TOP_GRADE}"], BPREF: values[BPREF]})
+    return pd.DataFrame(rows)
 
 
 def _row(metric: str, label: str, run: StoredRun, mean: float, base_mean: float) -> dict[str, Any]:
