@@ -189,3 +189,13 @@ def test_tune_stores_its_winner_under_its_own_name_and_saves_a_strategy(fresh):
     taken = invoke(fresh, "tune", "--strategy", "textsearch_boosted", "--param", "title_boost=1,4",
                    "--save", "boosted_tuned")
     assert taken.exit_code == 1 and "--save boosted_tuned: a strategy of that name exists already" in taken.output
+
+
+def test_data_info_in_every_format(lab):
+    info = json.loads(invoke(lab, "data", "info", "--format", "json").stdout)
+    dataset = lab.dataset
+    assert info["products"] == len(dataset.products) == 160 and info["judgments"] == len(dataset.qrels)
+    assert sum(s["queries"] for s in info["splits"].values()) + info["unlabeled"] == len(dataset.queries)
+    assert info["fingerprint"] == dataset.fingerprint()
+    rows = list(csv.DictReader(io.StringIO(invoke(lab, "data", "info", "--format", "csv").stdout)))
+    assert rows[0] == {"item": "products", "value": "160"}

@@ -94,7 +94,8 @@ def test_cli_table_shows_both_sides_with_labels(lab):
 def test_cli_csv_and_json(lab):
     csv = invoke(lab, "queries", "textsearch", "textsearch_boosted", "--format", "csv").output
     frame = pd.read_csv(io.StringIO(csv))
-    assert list(frame.columns) == ["query_id", "query", "a", "b", "delta", "jaccard@10", "rbo"]
+    assert list(frame.columns) == ["query_id", "query", "ndcg@10 textsearch", "ndcg@10 textsearch_boosted", "delta",
+                                    "jaccard@10", "rbo"]
     data = json.loads(invoke(lab, "queries", "textsearch", "textsearch_boosted", "--format", "json", "--top", "1").output)
     assert data["summary"]["queries"] == len(frame)
     for hits in data["top_hits"].values():

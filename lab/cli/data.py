@@ -4,9 +4,9 @@ from __future__ import annotations
 
 
 import click
-from rich.table import Table
 
 from ..errors import LabError
+from .render import emit, format_option
 from .support import console, lab_for, progress_bars
 
 
@@ -80,37 +80,31 @@ def data_import(ctx: click.Context, kind: str, file: str | None, source: str | N
 
 
 @data.command("info")
+@format_option()
 @click.pass_context
-def data_info(ctx: click.Context) -> None:
+def data_info(ctx: click.Context, fmt: str) -> None:
     """Show the current dataset: products, queries per split, labels."""
-    _print_dataset(lab_for(ctx).dataset)
+    _print_dataset(lab_for(ctx).dataset, fmt)
 
 
-def _print_dataset(dataset) -> None:
-    from ..data import SPLITS, UNLABELED
+def _print_dataset(dataset, fmt: str = "table") -> None:
+    from ..data import UNLABELED
 
-    table = Table(title=f"dataset {dataset.name}", show_header=False)
-    table.add_row("products", f"{len(dataset.products):,}")
-    table.add_row("queries", f"{len(dataset.queries):,}")
-    judged = set(dataset.qrels["query_id"])
-    for split in SPLITS:
-        ids = dataset.queries_for(split)["query_id"]
-        table.add_row(f"  {split}", f"{len(ids):,} ({int(ids.isin(judged).sum()):,} judged)")
-    unlabeled = int((dataset.queries["split"] == UNLABELED).sum())
-    if unlabeled:
-        table.add_row(f"  {UNLABELED}", f"{unlabeled:,} (no judgments; never used for training)")
-    table.add_row("judgments", f"{len(dataset.qrels):,}")
-    labels = dataset.qrels["relevance"].value_counts().sort_index()
-    if len(labels):
-        table.add_row("labels", ", ".join(f"{k}: {v:,}" for k, v in labels.items()))
-    for extra, frame in sorted(dataset.extras.items()):
-        table.add_row(extra, f"{len(frame):,}")
-    column = dataset.meta.get("label_column")
-    if column in dataset.products.columns:
-        values = dataset.products[column].dropna()
-        table.add_row(f"classes ({column})", f"{values.nunique():,} over {len(values):,} labelled products")
-    table.add_row("fingerprint", dataset.fingerprint())
-    console.print(table)
+    info = dataset.summary()
+    rows = [["products", f"{info['products']:,}"], ["queries", f"{info['queries']:,}"]]
+    rows += [[f"  {split}", f"{n['queries']:,} ({n['judged']:,} judged)"] for split, n in info["splits"].items()]
+    if info["unlabeled"]:
+        rows.append([f"  {UNLABELED}", f"{info['unlabeled']:,} (no judgments; never used for training)"])
+    rows.append(["judgments", f"{info['judgments']:,}"])
+    if info["labels"]:
+        rows.append(["labels", ", ".join(f"{k}: {v:,}" for k, v in info["labels"].items())])
+    rows += [[name, f"{count:,}"] for name, count in info["extras"].items()]
+    if "classes" in info:
+        c = info["classes"]
+        rows.append([f"classes ({c['column']})", f"{c['classes']:,} over {c['labelled']:,} labelled products"])
+    rows.append(["fingerprint", info["fingerprint"]])
+    emit(fmt, ["item", "value"], rows, info if fmt == "json" else [dict(item=r[0].strip(), value=r[1]) for r in rows],
+         title=f"dataset {dataset.name}", keep=("item",))
 
 
 COMMANDS = (data,)

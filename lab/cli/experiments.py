@@ -148,7 +148,9 @@ def queries(ctx: click.Context, a: str, b: str, metric: str, n: int, depth: int,
     diff = query_differences(run_a, run_b, lab.dataset, metric, depth, rbo_p)
     summary = diff.summary()
     if fmt == "csv":
-        click.echo(csv_text(diff.table), nl=False)
+        same = run_a.strategy == run_b.strategy
+        names = {"a": run_a.run_id if same else run_a.strategy, "b": run_b.run_id if same else run_b.strategy}
+        click.echo(csv_text(diff.table.rename(columns={k: f"{metric} {v}" for k, v in names.items()})), nl=False)
         return
     if fmt == "json":
         chosen = [*diff.helped(n)["query_id"], *diff.hurt(n)["query_id"]]

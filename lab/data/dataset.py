@@ -203,6 +203,29 @@ class Dataset:
                       ["query_id", "product_id"])
         return hasher.hexdigest()[:16]
 
+    def summary(self) -> dict[str, Any]:
+        """What `lab data info` shows: products, queries per split (judged), judgments per label, extra tables,
+        classes of the label column, fingerprint."""
+        from .splits import SPLITS, UNLABELED
+
+        judged = set(self.qrels["query_id"])
+        splits = {}
+        for split in SPLITS:
+            ids = self.queries_for(split)["query_id"]
+            splits[split] = {"queries": len(ids), "judged": int(ids.isin(judged).sum())}
+        out: dict[str, Any] = {"name": self.name, "products": len(self.products), "queries": len(self.queries),
+                               "splits": splits, "unlabeled": int((self.queries["split"] == UNLABELED).sum()),
+                               "judgments": len(self.qrels),
+                               "labels": {int(k): int(v) for k, v in
+                                          self.qrels["relevance"].value_counts().sort_index().items()},
+                               "extras": {name: len(frame) for name, frame in sorted(self.extras.items())}}
+        column = self.meta.get("label_column")
+        if column in self.products.columns:
+            values = self.products[column].dropna()
+            out["classes"] = {"column": column, "classes": int(values.nunique()), "labelled": len(values)}
+        out["fingerprint"] = self.fingerprint()
+        return out
+
     def run_record(self, judgments: bool = False) -> dict[str, str]:
         """What a run, model card or tuning manifest records of the dataset it used: name and fingerprint, and
         with ``judgments`` the fingerprint of the qrels it was scored against."""
