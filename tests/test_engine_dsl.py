@@ -116,6 +116,18 @@ def test_multi_match_best_fields_takes_the_best_field_with_its_boost(index):
     assert got["p3"] == double_sum(body(1, 3, 3), body(1, 3, 3))
 
 
+def test_multi_match_best_fields_adds_tie_breaker_times_the_other_fields(index):
+    got = search(index, {"multi_match": {"query": "red shoe", "fields": ["title^2", "body"], "tie_breaker": 0.3}})
+    title_p0 = double_sum(title(1, 2, boost=2), title(1, 2, boost=2))  # 2 × (red + shoe) on a 2-token title
+    body_p0 = double_sum(body(2, 6, 3), body(1, 6, 3))                  # red twice, shoe once in 6 tokens
+    best, other = max(title_p0, body_p0), min(title_p0, body_p0)
+    assert got["p0"] == F(float(best) + float(other) * float(F(0.3)))
+    assert got["p0"] != max(title_p0, body_p0) and got["p0"] != double_sum(title_p0, body_p0)
+    assert got["p3"] == double_sum(body(1, 3, 3), body(1, 3, 3))      # one field matches: no tie-breaker share
+    title_p2 = title(1, 2, boost=2)
+    assert got["p2"] == F(float(max(title_p2, body(1, 3, 3))) + float(min(title_p2, body(1, 3, 3))) * float(F(0.3)))
+
+
 def test_multi_match_most_fields_sums_fields(index):
     got = search(index, {"multi_match": {"query": "red shoe", "fields": ["title^2", "body"], "type": "most_fields"}})
     # dis_max(tie 1) is rewritten to a disjunction; the unboosted body disjunction flattens into it
