@@ -39,6 +39,16 @@ def test_randomization_test_is_reproducible_and_agrees_with_the_t_test():
     assert randomization_test(a, a + 1.0, permutations=999) == pytest.approx(1 / 1000)
 
 
+def test_randomization_test_is_two_sided_as_the_exact_test_over_all_sign_patterns():
+    # differences 0.3 0.1 0.2 -0.1 0.5 0.4: magnitudes sum to 1.6, observed |sum| 1.4. A sign pattern reaches
+    # |1.6 - 2F| >= 1.4 when the magnitudes it makes negative sum to F <= 0.1 (none, or either 0.1: 3 patterns) or,
+    # mirrored, F >= 1.5 (3 patterns): 6 of 2^6 = 64, so the exact two-sided p is 3/32 (one-sided: 3/64).
+    treatment = np.array([0.3, 0.1, 0.2, -0.1, 0.5, 0.4])
+    for seed in (1, 2, 3):
+        assert randomization_test(np.zeros(6), treatment, permutations=20_000, seed=seed) == \
+            pytest.approx(3 / 32, abs=0.01)
+
+
 def test_holm_adjusts_step_down_and_keeps_order():
     assert holm([0.01, 0.04, 0.03]) == pytest.approx([0.03, 0.06, 0.06])
     assert holm([0.5]) == [0.5]
