@@ -27,6 +27,10 @@ class LabGroup(click.Group):
             _exit_with_error(str(exc))
         except ENVIRONMENT_ERRORS as exc:
             _exit_with_error(environment_error_line(exc))
+        except KeyboardInterrupt as exc:  # Ctrl-C: what was kept, in one line, and the shell's exit status
+            err_console.print(f"[bold yellow]interrupted:[/] {escape('; '.join(getattr(exc, '__notes__', [])) or 'stopped')}",
+                              highlight=False, soft_wrap=True)
+            sys.exit(130)
 
 
 def _exit_with_error(message: str) -> None:

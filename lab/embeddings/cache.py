@@ -22,6 +22,8 @@ from ..workspace import atomic_path
 from .encoder import DEFAULT_BATCH_SIZE, Encoder
 
 SHARD_SIZE = 4096
+ENCODE_CHUNK = 256
+"""Texts encoded per call: an interrupt loses none of the chunks already encoded (they are stored then)."""
 COMPACT_ABOVE = 64
 KEY_DTYPE = "S40"
 
@@ -145,11 +147,28 @@ def encode_cached(encoder: Encoder, texts: Sequence[str], cache: EmbeddingCache,
     is_cached = np.zeros(len(unique), dtype=bool)
     is_cached[positions] = True
     missing = sorted(np.flatnonzero(~is_cached).tolist(), key=lambda i: len(unique[i]))
-    for start in range(0, len(missing), shard_size):
-        chunk = missing[start:start + shard_size]
-        encoded = encoder.encode([unique[i] for i in chunk], batch_size=batch_size, progress=progress)
-        cache.store(namespace, [keys[i] for i in chunk], encoded)
-        vectors[chunk] = encoded
+    pending: list[int] = []  # encoded, not stored yet
+
+    def flush() -> None:
+        if pending:
+            cache.store(namespace, [keys[i] for i in pending], vectors[pending])
+            pending.clear()
+
+    step, done = min(shard_size, ENCODE_CHUNK), len(positions)
+    try:
+        for start in range(0, len(missing), step):
+            chunk = missing[start:start + step]
+            vectors[chunk] = encoder.encode([unique[i] for i in chunk], batch_size=batch_size, progress=progress)
+            pending.extend(chunk)
+            done += len(chunk)
+            if len(pending) >= shard_size:
+                flush()
+    except KeyboardInterrupt as exc:
+        flush()  # nothing encoded is lost: the next run reads these from the cache
+        exc.add_note(f"the {done:,} of {len(unique):,} {encoder.key} vectors done so far are cached; run the command "
+                     "again to resume")
+        raise
+    flush()
     if len(unique) == len(texts):
         return vectors
     row = {text: i for i, text in enumerate(unique)}
