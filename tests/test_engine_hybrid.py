@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 
 from lab.engine import Documents, EmbeddedIndex
-from lab.engine.pipelines import parse_pipeline
 from lab.errors import QueryError
 
 F = np.float32
@@ -42,12 +41,13 @@ def hybrid(queries: list[dict], **options: object) -> dict:
 
 def test_each_sub_query_contributes_its_top_size_hits(index):
     result = index.search({"query": hybrid([TEXT, VECTOR]), "size": 2}, pipeline=MIN_MAX)["hits"]
-    lists = [sub_hits(index, TEXT, 2), sub_hits(index, VECTOR, 2)]
-    docs, scores = parse_pipeline(MIN_MAX).fuse(lists)
-    assert [(h["_id"], F(h["_score"])) for h in result["hits"]] == [(f"d{d}", s) for d, s in zip(docs[:2], scores[:2])]
+    # size 2 per sub-query. text: d0 > d1 → min_max 1.0 and 0.001 (the minimum); knn (inner product + 1 on [1, 1]):
+    # d2 = d4 = 4.0 → max = min, both 1.0. Arithmetic mean, a missing score as 0: d0 = d2 = d4 = 0.5, d1 = 0.0005;
+    # equal scores keep document order.
+    assert [(h["_id"], F(h["_score"])) for h in result["hits"]] == [("d0", F(0.5)), ("d2", F(0.5))]
     # total: every document any sub-query matched (text: d0-d3, d5; knn: its 4)
     assert result["total"] == {"value": 6, "relation": "eq"}
-    assert result["max_score"] == float(scores[0])
+    assert result["max_score"] == 0.5
 
 
 def test_min_max_arithmetic_mean_by_hand(index):
@@ -61,19 +61,29 @@ def test_min_max_arithmetic_mean_by_hand(index):
 def test_pagination_depth_sets_the_window_and_from_pages_the_fused_list(index):
     body = {"query": hybrid([TEXT, VECTOR], pagination_depth=5), "size": 2, "from": 1}
     result = index.search(body, pipeline=RRF)["hits"]["hits"]
-    docs, scores = parse_pipeline(RRF).fuse([sub_hits(index, TEXT, 5), sub_hits(index, VECTOR, 5)])
-    assert [(h["_id"], F(h["_score"])) for h in result] == [(f"d{d}", s) for d, s in zip(docs[1:3], scores[1:3])]
+    # RRF, rank constant 60, over 5 hits per sub-query. text ranks: d0 d1 d2 d3 d5; knn (k 4): d2 d4 d5 d3.
+    # d2 = 1/63 + 1/61, d5 = 1/65 + 1/63, d3 = 1/64 + 1/64, d0 = 1/61, d1 = d4 = 1/62; from 1, size 2: d5, d3.
+    assert [h["_id"] for h in result] == ["d5", "d3"]
+    assert [h["_score"] for h in result] == pytest.approx([1 / 65 + 1 / 63, 2 / 64], rel=1e-6)
+    everything = index.search({**body, "from": 0, "size": 6}, pipeline=RRF)["hits"]["hits"]
+    assert [h["_id"] for h in everything] == ["d2", "d5", "d3", "d0", "d1", "d4"]
+    assert [h["_score"] for h in everything] == pytest.approx(
+        [1 / 63 + 1 / 61, 1 / 65 + 1 / 63, 2 / 64, 1 / 61, 1 / 62, 1 / 62], rel=1e-6)
 
 
 def test_hybrid_filter_applies_to_every_sub_query(index):
     flt = {"match": {"text": "red"}}
     result = index.search({"query": hybrid([TEXT, VECTOR], filter=flt), "size": 10}, pipeline=MIN_MAX)["hits"]
-    assert {h["_id"] for h in result["hits"]} <= {"d0", "d1", "d3", "d5"}
-    filtered_text = {"bool": {"must": [TEXT], "filter": [flt]}}
-    filtered_vector = {"bool": {"must": [VECTOR], "filter": [flt]}}
-    docs, scores = parse_pipeline(MIN_MAX).fuse([sub_hits(index, filtered_text, 10),
-                                                 sub_hits(index, filtered_vector, 10)])
-    assert [(h["_id"], F(h["_score"])) for h in result["hits"]] == [(f"d{d}", s) for d, s in zip(docs, scores)]
+    # the filtered text sub-query: d0 > d1 > d3 > d5 (its BM25 scores, from a plain search); filtered knn: d5 4.0,
+    # d3 3.0. min_max: text (s - min) / (max - min), the minimum 0.001; knn d5 1.0, d3 0.001. Mean of the two.
+    text = {h["_id"]: float(h["_score"]) for h in index.search(
+        {"query": {"bool": {"must": [TEXT], "filter": [flt]}}, "size": 10})["hits"]["hits"]}
+    assert list(text) == ["d0", "d1", "d3", "d5"]
+    low, span = text["d5"], text["d0"] - text["d5"]
+    expected = {"d5": (0.001 + 1.0) / 2, "d0": (1.0 + 0.0) / 2, "d1": ((text["d1"] - low) / span + 0.0) / 2,
+                "d3": ((text["d3"] - low) / span + 0.001) / 2}
+    assert [h["_id"] for h in result["hits"]] == ["d5", "d0", "d1", "d3"]
+    assert {h["_id"]: h["_score"] for h in result["hits"]} == pytest.approx(expected, rel=1e-5)
 
 
 def test_explain_gives_the_fused_score_with_each_sub_query_explanation(index):
