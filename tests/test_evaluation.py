@@ -12,12 +12,15 @@ QRELS = {"q1": {"a": 2, "b": 0, "c": 1}, "q2": {"x": 1}, "q3": {"z": 2}}
 
 
 def test_metrics_are_hand_computed_values():
-    ranking = {"q1": ["b", "a", "d", "c"], "q2": ["y", "x"], "q3": []}
+    ranking = {"q1": ["b", "a", "c", "d"], "q2": ["y", "x"], "q3": []}
     per_query = evaluate_ranking(QRELS, ranking)
     q1 = per_query.loc["q1"]
+    # relevant a at rank 2 and c at rank 3: MRR sees only the first, AP both (they differ, so a swap shows)
     assert q1["mrr@10"] == pytest.approx(0.5)
-    assert q1["map@10"] == pytest.approx((1 / 2 + 2 / 4) / 2)
-    dcg = 2 / math.log2(3) + 1 / math.log2(5)
+    assert q1["map@10"] == pytest.approx((1 / 2 + 2 / 3) / 2)
+    assert mean_metrics(per_query)["map@10"] == pytest.approx(((1 / 2 + 2 / 3) / 2 + 1 / 2) / 3)
+    assert mean_metrics(per_query)["mrr@10"] == pytest.approx((1 / 2 + 1 / 2) / 3)
+    dcg = 2 / math.log2(3) + 1 / math.log2(4)
     idcg = 2 / math.log2(2) + 1 / math.log2(3)
     assert q1["ndcg@10"] == pytest.approx(dcg / idcg)
     assert q1["precision@10"] == pytest.approx(0.2)
