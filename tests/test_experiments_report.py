@@ -24,6 +24,7 @@ from lab.experiments.tuning import tune_strategy
 from lab.runner import run_strategy
 from lab.templates import load_templates
 
+from ci_support import missing
 from demo_support import demo_lab
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -143,8 +144,8 @@ def test_symlinks_out_of_the_workspace_are_refused(lab, tmp_path, plant):
 def _chromium() -> str:
     found = shutil.which("chromium") or shutil.which("chromium-browser")
     if not found:
-        pytest.skip("chromium is not installed (Debian: apt-get install -y chromium); the report render check "
-                    "needs a headless browser")
+        missing("chromium is not installed (Debian: apt-get install -y chromium); the report render check "
+                "needs a headless browser")
     return found
 
 
