@@ -62,7 +62,7 @@ def test_text_builtins_by_hand(tmp_path):
         {"name": "len", "builtin": "field_length", "field": "product_title"}]}))
     q, cov, num, length = feature_set.features
     query, title = "3/4 in. Copper pipes 010", "Copper Pipe 3/4 in. x 10 ft."
-    assert words(query) == ["3/4", "in", "copper", "pipe", "010"]
+    assert words(query) == ("3/4", "in", "copper", "pipe", "010")
     assert numbers(title) == {"3/4", "10"}
     assert builtin_value(q, query, title) == 5.0
     assert builtin_value(cov, query, title) == pytest.approx(4 / 5)  # 3/4, in, copper, pipe of five

@@ -19,7 +19,8 @@ TRICKY_QUERY = 'drill "18v" \\ bit {{size}} }} {"a": 1}'
 VECTOR = [0.25, -0.5, 1.0]
 STRATEGIES = {"textsearch", "textsearch_boosted", "vectorsearch", "vectorsearch_multifield",
               "vectorsearch_multifield_boosted", "hybrid", "hybrid_boosted", "rrf", "rrf_multi",
-              "vectorsearch_finetune", "rrf_finetune", "hybrid_minmax", "vectorsearch_adapter", "rrf_adapter"}
+              "vectorsearch_finetune", "rrf_finetune", "hybrid_minmax", "vectorsearch_adapter", "rrf_adapter",
+              "ltr_textsearch_boosted"}
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +72,7 @@ def test_strategy_renders_a_tricky_query_verbatim_with_typed_values(templates, n
     assert body["size"] == 100
     texts = [value["query"] for _, key, value in walk(body) if key == "match"
              for value in value.values()]
-    if name.startswith(("text", "hybrid", "rrf")):
+    if name.startswith(("text", "hybrid", "rrf", "ltr")):
         assert texts and set(texts) == {TRICKY_QUERY}
     else:
         assert texts == []

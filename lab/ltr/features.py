@@ -23,6 +23,7 @@ import json
 import os
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -177,20 +178,21 @@ def _feature(item: Any, where: str, path: Path, sha256: str) -> Feature:
     return Feature(name, builtin=builtin, settings=settings)
 
 
-def words(text: str | None) -> list[str]:
+@lru_cache(maxsize=1 << 17)
+def words(text: str | None) -> tuple[str, ...]:
     """Lower-case words and numbers (``3/4``, ``2.5`` stay whole) of ``text``, a trailing plural ``s`` dropped
-    from words of more than three letters: how ``coverage`` and ``field_length`` count."""
+    from words of more than three letters: how ``coverage`` and ``field_length`` count (cached: a product's
+    title is read once per query it is a candidate of)."""
     if not text:
-        return []
-    out = []
-    for word in WORD.findall(text.lower()):
-        out.append(word[:-1] if len(word) > 3 and word.endswith("s") and not word[0].isdigit() else word)
-    return out
+        return ()
+    return tuple(word[:-1] if len(word) > 3 and word.endswith("s") and not word[0].isdigit() else word
+                 for word in WORD.findall(text.lower()))
 
 
-def numbers(text: str | None) -> set[str]:
+@lru_cache(maxsize=1 << 17)
+def numbers(text: str | None) -> frozenset[str]:
     """The numbers in ``text`` (``3/4``, ``2.5``, ``18`` of ``18v``), without leading zeros."""
-    return {n.lstrip("0") or "0" for n in NUMBER.findall(text or "")}
+    return frozenset(n.lstrip("0") or "0" for n in NUMBER.findall(text or ""))
 
 
 def builtin_value(feature: Feature, query: str, field_text: str | None) -> float:
