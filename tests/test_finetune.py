@@ -79,6 +79,15 @@ def test_interrupted_run_registers_nothing_and_resumes(trained):
     assert not staging_dir(lab.workspace, NAME).exists()
 
 
+def test_the_training_log_is_kept_with_the_model_across_the_resume(trained):
+    lab, result, _ = trained
+    lines = (result.path / "training.log").read_text(encoding="utf-8").splitlines()
+    starts = [line for line in lines if f"training {NAME}: 4 steps" in line]
+    assert len(starts) == 2 and "resuming at step 2" in starts[1]  # the interrupted run, then the resumed one
+    assert any("step 4/4" in line and "loss " in line for line in lines)
+    assert any("ndcg@10 " in line for line in lines)
+
+
 def test_model_loads_through_load_encoder_and_keeps_pooling(trained):
     lab, result, _ = trained
     tuned = load_encoder(NAME, lab.workspace)

@@ -7,7 +7,7 @@ from typing import Any
 import click
 from rich.table import Table
 
-from .support import console, lab_for, progress_bars
+from .support import console, lab_for, progress_bars, training_display
 from ..mapping import model_text_fields
 from ..finetune.config import (DEFAULT_LABEL_COLUMN, DEFAULT_NAME, LOSSES, MINING_SOURCES, NEGATIVE_MODES, OBJECTIVES,
                               FinetuneConfig)
@@ -108,9 +108,8 @@ def refuse_inapplicable_options(ctx: click.Context, objective: str) -> None:
 def _finetune_pairs(lab: Any, config: FinetuneConfig, overwrite: bool, restart: bool) -> None:
     """--objective pairs (judged query-product pairs): train, register, report."""
     from ..finetune import finetune as run_finetune
-    from ..finetune.monitor import RichTrainingBar
 
-    result = run_finetune(lab, config, display=RichTrainingBar(f"Fine-tuning {config.name}"), progress=progress_bars(),
+    result = run_finetune(lab, config, display=training_display(f"Fine-tuning {config.name}"), progress=progress_bars(),
                           overwrite=overwrite, restart=restart)
     training = result.card["training"]
     console.print(f"registered [bold]{result.name}[/] at {result.path} after {training['steps']} steps "

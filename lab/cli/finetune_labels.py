@@ -6,7 +6,7 @@ from typing import Any, Sequence
 
 from rich.table import Table
 
-from .support import console, progress_bars
+from .support import console, progress_bars, training_display
 
 from ..evaluation.neighbors import DEFAULT_KS
 from ..finetune.config import FinetuneConfig
@@ -19,16 +19,15 @@ def run_label_objective(lab: Any, config: FinetuneConfig, overwrite: bool, resta
     from .eval import print_neighbors
     from ..finetune.labels import finetune_labels
     from ..finetune.learning_curve import learning_curve as run_curve, parse_sizes
-    from ..finetune.monitor import RichTrainingBar
 
     metric_label = "val precision@k"
     if learning_curve is not None:
         curve = run_curve(lab, config, parse_sizes(learning_curve),
-                          display_for=lambda what: RichTrainingBar(f"{config.name} · {what}", metric_label),
+                          display_for=lambda what: training_display(f"{config.name} · {what}", metric_label),
                           overwrite=overwrite, restart=restart, ks=ks or DEFAULT_KS, pool=pool)
         print_curve(curve, lab.workspace / "reports")
         return
-    result = finetune_labels(lab, config, display=RichTrainingBar(f"Fine-tuning {config.name}", metric_label),
+    result = finetune_labels(lab, config, display=training_display(f"Fine-tuning {config.name}", metric_label),
                              progress=progress_bars(), overwrite=overwrite, restart=restart, ks=ks or DEFAULT_KS,
                              pool=pool)
     training, data = result.card["training"], result.card["data"]["train"]

@@ -3,6 +3,7 @@ backend from the global options) and rich progress bars."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -49,3 +50,12 @@ def progress_bars():
     from ..progress import rich_bars
 
     return rich_bars(err_console)
+
+
+def training_display(description: str, metric_label: str = "val nDCG@10"):
+    """A rich bar on a terminal; plain lines (step, loss, evaluations, time left) when standard error is not one."""
+    from ..finetune.monitor import LineLog, RichTrainingBar
+
+    if err_console.is_terminal:
+        return RichTrainingBar(description, metric_label, console=err_console)
+    return LineLog(sys.stderr, description, metric_label)

@@ -32,7 +32,7 @@ from .card import write_card
 from .config import FinetuneConfig
 from .examples import product_texts
 from .monitor import TrainingDisplay
-from .trainer import (BASELINE_FILE, CHECKPOINTS, SPACE_FACTOR, disk_errors, ensure_free_space, make_loss,
+from .trainer import (BASELINE_FILE, CHECKPOINTS, SPACE_FACTOR, TRAINING_LOG, disk_errors, ensure_free_space, make_loss,
                       model_dir, prepare_staging, quiet_libraries, run_trainer, trainer_arguments, training_summary,
                       use_bf16)
 
@@ -227,6 +227,7 @@ def register_label_model(lab: Any, run: LabelRun) -> Path:
         final = run.staging / "model"
         shutil.rmtree(final, ignore_errors=True)
         run.model.save(str(final))
+        shutil.copyfile(run.staging / TRAINING_LOG, final / TRAINING_LOG)
         assert_same_pipeline(base_dir, final)
         write_card(final, label_model_card(lab, run, base_dir))
         if target.exists():

@@ -29,7 +29,7 @@ from .card import write_card
 from .config import FinetuneConfig
 from .examples import TrainingData, build_training_data, product_texts
 from .mining import miner_for
-from .monitor import DisplayCallback, FinalEvaluationCallback, TrainingDisplay
+from .monitor import DisplayCallback, Displays, FinalEvaluationCallback, LineLog, TrainingDisplay
 from .report import REPORT_JSON, report_dir
 from .triplets import add_triplet_evaluator, before_after
 from .validation import PRIMARY_METRIC, ValidationData, build_validation_data, make_evaluator
@@ -37,6 +37,8 @@ from .validation import PRIMARY_METRIC, ValidationData, build_validation_data, m
 RUN_FILE = "run.json"
 BASELINE_FILE = "baseline.json"
 CHECKPOINTS = "checkpoints"
+TRAINING_LOG = "training.log"
+"""Plain-text training log (steps, loss, evaluations, time left), kept in the model directory."""
 SPACE_FACTOR = 8
 """Free space needed, in base-model sizes: two checkpoints (weights + optimizer state) and the model."""
 
@@ -242,13 +244,13 @@ def run_trainer(model: Any, args: Any, train_dataset: Any, loss: Any, evaluator:
                        FinalEvaluationCallback()])
     for noisy in (PrinterCallback, ProgressCallback):
         trainer.remove_callback(noisy)
-    if display is not None:
-        trainer.add_callback(DisplayCallback(display, metric))
-    try:
-        _train(trainer, checkpoint, staging)
-    finally:
-        if display is not None:
-            display.stop()
+    with (staging / TRAINING_LOG).open("a", encoding="utf-8") as log:  # kept with the model; a resume appends
+        shown = Displays(LineLog(log, f"training {config.name}", metric), *([display] if display else []))
+        trainer.add_callback(DisplayCallback(shown, metric))
+        try:
+            _train(trainer, checkpoint, staging)
+        finally:
+            shown.stop()
     return trainer
 
 
@@ -289,6 +291,7 @@ def finetune(lab: Any, config: FinetuneConfig, display: TrainingDisplay | None =
         final = staging / "model"
         shutil.rmtree(final, ignore_errors=True)
         model.save(str(final))
+        shutil.copyfile(staging / TRAINING_LOG, final / TRAINING_LOG)
         assert_same_pipeline(base_dir, final)
         card = model_card(config, dataset, base_encoder, data, validation, trainer, baseline, bf16, seconds,
                           checkpoint, base_dir)
