@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pandas as pd
@@ -29,6 +30,12 @@ def run_costs(manifest: dict[str, Any]) -> dict[str, Any]:
     return {"models": ", ".join(models), "train_seconds": total("train_seconds"),
             "reindex_seconds": total("reindex_seconds"),
             "reindex_estimated": any(c.get("reindex_basis") not in MEASURED for c in known)}
+
+
+def overridden_params(manifest: dict[str, Any]) -> str:
+    """The params a run used that differ from its template's defaults, as ``name=value`` ('' for none)."""
+    overrides = manifest.get("template", {}).get("overrides") or {}
+    return ", ".join(f"{k}={json.dumps(v, separators=(',', ':'))}" for k, v in overrides.items())
 
 
 def format_seconds(value: float | None, estimated: bool = False) -> str:
@@ -63,7 +70,7 @@ def leaderboard_table(runs: list[StoredRun], metric: str = PRIMARY_METRIC,
         rows.append({"strategy": run.strategy, **{k: run.metrics.get(k) for k in DEFAULT_METRICS}, **extra,
                      "queries": m["n_queries"], "failed": len(m.get("failed_queries", [])), "split": m["split"],
                      "backend": m["backend"]["backend"], "seconds": m["seconds"], "queries/s": m["queries_per_second"],
-                     **run_costs(m), "run_id": run.run_id, "created": m["created"]})
+                     **run_costs(m), "params": overridden_params(m), "run_id": run.run_id, "created": m["created"]})
     table = pd.DataFrame(rows)
     if table.empty:
         return table
@@ -71,7 +78,7 @@ def leaderboard_table(runs: list[StoredRun], metric: str = PRIMARY_METRIC,
 
 
 COLUMNS = ("strategy", *DEFAULT_METRICS, *COVERAGE_COLUMNS, "queries", "failed", "seconds", "queries/s", "model",
-           "train s", "re-index s", "backend", "run")
+           "train s", "re-index s", "params", "backend", "run")
 """What a leaderboard can show, by the names ``--columns`` takes."""
 DEFAULT_COLUMNS = ("strategy", "ndcg@10", "mrr@10", "map@10", "judged@10", "queries/s")
 """What it shows by default: the columns a relevance engineer reads first (``--wide``: all)."""
@@ -100,6 +107,8 @@ def choose_columns(spec: str | None = None, wide: bool = False, table: pd.DataFr
         columns[at:at] = COVERAGE_COLUMNS
     if table is not None and not table.empty and table["failed"].any() and "failed" not in columns:
         columns.insert(columns.index("queries") + 1 if "queries" in columns else len(columns), "failed")
+    if table is not None and not table.empty and table["params"].astype(bool).any() and "params" not in columns:
+        columns.append("params")  # rows run with other params than their template's defaults say which
     return columns
 
 

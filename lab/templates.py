@@ -74,11 +74,14 @@ class Template:
 
     def manifest_entry(self, params: dict[str, Any]) -> dict[str, Any]:
         """What a run's manifest records of the template: its path and sha256 (never the body), the
-        rendered ``params`` and the description, shortened when long."""
+        rendered ``params``, those that differ from the template's defaults (``overrides``) and the
+        description, shortened when long."""
         description = self.description
         if len(description) > MANIFEST_DESCRIPTION_CHARS:
             description = description[:MANIFEST_DESCRIPTION_CHARS - 1] + "…"
-        return {"path": str(self.path), "sha256": self.sha256, "params": params, "description": description}
+        overrides = {k: v for k, v in params.items() if k in self.params and self.params[k] != v}
+        return {"path": str(self.path), "sha256": self.sha256, "params": params, "overrides": overrides,
+                "description": description}
 
     def models(self, params: dict[str, Any] | None = None) -> list[str]:
         """The model keys whose query vectors the template needs; the first one fills ``query_vector``."""

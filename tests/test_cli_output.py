@@ -199,3 +199,17 @@ def test_data_info_in_every_format(lab):
     assert info["fingerprint"] == dataset.fingerprint()
     rows = list(csv.DictReader(io.StringIO(invoke(lab, "data", "info", "--format", "csv").stdout)))
     assert rows[0] == {"item": "products", "value": "160"}
+
+
+def test_rows_run_with_other_params_say_which(fresh):
+    assert invoke(fresh, "run", "--strategy", "textsearch").exit_code == 0
+    plain = invoke(fresh, "leaderboard")
+    assert "params" not in header_of(plain.output)  # every row runs its template's defaults
+    assert invoke(fresh, "run", "--strategy", "textsearch_boosted", "--param", "title_boost=2",
+                  "--param", "description_boost=2").exit_code == 0
+    board = invoke(fresh, "leaderboard")
+    assert header_of(board.output)[-1] == "params"
+    rows = {r["strategy"]: r for r in json.loads(invoke(fresh, "leaderboard", "--columns", "params",
+                                                        "--format", "json").stdout)}
+    assert rows["textsearch_boosted"]["params"] == "title_boost=2"  # description_boost=2 is its default
+    assert rows["textsearch"]["params"] == ""
