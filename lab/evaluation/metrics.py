@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 import warnings
 from typing import Iterable
 
@@ -33,6 +34,16 @@ def _judged_at(qrels: Qrels, ranking: Ranking, k: int, query_ids: Iterable[str])
     return np.asarray(values, dtype=float)
 
 
+def numba_cache_dir() -> Path:
+    """Where numba keeps the compiled ranx kernels between processes ($NUMBA_CACHE_DIR, else ~/.cache/numba)."""
+    return Path(os.environ.get("NUMBA_CACHE_DIR") or Path.home() / ".cache" / "numba")
+
+
+def metrics_compiled() -> bool:
+    """Whether ranx's metric kernels are compiled and cached already (else the first scoring compiles them: ~40 s)."""
+    return any(numba_cache_dir().glob("metrics_*/ndcg*.nbc"))
+
+
 def evaluate_ranking(qrels: Qrels, ranking: Ranking,
                      metrics: Iterable[str] = DEFAULT_METRICS) -> pd.DataFrame:
     """Per-query metric values (one row per judged query, one column per metric).
@@ -41,7 +52,7 @@ def evaluate_ranking(qrels: Qrels, ranking: Ranking,
     equal scores keep the engine's order, as a user would see them. A judged query with no hits
     scores 0 everywhere.
     """
-    os.environ.setdefault("NUMBA_CACHE_DIR", os.path.join(os.path.expanduser("~"), ".cache", "numba"))
+    os.environ.setdefault("NUMBA_CACHE_DIR", str(numba_cache_dir()))
     from ranx import Qrels as RanxQrels, Run, evaluate
 
     metrics = list(metrics)
