@@ -17,6 +17,7 @@ from rich.tree import Tree
 from .render import emit, format_option
 from .support import console, err_console, lab_for, progress_bars
 from ..errors import LabError
+from ..evaluation.coverage import DEFAULT_JUDGED_MARGIN
 from ..evaluation.metrics import PRIMARY_METRIC, check_metric
 from ..experiments.formats import FORMATS, csv_text, json_text, latex_table, markdown_table
 
@@ -44,7 +45,7 @@ REGRESSION_EXIT_CODE = 3
                    "METRIC (CI regression gate).")
 @click.option("--coverage", is_flag=True, help="Also each run's judged@k, the metric on condensed lists and with "
                                                "unjudged hits at the top grade, and bpref.")
-@click.option("--judged-margin", type=float, default=0.1, show_default=True,
+@click.option("--judged-margin", type=float, default=DEFAULT_JUDGED_MARGIN, show_default=True,
               help="Warn when two runs' judged@10 differ by more than this.")
 @click.pass_context
 def compare(ctx: click.Context, runs: tuple[str, ...], metrics: tuple[str, ...], test: str, permutations: int,
