@@ -139,6 +139,13 @@ def test_a_bad_line_is_one_error_and_changes_nothing(lab, tmp_path, rows, messag
     assert Dataset.load(lab.dataset_dir("tiny")).fingerprint() == before
 
 
+def test_a_quoted_text_over_several_lines_keeps_the_line_numbers(lab, tmp_path):
+    sheet = write_csv(tmp_path / "ann.csv", ["query_id,product_id,product_title,grade", 'q1,p3,"two\nlines",2',
+                                             "q1,p9,x,1"])
+    with pytest.raises(LabError, match=r"ann\.csv:4: field 'product_id': unknown product 'p9'"):
+        import_grades(lab, sheet, rater="ann")
+
+
 def test_jsonl_and_quepid_files(lab, tmp_path):
     jsonl = tmp_path / "g.jsonl"
     jsonl.write_text('{"query_id": "q1", "product_id": "p4", "grade": 0}\n\n{"query_id": "q2", "product_id": "p6", '

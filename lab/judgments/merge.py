@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import getpass
+import io
 import json
 import math
 from dataclasses import dataclass, field
@@ -84,7 +85,7 @@ def _rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
                 raise LabError(f"{path}:{number}: not a JSON object")
             yield number, row
         return
-    reader = csv.DictReader(text.splitlines(), delimiter="\t" if path.suffix.lower() == ".tsv" else ",")
+    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter="\t" if path.suffix.lower() == ".tsv" else ",")
     if reader.fieldnames is None:
         raise LabError(f"{path}: empty file")
     for row in reader:
@@ -197,6 +198,14 @@ def merge_grades(dataset: Dataset, grades: list[Grade], rater: str, source: str,
     return merge
 
 
+def login_name() -> str:
+    """The user's login name, the default rater; LabError asking for --rater where there is none."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        raise LabError("no login name to record as the rater: give --rater NAME") from None
+
+
 def import_grades(lab: Any, path: str | Path, rater: str | None = None) -> Merge:
     """Read ``path``, merge its grades into the current dataset (rater: ``rater``, else the user's login name)
     and save it in place; runs scored on the old judgments can be re-scored with `lab rescore`."""
@@ -205,7 +214,7 @@ def import_grades(lab: Any, path: str | Path, rater: str | None = None) -> Merge
         raise LabError(f"{path}: no such file")
     dataset = lab.dataset
     grades, ungraded = read_grades(path, dataset)
-    merge = merge_grades(dataset, grades, rater or getpass.getuser(), str(path.resolve()))
+    merge = merge_grades(dataset, grades, rater or login_name(), str(path.resolve()))
     merge.ungraded = ungraded
     if merge.added or merge.agreed or merge.conflicts:
         lab.save_dataset(merge.dataset, current=False)
