@@ -71,6 +71,18 @@ def test_text_builtins_by_hand(tmp_path):
     assert builtin_value(cov, "", title) == 0.0
 
 
+def test_head_word_and_bigram_coverage_by_hand(tmp_path):
+    head, pairs = load_feature_set(write(tmp_path, {"features": [
+        {"name": "head", "builtin": "head_word", "field": "product_title"},
+        {"name": "pairs", "builtin": "bigram_coverage", "field": "product_title"}]})).features
+    title = "Cordless Drill Kit with 18V Battery"
+    assert builtin_value(head, "cordless drills", title) == 1.0  # drill(s) is the last word and in the title
+    assert builtin_value(head, "drill battery charger", title) == 0.0
+    # (cordless, drill) adjacent in the title; (drill, battery) not; (battery, 18v) reversed there
+    assert builtin_value(pairs, "cordless drill battery", title) == pytest.approx(1 / 2)
+    assert builtin_value(pairs, "drill", title) == 0.0
+
+
 def tiny_lab(tmp_path: Path) -> Lab:
     import pandas as pd
 

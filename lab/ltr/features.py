@@ -43,11 +43,15 @@ BUILTINS: dict[str, tuple[str, ...]] = {
     "coverage": ("field",),
     "numbers": ("field",),
     "field_length": ("field",),
+    "head_word": ("field",),
+    "bigram_coverage": ("field",),
 }
 """Built-in features and the keys each one needs: ``cosine`` of a model's query vector and the product's vector
 of one kind (``title_vector``, ``text_vector``...), ``query_length`` in words, ``coverage``: the share of the
 query's words found in a product field, ``numbers``: how many of the query's numbers the field holds,
-``field_length``: the field's words."""
+``field_length``: the field's words, ``head_word``: 1 when the query's last word (in product searches usually the
+kind of product: "cordless *drill*") is in the field, ``bigram_coverage``: the share of the query's adjacent word
+pairs found adjacent in the field (a phrase match in parts)."""
 
 WORD = re.compile(r"[0-9]+(?:[./][0-9]+)*|[^\W\d_]+", re.UNICODE)
 NUMBER = re.compile(r"[0-9]+(?:[./][0-9]+)*")
@@ -190,6 +194,13 @@ def words(text: str | None) -> tuple[str, ...]:
 
 
 @lru_cache(maxsize=1 << 17)
+def bigrams(text: str | None) -> tuple[tuple[str, str], ...]:
+    """The adjacent pairs of :func:`words` of ``text``."""
+    found = words(text)
+    return tuple(zip(found, found[1:]))
+
+
+@lru_cache(maxsize=1 << 17)
 def numbers(text: str | None) -> frozenset[str]:
     """The numbers in ``text`` (``3/4``, ``2.5``, ``18`` of ``18v``), without leading zeros."""
     return frozenset(n.lstrip("0") or "0" for n in NUMBER.findall(text or ""))
@@ -206,4 +217,10 @@ def builtin_value(feature: Feature, query: str, field_text: str | None) -> float
         return len(wanted & set(words(field_text))) / len(wanted) if wanted else 0.0
     if feature.builtin == "numbers":
         return float(len(numbers(query) & numbers(field_text)))
+    if feature.builtin == "head_word":
+        asked = words(query)
+        return float(bool(asked) and asked[-1] in words(field_text))
+    if feature.builtin == "bigram_coverage":
+        pairs = set(bigrams(query))
+        return len(pairs & set(bigrams(field_text))) / len(pairs) if pairs else 0.0
     raise LabError(f"built-in '{feature.builtin}' is not a text feature")
