@@ -8,6 +8,7 @@ lazily (vectors memory-mapped) and merged into one once there are many.
 from __future__ import annotations
 
 import hashlib
+import errno
 import os
 import shutil
 import time
@@ -26,6 +27,8 @@ ENCODE_CHUNK = 256
 """Texts encoded per call: an interrupt loses none of the chunks already encoded (they are stored then)."""
 COMPACT_ABOVE = 64
 KEY_DTYPE = "S40"
+UNWRITABLE = (errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOSPC, errno.EDQUOT)
+"""Why a cache write may fail without failing the command: the vectors are computed either way."""
 
 
 def text_key(text: str) -> bytes:
@@ -76,6 +79,7 @@ class EmbeddingCache:
     def __init__(self, root: str | os.PathLike[str], compact_above: int = COMPACT_ABOVE):
         self.root = Path(root)
         self.compact_above = compact_above
+        self.writable = True
         self._shelves: dict[str, _Shelf] = {}
 
     def _shelf(self, namespace: str) -> _Shelf:
@@ -94,13 +98,19 @@ class EmbeddingCache:
         return positions, shelf.gather([location for _, location in found], dimension)
 
     def store(self, namespace: str, keys: Sequence[bytes], vectors: np.ndarray) -> None:
-        """Write one new shard (atomically); merge the namespace's shards once there are many."""
-        if not len(keys):
+        """Write one new shard (atomically); merge the namespace's shards once there are many. Caching is optional:
+        on a read-only or full disk nothing is written and the cache stays read-only (``writable`` False)."""
+        if not len(keys) or not self.writable:
             return
         directory = self.root / namespace
-        _write_shard(directory, np.asarray(keys, dtype=KEY_DTYPE), np.asarray(vectors, dtype=np.float32))
-        if sum(1 for _ in directory.glob("shard-*")) > self.compact_above:
-            self.compact(namespace)
+        try:
+            _write_shard(directory, np.asarray(keys, dtype=KEY_DTYPE), np.asarray(vectors, dtype=np.float32))
+            if sum(1 for _ in directory.glob("shard-*")) > self.compact_above:
+                self.compact(namespace)
+        except OSError as exc:
+            if exc.errno not in UNWRITABLE:
+                raise
+            self.writable = False
 
     def count(self, namespace: str) -> int:
         """How many distinct texts are cached for ``namespace``."""
