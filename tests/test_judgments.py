@@ -293,3 +293,33 @@ def test_compare_coverage_and_the_judged_gap_warning(lab):
     assert out.exit_code == 0, out.output
     assert "judged@10 of alpha and gamma differ by +0.050" in out.output
     assert "| metric | strategy | k | judged@k | value | condensed | unjudged=top | bpref |" in out.output
+
+
+def test_importing_a_dataset_again_does_not_drop_imported_grades(tmp_path):
+    from click.testing import CliRunner
+
+    from lab.cli import cli
+
+    beir = tmp_path / "beir"
+    (beir / "qrels").mkdir(parents=True)
+    (beir / "corpus.jsonl").write_text("".join(json.dumps({"_id": f"d{i}", "title": f"drill {i}", "text": ""}) + "\n"
+                                               for i in range(4)), encoding="utf-8")
+    (beir / "queries.jsonl").write_text(json.dumps({"_id": "q1", "text": "drill"}) + "\n", encoding="utf-8")
+    (beir / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\nq1\td0\t1\n", encoding="utf-8")
+    ws = tmp_path / "ws"
+
+    def lab(*args: str):
+        return CliRunner().invoke(cli, ["--workspace", str(ws), *args], obj={})
+
+    assert lab("data", "import", "beir", "--from", str(beir), "--name", "tiny").exit_code == 0
+    qid = Dataset.load(ws / "datasets" / "tiny").queries["query_id"][0]  # the lab's id of q1
+    grades = write_csv(tmp_path / "ann.csv", ["query_id,product_id,grade", f"{qid},d1,1", f"{qid},d2,0"])
+    assert lab("judge", "import", str(grades), "--rater", "ann").exit_code == 0
+    again = lab("data", "import", "beir", "--from", str(beir), "--name", "tiny")
+    assert again.exit_code == 1
+    assert again.output.strip() == ("error: dataset 'tiny' holds 2 grades imported with `lab judge import`; importing "
+                                    "it again would drop them: give another --name, or --replace-judgments to "
+                                    "replace it anyway")
+    assert len(Dataset.load(ws / "datasets" / "tiny").qrels) == 3  # kept
+    assert lab("data", "import", "beir", "--from", str(beir), "--name", "tiny", "--replace-judgments").exit_code == 0
+    assert len(Dataset.load(ws / "datasets" / "tiny").qrels) == 1

@@ -41,11 +41,13 @@ def data() -> None:
               help="Labelled: the product column the labels are stored in (what --label-column reads).")
 @click.option("--encoding", help="Read every source file in this encoding (e.g. utf-8, cp1252, utf-16-le) instead "
                                  "of detecting it (UTF-8/UTF-16 byte-order mark, UTF-8, else Windows-1252).")
+@click.option("--replace-judgments", is_flag=True,
+              help="Replace a dataset that holds grades added with `lab judge import` (they are dropped).")
 @click.pass_context
 def data_import(ctx: click.Context, kind: str, file: str | None, source: str | None, name: str | None,
                 label_map: str, anchor: str, positive: str, negative: str | None, mine: str | None,
                 mine_model: str, max_positive_similarity: float, text_column: str, label_column: str,
-                id_column: str | None, store_as: str, encoding: str | None) -> None:
+                id_column: str | None, store_as: str, encoding: str | None, replace_judgments: bool) -> None:
     """Import a dataset into the workspace: Home Depot Kaggle files or a BEIR/TREC folder (--from DIR),
     a triplet file (`triplets FILE`, CSV or JSONL with anchor, positive[, negative]) or labelled
     texts (`labelled FILE`, CSV or JSONL with text, label)."""
@@ -75,6 +77,10 @@ def data_import(ctx: click.Context, kind: str, file: str | None, source: str | N
             dataset = import_homedepot(source, label_map=label_map) if kind == "homedepot" else import_beir(source)
     if name is not None:
         dataset.name = name
+    if not replace_judgments:
+        from ..judgments.merge import refuse_dropping_grades
+
+        refuse_dropping_grades(lab, dataset.name)
     lab.save_dataset(dataset, "--name")
     _print_dataset(dataset)
 

@@ -23,6 +23,7 @@ import pandas as pd
 
 from ..data import Dataset
 from ..data.splits import UNLABELED
+from ..workspace import read_json
 from ..errors import LabError
 
 LOG_TABLE = "judgment_log"
@@ -220,3 +221,15 @@ def import_grades(lab: Any, path: str | Path, rater: str | None = None) -> Merge
         lab.save_dataset(merge.dataset, current=False)
         lab.use_dataset(dataset.name)
     return merge
+
+
+def refuse_dropping_grades(lab: Any, name: str) -> None:
+    """A LabError when dataset ``name`` holds grades added by `lab judge import`: importing the source again over it
+    would drop them (``lab data import --replace-judgments`` says that is meant)."""
+    directory = lab.dataset_dir(name)
+    meta = directory / "meta.json"
+    if not meta.is_file() or LOG_TABLE not in read_json(meta).get("extra_tables", []):
+        return
+    grades = len(pd.read_parquet(directory / f"{LOG_TABLE}.parquet", columns=["query_id"]))
+    raise LabError(f"dataset '{name}' holds {grades:,} grades imported with `lab judge import`; importing it again "
+                   "would drop them: give another --name, or --replace-judgments to replace it anyway")
