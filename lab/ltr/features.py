@@ -66,12 +66,6 @@ class Feature:
     builtin: str | None = None
     settings: dict[str, str] = field(default_factory=dict)
 
-    def describe(self) -> dict[str, Any]:
-        """The feature as the file gave it (for cards and the export)."""
-        if self.template is not None:
-            return {"name": self.name, "query": self.template.body["query"]}
-        return {"name": self.name, "builtin": self.builtin, **self.settings}
-
 
 @dataclass(frozen=True)
 class FeatureSet:
@@ -85,6 +79,7 @@ class FeatureSet:
 
     @property
     def names(self) -> list[str]:
+        """The feature names, in the set's order (the columns of logs and models)."""
         return [f.name for f in self.features]
 
     @property
