@@ -1,10 +1,12 @@
-"""`lab report`: one self-contained HTML page (leaderboard, metric bars with confidence intervals,
-significance, per-query wins/losses, tuning, fine-tuning plots, history), checked as HTML and by
-rendering it in headless Chromium (Debian's `chromium`; skipped with the reason when it is absent)."""
+"""`lab report`: one self-contained HTML page (leaderboard, metric means with confidence intervals,
+significance, per-query wins/ties/losses, tuning, the fine-tuned model card, history), checked as HTML
+and by rendering it in headless Chromium at 1280 and 1920 px (Debian's `chromium`; skipped with the
+reason when it is absent)."""
 
 from __future__ import annotations
 
 import base64
+import html
 import json
 import re
 import shutil
@@ -41,24 +43,36 @@ def lab(tmp_path_factory) -> Lab:
     template = templates["textsearch_boosted"]
     tune_strategy(lab, template, [parse_dimension("title_boost=1,4", template),
                                   parse_dimension("description_boost=1,2", template)])
-    _finetune_output(lab.workspace / "models" / "ft-demo" / "report")
+    _finetune_output(lab.workspace / "models" / "ft-demo")
     return lab
 
 
-def _finetune_output(directory: Path) -> None:
-    """What `lab finetune` leaves in a model directory: PNG plots and report.json."""
+VAL_BEFORE = {"ndcg@10": 0.41, "mrr@10": 0.52}
+VAL_AFTER = {"ndcg@10": 0.47, "mrr@10": 0.5}
+CARD = {"name": "ft-demo", "base_model": {"key": "minilm"},
+        "config": {"objective": "pairs", "loss": "mnrl", "epochs": 3.0, "learning_rate": 5e-05},
+        "data": {"train": {"split": "train", "queries": 61, "positive_pairs": 93},
+                 "eval": {"split": "val", "queries": 7}},
+        "training": {"steps": 120, "epochs": 3.0, "seconds": 95.2, "stopped_early": False}}
+
+
+def _finetune_output(model: Path) -> None:
+    """What `lab finetune` leaves in a model directory: its card, report/report.json and PNG plots."""
     import matplotlib
 
     matplotlib.use("Agg", force=True)
     import matplotlib.pyplot as plt
 
-    directory.mkdir(parents=True)
-    fig, ax = plt.subplots(figsize=(3, 2))
-    ax.plot([0, 1, 2], [0.41, 0.45, 0.47])
-    fig.savefig(directory / "training_curves.png")
-    plt.close(fig)
-    (directory / "report.json").write_text(json.dumps({"model": "ft-demo", "val": {"before": {"ndcg@10": 0.41},
-                                                                                   "after": {"ndcg@10": 0.47}}}))
+    (model / "report").mkdir(parents=True)
+    (model / "finetune.json").write_text(json.dumps(CARD))
+    for name in ("training_curves.png", "metrics_before_after.png"):
+        fig, ax = plt.subplots(figsize=(3, 2))
+        ax.plot([0, 1, 2], [0.41, 0.45, 0.47])
+        fig.savefig(model / "report" / name)
+        plt.close(fig)
+    (model / "report" / "report.json").write_text(json.dumps({
+        "name": "ft-demo", "base_model": "minilm", "split": "val", "queries": 7, "queries_improved": 4,
+        "queries_worse": 2, "metrics": {"base": VAL_BEFORE, "finetuned": VAL_AFTER}}))
 
 
 class _Page(HTMLParser):
@@ -103,8 +117,30 @@ def test_the_page_says_what_it_shows(lab, report):
     assert "4 trials (grid) on split tune" in page
     finetune_png = (lab.workspace / "models" / "ft-demo" / "report" / "training_curves.png").read_bytes()
     assert base64.b64encode(finetune_png).decode() in page
-    assert "val.after.ndcg@10" in page and "0.4700" in page
     assert lab.dataset.qrels_fingerprint() in page
+
+
+def _rows(fragment: str) -> list[list[str]]:
+    return [[html.unescape(re.sub(r"<[^>]+>", "", c)) for c in re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", row)]
+            for row in re.findall(r"<tr[^>]*>(.*?)</tr>", fragment)]
+
+
+def test_the_model_card_is_a_summary_with_the_rest_folded(report):
+    page = report.read_text(encoding="utf-8")
+    section = re.search(r"<section id=\"finetune\">(.*?)</section>", page)[1]
+    shown, folded = section.split("<details>", 1)
+    summary = dict(row for row in _rows(shown) if len(row) == 2)
+    assert summary["model"] == CARD["name"] and summary["base"] == CARD["base_model"]["key"]
+    assert CARD["config"]["objective"] in summary["objective"] and CARD["config"]["loss"] in summary["objective"]
+    assert "positive pairs 93" in summary["train data"] and "queries 7" in summary["eval data"]
+    assert f"{CARD['training']['steps']} steps" in summary["training"]
+    assert "learning_rate" not in shown and "finetune.json: config.learning_rate" in folded
+    table = {row[0]: row[1:] for row in _rows(shown) if len(row) == 4}
+    assert table["val metric"] == ["base", "fine-tuned", "Δ"]
+    for metric, before in VAL_BEFORE.items():
+        after = VAL_AFTER[metric]
+        assert table[metric] == [f"{before:.4f}", f"{after:.4f}", f"{after - before:+.4f}"]
+    assert len(re.findall(r"<img ", section)) == 2 and "<div class=\"figures\">" in section
 
 
 def test_cli_and_bad_input(lab, tmp_path):
@@ -149,33 +185,51 @@ def _chromium() -> str:
     return found
 
 
-CHECK = """<script>
+WIDTHS = (1280, 1920)
+HEIGHT = 1200
+PROBE = """<script>
 window.addEventListener('load', () => {
+  const width = window.innerWidth;
+  const name = e => (e.closest('section') || {}).id + ' ' + e.tagName.toLowerCase();
+  const outside = [...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right > width);
+  const cut = [...document.querySelectorAll('table')].filter(
+    t => t.getBoundingClientRect().right > t.parentElement.getBoundingClientRect().right);
   const images = [...document.images];
-  const decoded = images.filter(i => i.complete && i.naturalWidth > 0).length;
-  document.title = `rendered images ${decoded}/${images.length} sections ${document.querySelectorAll('section').length} tables ${document.querySelectorAll('table').length}`;
+  const history = [...document.querySelectorAll('#history th')].map(th => th.textContent.trim());
+  document.title = JSON.stringify({
+    width, scroll_width: document.documentElement.scrollWidth, outside: outside.slice(0, 5).map(name),
+    cut_tables: cut.length, tables: document.querySelectorAll('table').length,
+    images: images.length, decoded: images.filter(i => i.complete && i.naturalWidth > 0).length,
+    sections: document.querySelectorAll('section').length, history_headers: history});
 });
 </script>"""
 
 
-def test_chromium_renders_every_figure(report, tmp_path):
+def _render(chromium: str, page: Path, width: int, profile: Path, *options: str) -> str:
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", f"--user-data-dir={profile}", "--hide-scrollbars",
+             "--host-resolver-rules=MAP * ~NOTFOUND", "--virtual-time-budget=10000", f"--window-size={width},{HEIGHT}"]
+    return subprocess.run([chromium, *flags, *options, page.as_uri()], capture_output=True, text=True,
+                          timeout=120, check=False).stdout
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_chromium_renders_the_page_within_the_window(report, tmp_path, width):
     chromium = _chromium()
     probe = tmp_path / "probe.html"
-    probe.write_text(report.read_text(encoding="utf-8").replace("</body>", CHECK + "</body>"), encoding="utf-8")
-    flags = ["--headless", "--no-sandbox", "--disable-gpu", f"--user-data-dir={tmp_path / 'profile'}",
-             "--host-resolver-rules=MAP * ~NOTFOUND", "--virtual-time-budget=10000"]
-    dom = subprocess.run([chromium, *flags, "--dump-dom", probe.as_uri()], capture_output=True, text=True,
-                         timeout=120).stdout
-    status = re.search(r"<title>rendered images (\d+)/(\d+) sections (\d+) tables (\d+)</title>", dom)
-    assert status, dom[:500]
-    decoded, images, sections, tables = map(int, status.groups())
-    assert decoded == images >= 5 and sections == len(SECTIONS) and tables >= 4
+    probe.write_text(report.read_text(encoding="utf-8").replace("</body>", PROBE + "</body>"), encoding="utf-8")
+    dom = _render(chromium, probe, width, tmp_path / "profile", "--dump-dom")
+    title = re.search(r"<title>(\{.*?\})</title>", dom)
+    assert title, dom[:500]
+    seen = json.loads(html.unescape(title[1]))
+    assert seen["width"] == width
+    assert seen["scroll_width"] <= width and not seen["outside"] and not seen["cut_tables"], seen
+    assert seen["decoded"] == seen["images"] >= 5 and seen["sections"] == len(SECTIONS) and seen["tables"] >= 4
+    assert len(seen["history_headers"]) >= 8 and all(seen["history_headers"]), seen["history_headers"]
 
-    shot = tmp_path / "page.png"
-    subprocess.run([chromium, *flags, "--hide-scrollbars", "--window-size=1200,1600", f"--screenshot={shot}",
-                    report.as_uri()], capture_output=True, timeout=120)
+    shot = tmp_path / f"page-{width}.png"
+    _render(chromium, report, width, tmp_path / "profile", f"--screenshot={shot}")
     import matplotlib.image
 
     pixels = matplotlib.image.imread(shot)
-    assert pixels.shape[:2] == (1600, 1200)
+    assert pixels.shape[:2] == (HEIGHT, width)
     assert pixels[..., :3].std() > 0.05  # text, tables and plots, not a blank page

@@ -46,47 +46,61 @@ def confidence_interval(values: np.ndarray, level: float = 0.95) -> tuple[float,
     return mean - half, mean + half
 
 
-def metric_bars(per_query: dict[str, pd.DataFrame], metrics: list[str]) -> bytes:
-    """One panel per metric: each strategy's mean with its 95% confidence interval, in the given order
-    (the first strategy on top)."""
+def metric_intervals(per_query: dict[str, pd.DataFrame], metrics: list[str]) -> bytes:
+    """One panel per metric: each strategy's mean (labelled) with its 95% confidence interval, on an
+    axis fitted to the intervals (not from 0), in the given order (the first strategy on top)."""
+    from matplotlib.ticker import MaxNLocator
+
     plt = pyplot()
     names = list(per_query)[::-1]
-    columns = min(3, len(metrics))
+    columns = min(4, len(metrics))
     rows = math.ceil(len(metrics) / columns)
-    fig, axes = plt.subplots(rows, columns, figsize=(4.6 * columns, 0.32 * len(names) * rows + 1.3 * rows),
-                             squeeze=False)
+    fig, axes = plt.subplots(rows, columns, figsize=(3.4 * columns, 0.3 * len(names) * rows + 1.0 * rows),
+                             squeeze=False, sharey=True)
     for ax, metric in zip(axes.flat, metrics):
-        means = [float(per_query[n][metric].mean()) for n in names]
-        intervals = [confidence_interval(per_query[n][metric].to_numpy()) for n in names]
-        errors = np.array([[m - lo for m, (lo, _) in zip(means, intervals)],
-                           [hi - m for m, (_, hi) in zip(means, intervals)]])
-        ax.barh(range(len(names)), means, xerr=errors, color=NEUTRAL, alpha=0.85, capsize=3)
+        means = np.array([float(per_query[n][metric].mean()) for n in names])
+        intervals = np.array([confidence_interval(per_query[n][metric].to_numpy()) for n in names])
+        ax.errorbar(means, range(len(names)), xerr=[means - intervals[:, 0], intervals[:, 1] - means], fmt="o",
+                    color=NEUTRAL, ecolor=NEUTRAL, markersize=4, capsize=2, linewidth=1)
+        low, high = float(intervals[:, 0].min()), float(intervals[:, 1].max())
+        pad = max(high - low, 1e-3) * 0.08
+        ax.set_xlim(low - pad, high + pad * 4)
+        for y, (mean, (_, hi)) in enumerate(zip(means, intervals)):
+            ax.annotate(f"{mean:.3f}", (hi, y), xytext=(3, 0), textcoords="offset points", va="center", fontsize=7.5)
         ax.set_yticks(range(len(names)), names, fontsize=8)
-        ax.set_title(metric, fontsize=10)
-        ax.set_xlim(0, max(1e-9, max(hi for _, hi in intervals)) * 1.08)
+        ax.set_ylim(-0.6, len(names) - 0.4)
+        ax.set_title(metric, fontsize=9)
+        ax.xaxis.set_major_locator(MaxNLocator(4))
+        ax.tick_params(axis="x", labelsize=7.5)
         ax.grid(axis="x", alpha=0.3)
     for ax in list(axes.flat)[len(metrics):]:
         ax.axis("off")
-    fig.suptitle("mean per query with 95% confidence interval", fontsize=10)
     fig.tight_layout()
     return figure_png(fig)
 
 
 def win_loss(deltas: dict[str, np.ndarray], baseline: str, metric: str) -> bytes:
-    """Per candidate: its per-query difference from the baseline, sorted (wins up, losses down)."""
+    """One stacked bar per candidate: how many queries it wins, ties and loses against the baseline on
+    ``metric`` (counts in the bars, the mean difference beside the name)."""
     plt = pyplot()
-    names = list(deltas)
-    fig, axes = plt.subplots(len(names), 1, figsize=(8, 1.7 * len(names) + 0.6), squeeze=False)
-    for ax, name in zip(axes[:, 0], names):
-        values = np.sort(np.asarray(deltas[name], dtype=float))[::-1]
-        colors = [WIN if v > 0 else LOSS if v < 0 else NEUTRAL for v in values]
-        ax.bar(np.arange(len(values)), values, width=1.0, color=colors)
-        ax.axhline(0, color="black", linewidth=0.6)
-        wins, losses = int((values > 0).sum()), int((values < 0).sum())
-        ax.set_title(f"{name} − {baseline}: {wins} wins, {len(values) - wins - losses} ties, {losses} losses",
-                     fontsize=9)
-        ax.set_xticks([])
-        ax.set_ylabel(f"Δ {metric}", fontsize=8)
+    names = list(deltas)[::-1]
+    counts = np.array([[int((d > 0).sum()), int((d == 0).sum()), int((d < 0).sum())]
+                       for d in (np.asarray(deltas[n], dtype=float) for n in names)])
+    fig, ax = plt.subplots(figsize=(8, 0.32 * len(names) + 1.1))
+    left = np.zeros(len(names))
+    for column, (label, color) in enumerate([("wins", WIN), ("ties", "#b0bec5"), ("losses", LOSS)]):
+        ax.barh(range(len(names)), counts[:, column], left=left, color=color, label=label, height=0.7)
+        for y, (start, count) in enumerate(zip(left, counts[:, column])):
+            if count:
+                ax.text(start + count / 2, y, str(count), ha="center", va="center", fontsize=7,
+                        color="black" if label == "ties" else "white")
+        left += counts[:, column]
+    means = [float(np.nanmean(deltas[n])) if len(deltas[n]) else 0.0 for n in names]
+    ax.set_yticks(range(len(names)), [f"{n} (Δ {m:+.4f})" for n, m in zip(names, means)], fontsize=8)
+    ax.set_xlim(0, max(1, int(counts.sum(axis=1).max())))
+    ax.set_xlabel(f"queries: {metric} against {baseline}", fontsize=8)
+    ax.tick_params(axis="x", labelsize=7)
+    ax.legend(fontsize=7, ncol=3, loc="lower center", bbox_to_anchor=(0.5, 1.0), frameon=False)
     fig.tight_layout()
     return figure_png(fig)
 
@@ -117,11 +131,14 @@ def tuning_effects(trials: pd.DataFrame, params: list[str], metric: str, best_tr
 
 def history_lines(history: pd.DataFrame, metric: str) -> bytes:
     """The metric of each strategy's comparable runs, run after run."""
+    from matplotlib.ticker import MaxNLocator
+
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(8, 3.2))
     for strategy, runs in history[history["comparable"]].groupby("strategy"):
         if len(runs) > 1:
             ax.plot(range(1, len(runs) + 1), runs[metric], marker="o", label=strategy)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("run (oldest first)", fontsize=8)
     ax.set_ylabel(metric, fontsize=8)
     ax.grid(alpha=0.3)

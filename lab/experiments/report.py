@@ -15,6 +15,7 @@ from .. import __version__
 from ..context import Lab
 from ..errors import LabError
 from ..evaluation.metrics import DEFAULT_METRICS, PRIMARY_METRIC
+from ..finetune.card import CARD_JSON
 from ..results import StoredRun, latest_runs, list_runs
 from ..workspace import atomic_path, workspace_file
 from . import plots
@@ -25,20 +26,29 @@ from .tuning import list_tunings, load_trials
 
 MAX_TUNINGS = 6
 MAX_HISTORY_ROWS = 40
-MAX_FINETUNE_FACTS = 24
+MAX_FINETUNE_FACTS = 80
 MAX_MAPS = 4
 
 STYLE = """
 body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2rem auto; max-width: 1240px;
        color: #1c2733; padding: 0 1rem; }
+*, *::before, *::after { box-sizing: border-box; }
 h1 { font-size: 1.6rem; margin-bottom: .2rem; } h2 { margin-top: 2.4rem; border-bottom: 1px solid #d0d7de; }
 .meta { color: #57606a; font-size: .9rem; }
-table { border-collapse: collapse; margin: .8rem 0; font-size: .88rem; }
-th, td { border: 1px solid #d0d7de; padding: .25rem .55rem; text-align: right; white-space: nowrap; }
+.table { max-width: 100%; overflow-x: auto; margin: .8rem 0; }
+table { border-collapse: collapse; font-size: .85rem; }
+th, td { border: 1px solid #d0d7de; padding: .2rem .45rem; text-align: right; white-space: nowrap; }
 th { background: #f6f8fa; } td.text, th.text { text-align: left; white-space: normal; }
+td.text { overflow-wrap: anywhere; }
+#leaderboard table { font-size: .8rem; } #leaderboard th { white-space: normal; }
+#leaderboard td:last-child { white-space: normal; min-width: 6rem; }
+#leaderboard td:nth-child(2) { white-space: nowrap; } /* a strategy name is never broken */
 tr.best td { background: #eef7ee; font-weight: 600; }
 figure { margin: 1rem 0; } figure img { max-width: 100%; border: 1px solid #eaeef2; }
 figcaption { color: #57606a; font-size: .85rem; }
+.figures { display: grid; grid-template-columns: repeat(auto-fit, minmax(360px, 1fr)); gap: .8rem; }
+.card { display: flex; flex-wrap: wrap; gap: 0 2rem; align-items: flex-start; }
+details { margin: .4rem 0 1rem; } summary { cursor: pointer; color: #57606a; }
 .note { background: #fff8c5; border: 1px solid #d4a72c; padding: .4rem .7rem; border-radius: 4px; }
 code { background: #f6f8fa; padding: 0 .25rem; }
 """
@@ -117,9 +127,11 @@ def _leaderboard_section(runs: list[StoredRun], metric: str, stale: list[StoredR
 
 def _bars_section(runs: list[StoredRun]) -> str:
     per_query = {r.strategy: r.per_query() for r in runs}
-    image = plots.metric_bars(per_query, list(DEFAULT_METRICS))
+    image = plots.metric_intervals(per_query, list(DEFAULT_METRICS))
     return ("<section id=\"metrics\"><h2>Metrics with confidence intervals</h2>"
-            + _figure(image, "Mean of each metric over the judged queries; whiskers: 95% t-interval of the mean.")
+            + _figure(image, "Mean of each metric over the judged queries (dot and value); whiskers: 95% "
+                             "t-interval of the mean. Each axis spans the intervals, not from 0: overlapping "
+                             "whiskers mean the difference may be noise.")
             + "</section>")
 
 
@@ -136,8 +148,9 @@ def _significance_sections(runs: list[StoredRun], base: StoredRun, metric: str) 
               for r in ordered[1:]}
     image = plots.win_loss(deltas, base.strategy, metric)
     wins = ("<section id=\"per-query\"><h2>Per-query wins and losses</h2>"
-            + _figure(image, f"Each bar is one query: {metric} of the strategy minus {metric} of "
-                             f"{base.strategy}, sorted. `lab queries {base.strategy} STRATEGY` lists them.")
+            + _figure(image, f"Queries where the strategy's {metric} is above (wins), equal to (ties) or below "
+                             f"(losses) that of {base.strategy}; Δ: the mean difference. "
+                             f"`lab queries {base.strategy} STRATEGY` lists them.")
             + "</section>")
     return [significance, wins]
 
@@ -177,20 +190,62 @@ def _finetune_section(workspace: Path) -> str:
     parts = []
     for model in models:
         images = sorted(model.rglob("*.png"))
-        reports = sorted(model.rglob("report.json"))
-        if not images and not reports:
+        documents = [workspace_file(workspace, path) for path in (*sorted(model.glob(CARD_JSON)),
+                                                                   *sorted(model.rglob("report.json")))]
+        if not images and not documents:
             continue
-        parts.append(f"<h3>{html.escape(model.name)}</h3>")
-        for report in reports:
-            text = workspace_file(workspace, report).read_text(encoding="utf-8")
-            facts = _facts(json.loads(text))[:MAX_FINETUNE_FACTS]
-            if facts:
-                parts.append(_table(["", "value"], [[k, v] for k, v in facts], text_columns={0, 1}))
-        parts.extend(_figure(workspace_file(workspace, image).read_bytes(), str(image.relative_to(workspace)))
-                     for image in images)
+        loaded = {str(path.relative_to(workspace)): json.loads(path.read_text(encoding="utf-8")) for path in documents}
+        card = next((d for p, d in loaded.items() if p.endswith(CARD_JSON)), {})
+        report = next((d for p, d in loaded.items() if p.endswith("report.json")), {})
+        parts.append(f"<h3>{html.escape(model.name)}</h3><div class=\"card\">"
+                     + _table(["field", "value"], _model_summary(model.name, card, report), text_columns={0, 1})
+                     + _before_after(card, report) + "</div>")
+        facts = [(f"{name}: {key}", value) for name, data in loaded.items() for key, value in _facts(data)]
+        if facts:
+            parts.append(f"<details><summary>every field ({len(facts):,}, from {', '.join(map(html.escape, loaded))})"
+                         "</summary>" + _table(["field", "value"], [[k, v] for k, v in facts[:MAX_FINETUNE_FACTS]],
+                                               text_columns={0, 1}) + "</details>")
+        if images:
+            parts.append("<div class=\"figures\">" + "".join(
+                _figure(workspace_file(workspace, image).read_bytes(), str(image.relative_to(workspace)))
+                for image in images) + "</div>")
     if not parts:
         return ""
     return "<section id=\"finetune\"><h2>Fine-tuned models</h2>" + "".join(parts) + "</section>"
+
+
+def _model_summary(name: str, card: dict[str, Any], report: dict[str, Any]) -> list[list[str]]:
+    """The card's key facts (model, base, objective, data, training) as field/value rows."""
+    config, training = card.get("config", {}), card.get("training", {})
+    base = card.get("base_model", {}).get("key") or report.get("base_model")
+    rows = [["model", card.get("name") or report.get("name") or name], ["base", base]]
+    if config:
+        rows.append(["objective", f"{config.get('objective', '?')}, loss {config.get('loss', '?')}"])
+    for role, data in card.get("data", {}).items():
+        counts = ", ".join(f"{k.replace('_', ' ')} {v:,}" for k, v in data.items()
+                           if isinstance(v, int) and not isinstance(v, bool))
+        rows.append([f"{role} data", f"split {data.get('split', '?')}: {counts}"])
+    if training:
+        steps = f"{training.get('steps', '?')} steps, {training.get('epochs', '?')} epochs"
+        seconds = training.get("seconds")
+        rows.append(["training", steps + ("" if seconds is None else f", {seconds:,.0f} s")
+                     + (", stopped early" if training.get("stopped_early") else "")])
+    if "queries_improved" in report:
+        better = f"{report['queries_improved']:,} better, {report.get('queries_worse', 0):,} worse"
+        rows.append([f"{report.get('split', 'val')} queries", better])
+    return [[k, str(v)] for k, v in rows if v is not None]
+
+
+def _before_after(card: dict[str, Any], report: dict[str, Any]) -> str:
+    """The val metrics of the base and the fine-tuned model (report.json, else the card's) as a table."""
+    metrics = report.get("metrics") or card.get("metrics", {}).get("leaderboard") or {}
+    before, after = metrics.get("base", {}), metrics.get("finetuned", {})
+    names = [m for m in dict.fromkeys([*DEFAULT_METRICS, *before]) if m in before and m in after]
+    if not names:
+        return ""
+    split = report.get("split") or card.get("data", {}).get("eval", {}).get("split", "val")
+    rows = [[m, f"{before[m]:.4f}", f"{after[m]:.4f}", f"{after[m] - before[m]:+.4f}"] for m in names]
+    return _table([f"{split} metric", "base", "fine-tuned", "Δ"], rows, text_columns={0})
 
 
 def _maps_section(workspace: Path, dataset: str, fingerprint: str) -> str:
@@ -221,7 +276,7 @@ def _history_section(lab: Lab, dataset: str, split: str, fingerprint: str, qrels
         delta = "" if row["delta"] is None or pd.isna(row["delta"]) else f"{row['delta']:+.4f}"
         rows.append([row["strategy"], row["created"][:19], row["template"], row["models"], row["changed"],
                      f"{row[metric]:.4f}", delta, row["note"]])
-    parts.append(_table(["strategy", "created", "template", "models", "changed", metric, "Δ", ""], rows,
+    parts.append(_table(["strategy", "created", "template", "models", "changed", metric, "Δ", "note"], rows,
                         text_columns={0, 1, 2, 3, 4, 7}))
     return "".join(parts) + "</section>"
 
@@ -237,7 +292,7 @@ def _table(header: list[str], rows: list[list[str]], text_columns: set[int], hig
     best = " class=\"best\""
     body = "".join(f"<tr{best if r == highlight else ''}>" + "".join(cell("td", i, v) for i, v in enumerate(row))
                    + "</tr>" for r, row in enumerate(rows))
-    return f"<table><thead>{head}</thead><tbody>{body}</tbody></table>"
+    return f"<div class=\"table\"><table><thead>{head}</thead><tbody>{body}</tbody></table></div>"
 
 
 def _figure(png: bytes, caption: str) -> str:
