@@ -23,6 +23,7 @@ from lab.errors import LabError
 from lab.experiments.report import build_report
 from lab.experiments.search_space import parse_dimension
 from lab.experiments.tuning import tune_strategy
+from lab.results import latest_runs
 from lab.runner import run_strategy
 from lab.templates import load_templates
 
@@ -233,3 +234,40 @@ def test_chromium_renders_the_page_within_the_window(report, tmp_path, width):
     pixels = matplotlib.image.imread(shot)
     assert pixels.shape[:2] == (HEIGHT, width)
     assert pixels[..., :3].std() > 0.05  # text, tables and plots, not a blank page
+
+
+def test_the_figures_show_the_data(lab, monkeypatch):
+    """The figures drawn for the report, caught before they become PNGs: intervals on an axis near the
+    data, one chart of wins/ties/losses, whole-number run ticks."""
+    from scipy.stats import t
+
+    from lab.experiments import plots
+
+    figures = []
+    monkeypatch.setattr(plots, "figure_png", lambda fig: figures.append(fig) or PNG)
+    build_report(lab, output=lab.workspace / "figures.html")
+    intervals, wins, history = figures[0], figures[1], figures[-1]
+    runs = latest_runs(lab.workspace, "demo", "test", lab.dataset.qrels_fingerprint())
+    per_query = {r.strategy: r.per_query()["ndcg@10"] for r in runs}
+
+    ax = next(a for a in intervals.axes if a.get_title() == "ndcg@10")
+    values = list(per_query.values())
+    half = [t.ppf(0.975, len(v) - 1) * v.std(ddof=1) / len(v) ** 0.5 for v in values]
+    low, high = min(v.mean() - h for v, h in zip(values, half)), max(v.mean() + h for v, h in zip(values, half))
+    assert low - (high - low) < ax.get_xlim()[0] <= low and ax.get_xlim()[1] >= high
+    assert {f"{v.mean():.3f}" for v in values} <= {text.get_text() for text in ax.texts}
+
+    assert len(wins.axes) == 1
+    best = min(runs, key=lambda r: (-r.metrics["ndcg@10"], r.strategy)).strategy  # the default baseline
+    for name, values in per_query.items():
+        if name != best:
+            delta = values - per_query[best].reindex(values.index)
+            counts = [int((delta > 0).sum()), int((delta == 0).sum()), int((delta < 0).sum())]
+            label = next(tick for tick in wins.axes[0].get_yticklabels() if tick.get_text().startswith(name + " "))
+            row = label.get_position()[1]
+            bars = [p for p in wins.axes[0].patches if abs(p.get_y() + p.get_height() / 2 - row) < 1e-9]
+            assert [round(p.get_width()) for p in bars] == counts
+
+    (ax,) = history.axes
+    shown = [x for x in ax.get_xticks() if ax.get_xlim()[0] <= x <= ax.get_xlim()[1]]
+    assert shown and all(float(x).is_integer() for x in shown)
