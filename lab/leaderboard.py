@@ -87,8 +87,9 @@ SOURCE = {"model": "models", "train s": "train_seconds", "re-index s": "reindex_
 
 
 def choose_columns(spec: str | None = None, wide: bool = False, table: pd.DataFrame | None = None) -> list[str]:
-    """The columns to show: ``spec`` (comma-separated, ``strategy`` always first), else all with ``wide``, else the
-    defaults; ``failed`` joins whenever a run of ``table`` has failed queries. LabError naming an unknown column."""
+    """The columns to show: ``spec`` (comma-separated, ``strategy`` always first) exactly, else all with ``wide``,
+    else the defaults, joined by ``failed`` when a run of ``table`` has failed queries and ``params`` when one ran
+    other params than its template's defaults. LabError naming an unknown column."""
     if spec:
         names = [n.strip() for n in spec.split(",") if n.strip()]
         for name in names:
@@ -105,9 +106,11 @@ def choose_columns(spec: str | None = None, wide: bool = False, table: pd.DataFr
     if has_coverage and not spec:
         at = columns.index("judged@10") + 1 if "judged@10" in columns else len(columns)
         columns[at:at] = COVERAGE_COLUMNS
-    if table is not None and not table.empty and table["failed"].any() and "failed" not in columns:
+    if spec or table is None or table.empty:
+        return columns  # the columns asked for, exactly
+    if table["failed"].any() and "failed" not in columns:
         columns.insert(columns.index("queries") + 1 if "queries" in columns else len(columns), "failed")
-    if table is not None and not table.empty and table["params"].astype(bool).any() and "params" not in columns:
+    if table["params"].astype(bool).any() and "params" not in columns:
         columns.append("params")  # rows run with other params than their template's defaults say which
     return columns
 
