@@ -20,7 +20,7 @@ VECTOR = [0.25, -0.5, 1.0]
 STRATEGIES = {"textsearch", "textsearch_boosted", "vectorsearch", "vectorsearch_multifield",
               "vectorsearch_multifield_boosted", "hybrid", "hybrid_boosted", "rrf", "rrf_multi",
               "vectorsearch_finetune", "rrf_finetune", "hybrid_minmax", "vectorsearch_adapter", "rrf_adapter",
-              "ltr_textsearch_boosted"}
+              "ltr_textsearch_boosted", "ltr_finetune"}
 
 
 @pytest.fixture(scope="module")
