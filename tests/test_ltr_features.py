@@ -52,7 +52,20 @@ def test_bad_feature_sets_are_one_line_errors_naming_the_place(tmp_path, data, m
 def test_an_unknown_feature_set_lists_the_known_ones(tmp_path):
     write(tmp_path, {"features": [{"name": "a", "builtin": "query_length"}]}, "mine")
     with pytest.raises(LabError, match=r"unknown feature set 'other' in .* \(known: mine\)"):
-        feature_set_named("other", tmp_path)
+        feature_set_named("other", [tmp_path])
+    with pytest.raises(LabError, match=r"unknown feature set 'mien' in .* \(did you mean 'mine'\?\)"):
+        feature_set_named("mien", [tmp_path])
+
+
+def test_a_workspace_feature_set_overrides_the_checkouts(tmp_path):
+    checkout, workspace = tmp_path / "features", tmp_path / "ws" / "features"
+    checkout.mkdir()
+    workspace.mkdir(parents=True)
+    write(checkout, {"description": "shipped", "features": [{"name": "a", "builtin": "query_length"}]}, "hd")
+    write(workspace, {"description": "mine", "features": [{"name": "a", "builtin": "query_length"}]}, "hd")
+    write(checkout, {"features": [{"name": "b", "builtin": "query_length"}]}, "only_shipped")
+    assert feature_set_named("hd", [checkout, workspace]).path == workspace / "hd.json"
+    assert feature_set_named("only_shipped", [checkout, workspace]).path == checkout / "only_shipped.json"
 
 
 def test_text_builtins_by_hand(tmp_path):

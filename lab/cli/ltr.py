@@ -29,13 +29,13 @@ def ltr() -> None:
 def log(ctx: click.Context, feature_set: str, strategy: str, depth: int, splits: tuple[str, ...], name: str | None,
         overwrite: bool) -> None:
     """Log feature values for the top candidates of a first-stage strategy, with their labels."""
-    from ..ltr.features import feature_set_named
+    from ..ltr.features import FEATURES_DIR, feature_set_named
     from ..ltr.logging import LOG_SPLITS, log_features
-    from ..templates import load_templates, template_named
+    from ..templates import template_named
 
     lab = lab_for(ctx)
-    features = feature_set_named(feature_set)
-    template = template_named(load_templates(lab.queries_dir), strategy)
+    features = feature_set_named(feature_set, (FEATURES_DIR, lab.workspace / "features"))
+    template = template_named(lab.templates(), strategy)
     result = log_features(lab, features, template, name or f"{feature_set}-{strategy}", tuple(splits) or LOG_SPLITS,
                           depth, overwrite, progress_bars())
     table = Table(title=f"feature log '{result.name}' · {len(features.features)} features · top {depth} of {strategy}")

@@ -20,7 +20,7 @@ from typing import Any
 
 from ..context import Lab
 from ..errors import LabError
-from ..templates import load_templates, template_named
+from ..templates import template_named
 from ..workspace import atomic_path, write_json
 from .features import FeatureSet
 from .store import ltr_dir
@@ -72,7 +72,7 @@ def export_model(lab: Lab, name: str, out: Path | None = None) -> Export:
     model = load_model(lab, name)
     feature_set = current_feature_set(model.card["feature_set"], f"LTR model '{name}'")
     featureset_body = plugin_feature_set(feature_set)
-    first_stage = template_named(load_templates(lab.queries_dir), model.card["first_stage"]["name"])
+    first_stage = template_named(lab.templates(), model.card["first_stage"]["name"])
     search = rescore_template(first_stage.body, name, model.card["depth"])
     target = Path(out) if out is not None else ltr_dir(lab, "export", name, option="LTR model")
     files = {"featureset.json": featureset_body, "model.json": plugin_model(model), "search-template.json": search}

@@ -25,10 +25,10 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 from ..context import REPO_ROOT
-from ..errors import LabError, TemplateError
+from ..errors import LabError, TemplateError, did_you_mean
 from ..templates import Template
 
 FEATURES_DIR = REPO_ROOT / "features"
@@ -128,14 +128,15 @@ def load_feature_set(path: str | os.PathLike[str]) -> FeatureSet:
     return FeatureSet(path.stem, path, description, tuple(features), sha256)
 
 
-def feature_set_named(name: str, directory: str | os.PathLike[str] = FEATURES_DIR) -> FeatureSet:
-    """The feature set ``<directory>/<name>.json``; a LabError listing the known ones otherwise."""
-    directory = Path(directory)
-    path = directory / f"{name}.json"
-    if not SET_NAME.fullmatch(name) or not path.is_file():
-        known = ", ".join(sorted(p.stem for p in directory.glob("*.json"))) or "none"
-        raise LabError(f"unknown feature set '{name}' in {directory} (known: {known})")
-    return load_feature_set(path)
+def feature_set_named(name: str, directories: Sequence[str | os.PathLike[str]] = (FEATURES_DIR,)) -> FeatureSet:
+    """The feature set ``<name>.json`` of the last of ``directories`` that has it (a workspace's ``features/`` over
+    the checkout's); a LabError listing the known ones, with the closest, otherwise."""
+    found = {p.stem: p for d in map(Path, directories) if d.is_dir() for p in sorted(d.glob("*.json"))}
+    if not SET_NAME.fullmatch(name) or name not in found:
+        where = " or ".join(str(d) for d in directories)
+        raise LabError(f"unknown feature set '{name}' in {where}{did_you_mean(name, found)} "
+                       f"(known: {', '.join(sorted(found)) or 'none'})")
+    return load_feature_set(found[name])
 
 
 def _feature(item: Any, where: str, path: Path, sha256: str) -> Feature:
