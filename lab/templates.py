@@ -9,7 +9,6 @@ params and the runner's built-ins ``query_text``, ``query_vector`` (from the fir
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -18,6 +17,7 @@ from pathlib import Path
 from typing import Any, Iterator, Mapping
 
 from .errors import TemplateError, did_you_mean
+from .workspace import atomic_path, read_json_file
 
 BUILTINS = ("query_text", "query_vector", "size")
 TOP_LEVEL_KEYS = ("description", "params", "requires", "body", "pipeline", "rerank")
@@ -102,17 +102,7 @@ def load_template(path: str | os.PathLike[str]) -> Template:
     name = path.stem
     if not TEMPLATE_NAME.fullmatch(name):
         raise TemplateError(f"{path}: a strategy name uses letters, digits, '_' and '-' only")
-    raw = _read_bounded(path)
-    try:
-        data = json.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError as exc:
-        raise TemplateError(f"{path}: not UTF-8 text (byte {exc.start})") from None
-    except json.JSONDecodeError as exc:
-        raise TemplateError(f"{path}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}") from None
-    except RecursionError:
-        data = None
-    if data is None or _depth(data) > MAX_TEMPLATE_DEPTH:
-        raise TemplateError(f"{path}: nested more than {MAX_TEMPLATE_DEPTH} levels deep")
+    data, sha256 = read_json_file(path, MAX_TEMPLATE_BYTES, MAX_TEMPLATE_DEPTH, "template", TemplateError)
     if not isinstance(data, dict):
         raise TemplateError(f"{path}: must be a JSON object with {', '.join(TOP_LEVEL_KEYS)}")
     for key in data:
@@ -136,28 +126,7 @@ def load_template(path: str | os.PathLike[str]) -> Template:
         raise TemplateError(f"{path}: requires.models: the body uses {{{{query_vector}}}} but names no model "
                             "to encode the query with")
     return Template(name, path, description, params, requires, body, pipeline,
-                    hashlib.sha256(raw).hexdigest(), frozenset(used), _check_rerank(data.get("rerank"), path))
-
-
-def _read_bounded(path: Path) -> bytes:
-    """The template file's bytes; TemplateError when it cannot be read or exceeds MAX_TEMPLATE_BYTES."""
-    try:
-        with path.open("rb") as file:
-            raw = file.read(MAX_TEMPLATE_BYTES + 1)
-    except OSError as exc:
-        raise TemplateError(f"{path}: cannot read the template ({exc.strerror or exc})") from None
-    if len(raw) > MAX_TEMPLATE_BYTES:
-        raise TemplateError(f"{path}: larger than {MAX_TEMPLATE_BYTES // 1024} KiB (a template is a search body)")
-    return raw
-
-
-def _depth(node: Any) -> int:
-    """How deeply ``node`` nests objects and arrays (a scalar: 0), without recursion."""
-    depth, level = 0, [node]
-    while level := [item for item in level if isinstance(item, (dict, list))]:
-        depth += 1
-        level = [child for item in level for child in (item.values() if isinstance(item, dict) else item)]
-    return depth
+                    sha256, frozenset(used), _check_rerank(data.get("rerank"), path))
 
 
 class Templates(Mapping[str, Template]):
@@ -224,13 +193,11 @@ def write_template(source: Template, target: Path, params: dict[str, Any] | None
                    description: str | None = None) -> Path:
     """A new template file at ``target``: ``source``'s file with ``params`` as new defaults and a new
     ``description``; written atomically, never over an existing file (TemplateError)."""
-    from .workspace import atomic_path
-
     if not TEMPLATE_NAME.fullmatch(target.stem):
         raise TemplateError(f"{target.stem!r}: a strategy name uses letters, digits, '_' and '-' only")
     if target.exists():
         raise TemplateError(f"{target}: a strategy of that name exists already")
-    data = json.loads(_read_bounded(source.path).decode("utf-8"))
+    data, _ = read_json_file(source.path, MAX_TEMPLATE_BYTES, MAX_TEMPLATE_DEPTH, "template", TemplateError)
     if params:
         unknown = [k for k in params if k not in source.params]
         if unknown:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ctypes
 import errno
+import hashlib
 import fcntl
 import json
 import os
@@ -225,6 +226,40 @@ def _subdirectories(directory: Path, hidden: bool) -> list[Path]:
                 if e.name.startswith(".") == hidden and e.is_dir(follow_symlinks=False)]
     except FileNotFoundError:
         return []
+
+
+def read_json_file(path: Path, limit: int, max_depth: int, what: str,
+                   error: type[LabError] = LabError) -> tuple[Any, str]:
+    """The JSON of ``path``, a hand-written ``what`` ("template", "feature set"), and the sha256 of its bytes;
+    ``error`` naming the file (and the line and column of bad JSON) when it cannot be read, holds more than
+    ``limit`` bytes (only ``limit + 1`` are read), is not UTF-8 or nests more than ``max_depth`` deep."""
+    try:
+        with path.open("rb") as file:
+            raw = file.read(limit + 1)
+    except OSError as exc:
+        raise error(f"{path}: cannot read the {what} ({exc.strerror or exc})") from None
+    if len(raw) > limit:
+        raise error(f"{path}: larger than {limit // 1024} KiB (a {what} is a small JSON file)")
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise error(f"{path}: not UTF-8 text (byte {exc.start})") from None
+    except json.JSONDecodeError as exc:
+        raise error(f"{path}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}") from None
+    except RecursionError:
+        data = None
+    if data is None or _depth(data) > max_depth:
+        raise error(f"{path}: nested more than {max_depth} levels deep")
+    return data, hashlib.sha256(raw).hexdigest()
+
+
+def _depth(node: Any) -> int:
+    """How deeply ``node`` nests objects and arrays (a scalar: 0), without recursion."""
+    depth, level = 0, [node]
+    while level := [item for item in level if isinstance(item, (dict, list))]:
+        depth += 1
+        level = [child for item in level for child in (item.values() if isinstance(item, dict) else item)]
+    return depth
 
 
 def write_json(target: str | os.PathLike[str], data: Any) -> None:

@@ -18,7 +18,6 @@ Every error names the file and the key path (``features[2].builtin``), or the li
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -30,7 +29,10 @@ from typing import Any, Sequence
 from ..context import REPO_ROOT
 from ..errors import LabError, TemplateError, did_you_mean
 from ..templates import Template
+from ..workspace import read_json_file
 
+MAX_FEATURE_SET_DEPTH = 64
+"""Feature sets nest queries as templates do; deeper is refused before anything recurses into it."""
 FEATURES_DIR = REPO_ROOT / "features"
 """The shipped feature sets, beside ``queries/``."""
 
@@ -97,19 +99,7 @@ def load_feature_set(path: str | os.PathLike[str]) -> FeatureSet:
     path = Path(path)
     if not SET_NAME.fullmatch(path.stem):
         raise LabError(f"{path}: a feature set name uses letters, digits, '_' and '-' only")
-    try:
-        with path.open("rb") as file:
-            raw = file.read(MAX_FEATURE_SET_BYTES + 1)
-    except OSError as exc:
-        raise LabError(f"{path}: cannot read the feature set ({exc.strerror or exc})") from None
-    if len(raw) > MAX_FEATURE_SET_BYTES:
-        raise LabError(f"{path}: larger than {MAX_FEATURE_SET_BYTES >> 10} KiB")
-    try:
-        data = json.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError as exc:
-        raise LabError(f"{path}: not UTF-8 text (byte {exc.start})") from None
-    except json.JSONDecodeError as exc:
-        raise LabError(f"{path}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}") from None
+    data, sha256 = read_json_file(path, MAX_FEATURE_SET_BYTES, MAX_FEATURE_SET_DEPTH, "feature set")
     if not isinstance(data, dict) or set(data) - {"description", "features"}:
         raise LabError(f"{path}: must be a JSON object with description and features")
     description = data.get("description", "")
@@ -118,7 +108,6 @@ def load_feature_set(path: str | os.PathLike[str]) -> FeatureSet:
     items = data.get("features")
     if not isinstance(items, list) or not items:
         raise LabError(f"{path}: features: must be a non-empty array of features")
-    sha256 = hashlib.sha256(raw).hexdigest()
     features: list[Feature] = []
     for i, item in enumerate(items):
         feature = _feature(item, f"features[{i}]", path, sha256)
