@@ -80,7 +80,7 @@ def data_import(ctx: click.Context, kind: str, file: str | None, source: str | N
     if not replace_judgments:
         from ..judgments.merge import refuse_dropping_grades
 
-        refuse_dropping_grades(lab, dataset.name)
+        refuse_dropping_grades(lab, dataset.name, "--name")
     lab.save_dataset(dataset, "--name")
     _print_dataset(dataset)
 

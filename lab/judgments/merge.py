@@ -223,10 +223,11 @@ def import_grades(lab: Any, path: str | Path, rater: str | None = None) -> Merge
     return merge
 
 
-def refuse_dropping_grades(lab: Any, name: str) -> None:
+def refuse_dropping_grades(lab: Any, name: str, option: str = "dataset name") -> None:
     """A LabError when dataset ``name`` holds grades added by `lab judge import`: importing the source again over it
-    would drop them (``lab data import --replace-judgments`` says that is meant)."""
-    directory = lab.dataset_dir(name)
+    would drop them (``lab data import --replace-judgments`` says that is meant); ``option``: where the name came
+    from, for a name that cannot be a dataset's."""
+    directory = lab.dataset_dir(name, option)
     meta = directory / "meta.json"
     if not meta.is_file() or LOG_TABLE not in read_json(meta).get("extra_tables", []):
         return
