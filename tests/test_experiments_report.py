@@ -31,7 +31,12 @@ from ci_support import missing
 from demo_support import demo_lab
 
 PNG = b"\x89PNG\r\n\x1a\n"
-SECTIONS = {"leaderboard", "metrics", "significance", "per-query", "tuning", "finetune", "history"}
+SECTIONS = {"leaderboard", "metrics", "significance", "per-query", "tuning", "finetune", "ltr", "history"}
+LTR_CARD = {"name": "m1", "created": "2026-12-07T05:00:00+00:00", "feature_set": {"name": "homedepot"},
+            "first_stage": {"path": "/x/queries/textsearch_boosted.json"}, "trees": 84, "train_seconds": 22.2,
+            "val": {"first_stage": {"ndcg@10": 0.3865}, "reranked": {"ndcg@10": 0.4331}},
+            "feature_importance_gain": {"title_coverage": 160.0, "title_bm25": 30.0, "query_words": 10.0}}
+"""What `lab ltr train` leaves in ltr/<dataset>/models/<name>/card.json (the fields the report reads)."""
 
 
 @pytest.fixture(scope="module")
@@ -45,6 +50,8 @@ def lab(tmp_path_factory) -> Lab:
     tune_strategy(lab, template, [parse_dimension("title_boost=1,4", template),
                                   parse_dimension("description_boost=1,2", template)])
     _finetune_output(lab.workspace / "models" / "ft-demo")
+    (lab.workspace / "ltr" / "demo" / "models" / "m1").mkdir(parents=True)
+    (lab.workspace / "ltr" / "demo" / "models" / "m1" / "card.json").write_text(json.dumps(LTR_CARD))
     return lab
 
 
@@ -271,3 +278,11 @@ def test_the_figures_show_the_data(lab, monkeypatch):
     (ax,) = history.axes
     shown = [x for x in ax.get_xticks() if ax.get_xlim()[0] <= x <= ax.get_xlim()[1]]
     assert shown and all(float(x).is_integer() for x in shown)
+
+
+def test_the_ltr_section_shows_each_model_and_its_feature_importance(report):
+    page = report.read_text(encoding="utf-8")
+    section = page.split('<section id="ltr">', 1)[1].split("</section>", 1)[0]
+    cells = re.findall(r"<td[^>]*>(.*?)</td>", section)
+    assert cells == ["m1", "homedepot", "textsearch_boosted", "0.3865", "0.4331", "+0.0466", "84", "22"]
+    assert section.count('src="data:image/png;base64,') == 1 and "m1: each feature" in section

@@ -147,6 +147,22 @@ def history_lines(history: pd.DataFrame, metric: str) -> bytes:
     return figure_png(fig)
 
 
+def feature_importance(importance: dict[str, float], title: str) -> bytes:
+    """Horizontal bars of each feature's share of a model's total gain, largest on top."""
+    plt = pyplot()
+    total = sum(importance.values()) or 1.0
+    names = sorted(importance, key=lambda n: importance[n])
+    fig, ax = plt.subplots(figsize=(6.4, 0.28 * len(names) + 0.9))
+    shares = [importance[n] / total for n in names]
+    ax.barh(names, shares, color="#0969da")
+    for y, share in enumerate(shares):
+        ax.text(share, y, f" {share:.0%}", va="center", fontsize=8)
+    ax.set_xlabel("share of the total gain")
+    ax.set_xlim(0, max(shares) * 1.18 if shares else 1)
+    ax.set_title(title, fontsize=10)
+    return figure_png(fig)
+
+
 def _is_array(column: pd.Series) -> bool:
     return column.map(lambda v: isinstance(v, str) and v.startswith("[")).all()
 

@@ -25,6 +25,8 @@ from .history import history_table
 from .tuning import list_tunings, load_trials
 
 MAX_TUNINGS = 6
+MAX_LTR_PLOTS = 2
+"""Feature-importance charts: the newest learning-to-rank models only."""
 MAX_HISTORY_ROWS = 40
 MAX_FINETUNE_FACTS = 80
 MAX_MAPS = 4
@@ -80,6 +82,7 @@ def build_report(lab: Lab, split: str = "test", baseline: str | None = None, met
         *(_significance_sections(runs, base, metric) if len(runs) > 1 else []),
         _tuning_section(lab, dataset.name, qrels_fingerprint),
         _finetune_section(lab.workspace),
+        _ltr_section(lab.workspace, dataset.name),
         _maps_section(lab.workspace, dataset.name, fingerprint),
         _history_section(lab, dataset.name, split, fingerprint, qrels_fingerprint, metric),
     ]
@@ -246,6 +249,30 @@ def _before_after(card: dict[str, Any], report: dict[str, Any]) -> str:
     split = report.get("split") or card.get("data", {}).get("eval", {}).get("split", "val")
     rows = [[m, f"{before[m]:.4f}", f"{after[m]:.4f}", f"{after[m] - before[m]:+.4f}"] for m in names]
     return _table([f"{split} metric", "base", "fine-tuned", "Δ"], rows, text_columns={0})
+
+
+def _ltr_section(workspace: Path, dataset: str) -> str:
+    """The learning-to-rank models of the dataset, newest first: what each reranks, its val gain, and the feature
+    importance (gain) of the newest ones."""
+    root = workspace / "ltr" / dataset / "models"
+    cards = sorted((json.loads(workspace_file(workspace, p).read_text(encoding="utf-8"))
+                    for p in root.glob("*/card.json")), key=lambda c: c["created"], reverse=True) if root.is_dir() else []
+    if not cards:
+        return ("<section id=\"ltr\"><h2>Learning to rank</h2><p>No model yet: <code>lab ltr log</code>, then "
+                "<code>lab ltr train</code>.</p></section>")
+    rows = [[c["name"], c["feature_set"]["name"], c["first_stage"]["path"].rsplit("/", 1)[-1].removesuffix(".json"),
+             f"{c['val']['first_stage']['ndcg@10']:.4f}", f"{c['val']['reranked']['ndcg@10']:.4f}",
+             f"{c['val']['reranked']['ndcg@10'] - c['val']['first_stage']['ndcg@10']:+.4f}", str(c["trees"]),
+             f"{c['train_seconds']:.0f}"] for c in cards]
+    parts = ["<section id=\"ltr\"><h2>Learning to rank</h2><p>LambdaMART models trained on <code>train</code>, "
+             "early-stopped on <code>val</code>; val nDCG@10 of the first stage and reranked.</p>",
+             _table(["model", "features", "first stage", "val first stage", "val reranked", "Δ", "trees", "train s"],
+                    rows, text_columns={0, 1, 2}, highlight=None)]
+    for card in cards[:MAX_LTR_PLOTS]:
+        parts.append(_figure(plots.feature_importance(card["feature_importance_gain"], f"{card['name']}: feature "
+                                                      "importance (gain)"),
+                             f"{card['name']}: each feature's share of the gain of the trees' splits."))
+    return "".join(parts) + "</section>"
 
 
 def _maps_section(workspace: Path, dataset: str, fingerprint: str) -> str:
