@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from demo_support import demo_lab
+from demo_support import logged_demo
 from lab.cli import cli
 from lab.errors import LabError, TemplateError
 from lab.ltr.features import load_feature_set
@@ -30,13 +30,8 @@ FEATURES = {"features": [
 
 @pytest.fixture(scope="module")
 def logged(tmp_path_factory):
-    root = tmp_path_factory.mktemp("ltr")
-    lab = demo_lab(root / "ws", seed=5, n_products=300, n_queries=200)
-    path = root / "demo.json"
-    path.write_text(json.dumps(FEATURES), encoding="utf-8")
-    template = load_templates(lab.queries_dir)["textsearch"]
-    log = log_features(lab, load_feature_set(path), template, "demo", depth=20)
-    return lab, path, log
+    return logged_demo(tmp_path_factory.mktemp("ltr"), FEATURES, "demo", seed=5, n_products=300, n_queries=200,
+                       depth=20)
 
 
 def test_the_log_holds_the_top_candidates_with_their_labels(logged):

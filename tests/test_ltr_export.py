@@ -10,7 +10,7 @@ import pytest
 import xgboost as xgb
 from click.testing import CliRunner
 
-from demo_support import demo_lab
+from demo_support import logged_demo
 from lab.cli import cli
 from lab.errors import LabError
 from lab.ltr.features import load_feature_set
@@ -28,10 +28,7 @@ QUERY_FEATURES = {"features": [
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):
     root = tmp_path_factory.mktemp("export")
-    lab = demo_lab(root / "ws", seed=9, n_products=250, n_queries=160)
-    path = root / "plugin.json"
-    path.write_text(json.dumps(QUERY_FEATURES), encoding="utf-8")
-    log = log_features(lab, load_feature_set(path), load_templates(lab.queries_dir)["textsearch"], "plugin", depth=15)
+    lab, _, log = logged_demo(root, QUERY_FEATURES, "plugin", seed=9, n_products=250, n_queries=160, depth=15)
     model = train_model(lab, log, "plugin-ltr", rounds=40, early_stopping=10)
     result = CliRunner().invoke(cli, ["--workspace", str(lab.workspace), "ltr", "export", "plugin-ltr",
                                       "--out", str(root / "out")], obj={})
