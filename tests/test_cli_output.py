@@ -227,3 +227,12 @@ def test_the_first_scoring_on_a_machine_says_it_compiles(lab, monkeypatch, tmp_p
     assert metrics_compiled()
     later = invoke(lab, "run", "--strategy", "textsearch")
     assert "Scoring textsearch" in later.stderr and "compiling" not in later.stderr
+
+
+def test_columns_of_numbers_stay_numbers_whatever_their_marks():
+    from lab.experiments.formats import markdown_table, numeric_columns
+
+    header = ["strategy", "p", "train s", "W/T/L"]
+    rows = [["rrf", "< 0.0001*", "—", "12/3/4"], ["hybrid", "0.0432", "~1,204", ""]]
+    assert numeric_columns(header, rows) == [False, True, True, True]
+    assert markdown_table(header, rows).splitlines()[1] == "|:---|---:|---:|---:|"

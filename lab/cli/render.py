@@ -9,7 +9,7 @@ import click
 from rich.markup import escape
 from rich.table import Table
 
-from ..experiments.formats import csv_text, json_text, markdown_table
+from ..experiments.formats import csv_text, json_text, markdown_table, numeric_columns
 from .support import console
 
 OUTPUT_FORMATS = ("table", "markdown", "csv", "json")
@@ -36,21 +36,10 @@ def emit(fmt: str, header: list[str], rows: list[list[str]], records: list[dict[
         click.echo(markdown_table(header, rows), nl=False)
     else:
         table = Table(title=title, caption=caption)
-        for name in header:
-            numeric = bool(rows) and all(_looks_numeric(r[header.index(name)]) for r in rows)
+        for i, (name, numeric) in enumerate(zip(header, numeric_columns(header, rows))):
+            widest = max((len(r[i]) for r in rows), default=0)
             table.add_column(name, justify="right" if numeric else "left", no_wrap=name in keep,
-                             min_width=max((len(r[header.index(name)]) for r in rows), default=0) if name in keep else None)
-        for i, row in enumerate(rows):
-            table.add_row(*(escape(c) for c in row), style="bold" if i in bold_rows else None)
+                             min_width=widest if name in keep else None)
+        for k, row in enumerate(rows):
+            table.add_row(*(escape(c) for c in row), style="bold" if k in bold_rows else None)
         console.print(table)
-
-
-def _looks_numeric(text: str) -> bool:
-    cleaned = text.replace(",", "").replace("~", "").replace("%", "").lstrip("+-<> ")
-    if cleaned in ("", "—"):
-        return True
-    try:
-        float(cleaned)
-    except ValueError:
-        return False
-    return True

@@ -20,7 +20,7 @@ def markdown_table(header: list[str], rows: list[list[str]]) -> str:
     def cell(text: str) -> str:
         return text.replace("|", r"\|").replace("\n", " ")
 
-    numeric = [all(_numeric(r[i]) for r in rows if r[i]) and any(r[i] for r in rows) for i in range(len(header))]
+    numeric = numeric_columns(header, rows)
     lines = ["| " + " | ".join(cell(h) for h in header) + " |",
              "|" + "|".join("---:" if n else ":---" for n in numeric) + "|"]
     lines += ["| " + " | ".join(cell(c) for c in row) + " |" for row in rows]
@@ -29,7 +29,7 @@ def markdown_table(header: list[str], rows: list[list[str]]) -> str:
 
 def latex_table(header: list[str], rows: list[list[str]], caption: str | None = None) -> str:
     """A booktabs ``tabular`` (in a ``table`` float when ``caption`` is given)."""
-    numeric = [all(_numeric(r[i]) for r in rows if r[i]) and any(r[i] for r in rows) for i in range(len(header))]
+    numeric = numeric_columns(header, rows)
     spec = "".join("r" if n else "l" for n in numeric)
     lines = [rf"\begin{{tabular}}{{{spec}}}", r"\toprule", " & ".join(latex_escape(h) for h in header) + r" \\",
              r"\midrule"]
@@ -60,8 +60,17 @@ def _json_default(value: Any) -> Any:
     return str(value)
 
 
+def numeric_columns(header: list[str], rows: list[list[str]]) -> list[bool]:
+    """For each column, whether its cells are numbers (right-aligned): every non-empty cell looks like one
+    (``1,234``, ``+0.5%``, ``~12``, ``< 0.0001``, ``0.04*``, ``12/3/4``, ``—`` for unknown) and one at least is
+    not empty."""
+    return [all(_numeric(r[i]) for r in rows if r[i]) and any(r[i] for r in rows) for i in range(len(header))]
+
+
 def _numeric(text: str) -> bool:
-    cleaned = text.replace(",", "").rstrip("%*").lstrip("+")
+    cleaned = text.replace(",", "").rstrip("%*").lstrip("+-~<> ")
+    if cleaned == "—":
+        return True
     try:
         float(cleaned)
     except ValueError:
