@@ -180,15 +180,15 @@ def execute_strategy(lab: Lab, template: Template, split: str = "test",
     models = template.models(params)
     check_models(lab, template, models)
     started = time.perf_counter()
-    bodies, pipeline = render_queries(lab, template, params, queries["query_text"].tolist(), size, progress)
-    ids = queries["query_id"].tolist()
+    texts, ids = queries["query_text"].tolist(), queries["query_id"].tolist()
+    bodies, pipeline = render_queries(lab, template, params, texts, size, progress)
     search_start = time.perf_counter()
     with progress(f"Searching {template.name}", len(bodies)) as advance:
         results, failures = search_isolating(lab, template, bodies, pipeline, ids, advance, strict)
     search_seconds = time.perf_counter() - search_start
     rerank, stage_two = None, {}
     if template.rerank is not None:  # a second stage: the LTR model and the embedding models its features read
-        results, rerank = rerank_results(lab, template.rerank, queries["query_text"].tolist(), results, progress)
+        results, rerank = rerank_results(lab, template.rerank, texts, results, progress)
         models += [m for m in rerank["models"] if m not in models]
         stage_two = {f"ltr:{rerank['ltr']}": rerank}
     rows = [(qid, rank, hit.doc_id, hit.score)

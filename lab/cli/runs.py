@@ -129,13 +129,11 @@ def _run_and_print(lab, templates: list, split: str, overrides: dict[str, Any], 
     dataset = lab.dataset
     board = latest_runs(lab.workspace, dataset.name, split, dataset.qrels_fingerprint())
     new = {run.run_id for run in done}
-    _print_leaderboard(board, f"{dataset.name} · split {split}", new=new, **view)
-    ranked = sorted(board, key=lambda r: (-r.metrics[PRIMARY_METRIC], r.strategy))
+    table = _print_leaderboard(board, f"{dataset.name} · split {split}", new=new, **view)
     if len(done) < len(board):
-        for place, run in enumerate(ranked, 1):
-            if run.run_id in new:
-                err_console.print(f"{run.strategy}: #{place} of {len(ranked)} by {PRIMARY_METRIC} "
-                                  f"({run.metrics[PRIMARY_METRIC]:.4f})", highlight=False, soft_wrap=True)
+        for place, row in table[table["run_id"].isin(new)].iterrows():
+            err_console.print(f"{row['strategy']}: #{place + 1} of {len(table)} by {PRIMARY_METRIC} "
+                              f"({row[PRIMARY_METRIC]:.4f})", highlight=False, soft_wrap=True)
     for name, why in [*(broken or {}).items(), *skipped]:
         err_console.print(f"[yellow]skipped {name}:[/] {why}", highlight=False, soft_wrap=True)
     for run in done:
@@ -197,9 +195,9 @@ def _print_history(lab, split: str) -> None:
 
 
 def _print_leaderboard(runs, title: str, columns: str | None = None, wide: bool = False, fmt: str = "table",
-                       new: set[str] = frozenset(), coverage: dict | None = None) -> None:
-    """The leaderboard of ``runs`` (best first) with the chosen columns; rows of the ``new`` run ids in bold; with
-    ``coverage`` (judgments), the coverage columns."""
+                       new: set[str] = frozenset(), coverage: dict | None = None):
+    """Print the leaderboard of ``runs`` (best first) with the chosen columns, rows of the ``new`` run ids in bold;
+    with ``coverage`` (judgments), the coverage columns. Returns the leaderboard table (row i: rank i + 1)."""
     from ..leaderboard import choose_columns, leaderboard_cells, leaderboard_records, leaderboard_table
 
     table = leaderboard_table(runs, coverage=coverage)
@@ -210,6 +208,7 @@ def _print_leaderboard(runs, title: str, columns: str | None = None, wide: bool 
                "needed; ~ estimated from a measured rate; — unknown)") if costs else None
     emit(fmt, header, rows, leaderboard_records(table, shown), title=f"leaderboard · {title}", caption=caption,
          keep=("strategy",), bold_rows={i for i, run_id in enumerate(table["run_id"]) if run_id in new})
+    return table
 
 
 # --- demo -------------------------------------------------------------------------------------
