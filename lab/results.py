@@ -90,11 +90,13 @@ def load_run(workspace: Path, dataset: str, run_id: str) -> StoredRun:
     raise LabError(f"no run '{run_id}' for dataset '{dataset}' in {runs_dir(workspace, dataset)}")
 
 
-def latest_runs(workspace: Path, dataset: str, split: str, qrels_fingerprint: str) -> list[StoredRun]:
+def latest_runs(workspace: Path, dataset: str, split: str, qrels_fingerprint: str | None) -> list[StoredRun]:
     """The newest run of each strategy on ``split`` whose judgments match ``qrels_fingerprint``;
-    runs made against other judgments are not comparable and are left out."""
+    runs made against other judgments are not comparable and are left out (``None``: whatever the
+    judgments, e.g. to find the runs to rescore)."""
     latest: dict[str, StoredRun] = {}
     for run in list_runs(workspace, dataset):
-        if run.manifest["split"] == split and run.manifest["dataset"]["qrels_fingerprint"] == qrels_fingerprint:
+        fingerprint = run.manifest["dataset"].get("qrels_fingerprint")
+        if run.manifest["split"] == split and qrels_fingerprint in (None, fingerprint):
             latest[run.strategy] = run
     return list(latest.values())

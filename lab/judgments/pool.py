@@ -14,7 +14,7 @@ import pandas as pd
 
 from ..errors import LabError
 from ..mapping import model_text_fields
-from ..results import StoredRun, list_runs
+from ..results import StoredRun, latest_runs
 from ..workspace import atomic_path, workspace_path
 
 QUEPID_COLUMNS = ("query", "docid", "rating")
@@ -40,11 +40,11 @@ class Pool:
 
 def latest_run(workspace: Path, dataset: str, strategy: str, split: str) -> StoredRun:
     """The newest stored run of ``strategy`` on ``split`` (whatever judgments it was scored on)."""
-    runs = [r for r in list_runs(workspace, dataset) if r.strategy == strategy and r.manifest["split"] == split]
-    if not runs:
-        raise LabError(f"no run of '{strategy}' on split '{split}' for dataset '{dataset}': "
-                       f"`lab run --strategy {strategy} --split {split}` first")
-    return runs[-1]
+    for run in latest_runs(workspace, dataset, split, None):
+        if run.strategy == strategy:
+            return run
+    raise LabError(f"no run of '{strategy}' on split '{split}' for dataset '{dataset}': "
+                   f"`lab run --strategy {strategy} --split {split}` first")
 
 
 def build_pool(dataset: Any, runs: list[StoredRun], depth: int = 10, max_pairs: int | None = None) -> Pool:

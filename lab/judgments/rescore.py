@@ -15,7 +15,7 @@ from typing import Any
 from ..errors import LabError
 from ..evaluation.coverage import restrict
 from ..evaluation.metrics import evaluate_ranking, mean_metrics
-from ..results import StoredRun, list_runs, save_run
+from ..results import StoredRun, latest_runs, save_run
 
 
 @dataclass
@@ -55,6 +55,6 @@ def rescore_runs(lab: Any, split: str = "test") -> list[Rescored]:
     current ones (runs already up to date are left alone)."""
     dataset = lab.dataset
     current = dataset.qrels_fingerprint()
-    latest = {r.strategy: r for r in list_runs(lab.workspace, dataset.name) if r.manifest["split"] == split}
-    stale = [r for _, r in sorted(latest.items()) if r.manifest["dataset"].get("qrels_fingerprint") != current]
+    latest = sorted(latest_runs(lab.workspace, dataset.name, split, None), key=lambda r: r.strategy)
+    stale = [r for r in latest if r.manifest["dataset"].get("qrels_fingerprint") != current]
     return [rescore_run(lab, run) for run in stale]

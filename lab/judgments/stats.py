@@ -15,7 +15,7 @@ import pandas as pd
 from ..data.splits import SPLITS
 from ..evaluation.metrics import evaluate_ranking
 from ..evaluation.coverage import restrict
-from ..results import list_runs
+from ..results import latest_runs
 from .merge import CONFLICTS_TABLE, LOG_TABLE, ORIGINAL_RATER
 
 
@@ -83,12 +83,11 @@ def run_coverage(lab: Any, split: str = "test", k: int = 10) -> pd.DataFrame:
     dataset = lab.dataset
     qrels = dataset.qrels_dict(split)
     current = dataset.qrels_fingerprint()
-    latest = {r.strategy: r for r in list_runs(lab.workspace, dataset.name) if r.manifest["split"] == split}
     rows = []
-    for strategy, run in sorted(latest.items()):
+    for run in sorted(latest_runs(lab.workspace, dataset.name, split, None), key=lambda r: r.strategy):
         ranked = run.ranked_ids()
         now = evaluate_ranking(restrict(qrels, ranked), ranked, [f"judged@{k}"])[f"judged@{k}"]
-        rows.append({"strategy": strategy, "run_id": run.run_id, f"judged@{k}": float(now.mean()) if len(now) else 0.0,
+        rows.append({"strategy": run.strategy, "run_id": run.run_id, f"judged@{k}": float(now.mean()) if len(now) else 0.0,
                      "stored": run.metrics.get(f"judged@{k}", np.nan),
                      "stale": run.manifest["dataset"].get("qrels_fingerprint") != current})
     return pd.DataFrame(rows, columns=["strategy", "run_id", f"judged@{k}", "stored", "stale"])
