@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from ..context import Lab
+from ..embeddings.vectors import normalise
 from ..errors import LabError
 from ..mapping import field_text, load_mapping, source_texts, vector_sources
 from ..progress import ProgressFactory, silent
@@ -77,19 +78,14 @@ def _cosine(lab: Lab, feature: Feature, texts: list[str], candidates: list[list[
     if present:
         product_vectors[present] = encode_cached(encoder, [product_texts[i] for i in present], lab.embedding_cache)
     query_vectors = encode_cached(encoder, texts, lab.embedding_cache) if texts else np.zeros((0, encoder.dimension))
-    product_vectors = _unit(product_vectors)
-    query_vectors = _unit(np.asarray(query_vectors, dtype=np.float32))
+    product_vectors = normalise(product_vectors)
+    query_vectors = normalise(np.asarray(query_vectors, dtype=np.float32))
     column = {pid: i for i, pid in enumerate(unique_ids)}
     query_rows = np.repeat(np.arange(len(texts)), [len(c) for c in candidates])
     product_rows = np.array([column[pid] for ids in candidates for pid in ids], dtype=np.int64)
     if not len(product_rows):
         return np.zeros(0, dtype=np.float32)
     return np.einsum("ij,ij->i", query_vectors[query_rows], product_vectors[product_rows]).astype(np.float32)
-
-
-def _unit(vectors: np.ndarray) -> np.ndarray:
-    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-    return np.divide(vectors, norms, out=np.zeros_like(vectors), where=norms > 0)
 
 
 def _text_builtin(feature: Feature, texts: list[str], candidates: list[list[str]], products: Any,
