@@ -310,9 +310,10 @@ def tune(ctx: click.Context, strategy: str, specs: tuple[str, ...], fixed: tuple
 
     lab = lab_for(ctx)
     check_metric(metric)
-    template = template_named(lab.templates(), strategy)
+    templates = lab.templates()
+    template = template_named(templates, strategy)
     target = lab.workspace_queries_dir / f"{save_as}.json" if save_as else None
-    if save_as and (save_as in lab.templates() or target.exists()):
+    if save_as and save_as in templates:  # before the tuning's work; write_template checks again
         raise LabError(f"--save {save_as}: a strategy of that name exists already")
     dimensions = [parse_dimension(spec, template) for spec in specs]
     result = tune_strategy(lab, template, dimensions, method=method, trials=trials, seed=seed, metric=metric,
