@@ -146,12 +146,17 @@ def test_the_rerank_stage_of_a_strategy(logged, tmp_path):
     assert second.manifest["model_costs"]["ltr:demo-ltr"]["kind"] == "ltr"
 
 
+def words_only(log: FeatureLog, directory: Path, name: str) -> tuple[Path, FeatureLog]:
+    """A feature set ``<name>.json`` of the query length alone, and ``log`` cut down to it."""
+    path = directory / f"{name}.json"
+    path.write_text(json.dumps({"features": [{"name": "words", "builtin": "query_length"}]}), encoding="utf-8")
+    return path, FeatureLog(name, path, {**log.manifest, "feature_set": load_feature_set(path).record()},
+                            log.table[[*log.table.columns[:7], "words"]])
+
+
 def test_a_model_scoring_every_candidate_alike_keeps_the_first_stage_order(logged, tmp_path):
     lab, _, log = logged
-    path = tmp_path / "words.json"
-    path.write_text(json.dumps({"features": [{"name": "words", "builtin": "query_length"}]}), encoding="utf-8")
-    words_log = FeatureLog("words", path, {**log.manifest, "feature_set": load_feature_set(path).record()},
-                           log.table[[*log.table.columns[:7], "words"]])
+    path, words_log = words_only(log, tmp_path, "words")
     train_model(lab, words_log, "words-only", rounds=20)  # one value per query: equal scores within a query
     body = json.loads((lab.queries_dir / "textsearch.json").read_text())
     (tmp_path / "ltr_words.json").write_text(json.dumps({**body, "rerank": {"ltr": "words-only", "window": 20}}))
@@ -162,10 +167,7 @@ def test_a_model_scoring_every_candidate_alike_keeps_the_first_stage_order(logge
 
 def test_a_model_of_a_changed_feature_set_is_refused_at_rerank(logged, tmp_path):
     lab, _, log = logged
-    path = tmp_path / "changing.json"
-    path.write_text(json.dumps({"features": [{"name": "words", "builtin": "query_length"}]}), encoding="utf-8")
-    changing = FeatureLog("changing", path, {**log.manifest, "feature_set": load_feature_set(path).record()},
-                          log.table[[*log.table.columns[:7], "words"]])
+    path, changing = words_only(log, tmp_path, "changing")
     train_model(lab, changing, "changing", rounds=5)
     path.write_text(json.dumps({"features": [{"name": "other", "builtin": "query_length"}]}), encoding="utf-8")
     body = json.loads((lab.queries_dir / "textsearch.json").read_text())
