@@ -41,11 +41,6 @@ MAIN_K = 10
 EVAL_BATCH_SIZE = 128
 
 
-def label_metric(k: int) -> str:
-    """The trainer's name for the evaluator's precision@k."""
-    return f"eval_{EVAL_NAME}_precision@{k}"
-
-
 @dataclass
 class LabelTrainingData:
     """The (anchor, positive) pairs of one run and what they come from."""
