@@ -16,7 +16,7 @@ from . import __version__
 from .context import REPO_ROOT, Lab
 from .backends.base import Progress, SearchResult
 from .errors import LabError, QueryError
-from .evaluation.metrics import DEFAULT_METRICS, evaluate_ranking, mean_metrics, metrics_compiled
+from .evaluation.metrics import DEFAULT_METRICS, evaluate_ranking, mean_metrics
 from .adapters import document_model
 from .indexer import indexed_models
 from .ltr.rerank import rerank_results
@@ -195,8 +195,7 @@ def execute_strategy(lab: Lab, template: Template, split: str = "test",
             for qid, result in zip(ids, results) for rank, hit in enumerate(result.hits, start=1)]
     ranking = pd.DataFrame(rows, columns=["query_id", "rank", "product_id", "score"])
     ranking = ranking.astype({"query_id": object, "product_id": object})
-    compiling = "" if metrics_compiled() else " (compiling ranx's metrics: the first run on this machine only)"
-    with progress(f"Scoring {template.name}{compiling}", 1) as advance:
+    with progress(f"Scoring {template.name}", 1) as advance:
         per_query = evaluate_ranking(qrels, {qid: [h.doc_id for h in r.hits] for qid, r in zip(ids, results)},
                                      DEFAULT_METRICS)
         advance(1)

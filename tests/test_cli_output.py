@@ -215,20 +215,6 @@ def test_rows_run_with_other_params_say_which(fresh):
     assert rows["textsearch"]["params"] == ""
 
 
-def test_the_first_scoring_on_a_machine_says_it_compiles(lab, monkeypatch, tmp_path):
-    from lab.evaluation.metrics import metrics_compiled
-
-    monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path))
-    assert not metrics_compiled()
-    first = invoke(lab, "run", "--strategy", "textsearch")
-    assert "Scoring textsearch (compiling ranx's metrics: the first run on this machine only)" in first.stderr
-    (tmp_path / "metrics_0123").mkdir()
-    (tmp_path / "metrics_0123" / "ndcg._ndcg-12.py311.1.nbc").write_bytes(b"")
-    assert metrics_compiled()
-    later = invoke(lab, "run", "--strategy", "textsearch")
-    assert "Scoring textsearch" in later.stderr and "compiling" not in later.stderr
-
-
 def test_columns_of_numbers_stay_numbers_whatever_their_marks():
     from lab.experiments.formats import markdown_table, numeric_columns
 
