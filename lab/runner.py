@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import subprocess
 import time
 from dataclasses import dataclass
@@ -158,6 +159,18 @@ def search_isolating(lab: Lab, template: Template, bodies: list[dict[str, Any]],
     return results, failures
 
 
+def ranking_table(query_ids: list[str], results: list[SearchResult]) -> pd.DataFrame:
+    """One row per hit: query_id, rank (from 1), product_id, score."""
+    counts = np.array([len(r.hits) for r in results], dtype=np.int64)
+    starts = np.repeat(np.cumsum(counts) - counts, counts)
+    return pd.DataFrame({
+        "query_id": pd.Series(np.repeat(np.asarray(query_ids, dtype=object), counts), dtype=object),
+        "rank": np.arange(counts.sum(), dtype=np.int64) - starts + 1,
+        "product_id": pd.Series(list(itertools.chain.from_iterable(r.doc_ids for r in results)), dtype=object),
+        "score": np.fromiter(itertools.chain.from_iterable(r.scores for r in results), dtype=np.float64,
+                             count=int(counts.sum()))})
+
+
 @dataclass
 class RunOutcome:
     """A finished, scored run that is not stored yet."""
@@ -191,12 +204,9 @@ def execute_strategy(lab: Lab, template: Template, split: str = "test",
         results, rerank = rerank_results(lab, template.rerank, texts, results, progress)
         models += [m for m in rerank["models"] if m not in models]
         stage_two = {f"ltr:{rerank['ltr']}": rerank}
-    rows = [(qid, rank, hit.doc_id, hit.score)
-            for qid, result in zip(ids, results) for rank, hit in enumerate(result.hits, start=1)]
-    ranking = pd.DataFrame(rows, columns=["query_id", "rank", "product_id", "score"])
-    ranking = ranking.astype({"query_id": object, "product_id": object})
+    ranking = ranking_table(ids, results)
     with progress(f"Scoring {template.name}", 1) as advance:
-        per_query = evaluate_ranking(qrels, {qid: [h.doc_id for h in r.hits] for qid, r in zip(ids, results)},
+        per_query = evaluate_ranking(qrels, {qid: r.doc_ids for qid, r in zip(ids, results)},
                                      DEFAULT_METRICS)
         advance(1)
     seconds = time.perf_counter() - started

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any, Callable, Protocol
+from collections.abc import Sequence
+from typing import Any, Callable, Protocol, overload
 
 import numpy as np
 
@@ -20,12 +21,53 @@ class Hit:
     score: float
 
 
+class RankedHits(Sequence[Hit]):
+    """Hits held as two columns, ids and scores, made into :class:`Hit` objects only when read one by one."""
+
+    def __init__(self, doc_ids: list[str], scores: list[float]):
+        self.doc_ids, self.scores = doc_ids, scores
+
+    def __len__(self) -> int:
+        return len(self.doc_ids)
+
+    @overload
+    def __getitem__(self, i: int) -> Hit: ...
+    @overload
+    def __getitem__(self, i: slice) -> RankedHits: ...
+
+    def __getitem__(self, i: int | slice) -> Hit | RankedHits:
+        if isinstance(i, slice):
+            return RankedHits(self.doc_ids[i], self.scores[i])
+        return Hit(self.doc_ids[i], self.scores[i])
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Sequence) and list(self) == list(other)
+
+    def __repr__(self) -> str:
+        return repr(list(self))
+
+
 @dataclass(frozen=True)
 class SearchResult:
     """The ranked hits of one query and the total number of matching documents."""
 
-    hits: list[Hit]
+    hits: Sequence[Hit]
     total: int
+
+    @classmethod
+    def from_columns(cls, doc_ids: list[str], scores: list[float], total: int) -> SearchResult:
+        """A result whose hits stay in columns (no object per hit) until read one by one."""
+        return cls(RankedHits(doc_ids, scores), total)
+
+    @property
+    def doc_ids(self) -> list[str]:
+        """The hits' ids, best first."""
+        return self.hits.doc_ids if isinstance(self.hits, RankedHits) else [h.doc_id for h in self.hits]
+
+    @property
+    def scores(self) -> list[float]:
+        """The hits' scores, best first."""
+        return self.hits.scores if isinstance(self.hits, RankedHits) else [h.score for h in self.hits]
 
 
 @dataclass

@@ -10,9 +10,10 @@ import numpy as np
 
 from .. import __version__, engine
 from ..engine import EmbeddedIndex, TrialSearcher
+from ..engine.printed import printed
 from ..errors import LabError
 from ..workspace import atomic_path, workspace_path
-from .base import Backend, Documents, Hit, IndexReport, Progress, SearchResult
+from .base import Backend, Documents, IndexReport, Progress, SearchResult
 
 BATCH_SIZE = 256
 
@@ -86,10 +87,15 @@ class EmbeddedBackend(Backend):
         results: list[SearchResult] = []
         for lo in range(0, len(bodies), BATCH_SIZE):
             batch = bodies[lo:lo + BATCH_SIZE]
-            for response in engine_index.msearch(batch, pipeline=pipeline):
-                hits = response["hits"]
-                results.append(SearchResult(
-                    [Hit(h["_id"], float(h["_score"])) for h in hits["hits"]], hits["total"]["value"]))
+            pages = engine_index.msearch_pages(batch, pipeline=pipeline)
+            ids = engine_index.ids
+            scores = printed(np.concatenate([found.scores for found in pages])).tolist() if pages else []
+            at = 0
+            for found in pages:
+                n = len(found.docs)
+                results.append(SearchResult.from_columns([ids[d] for d in found.docs.tolist()], scores[at:at + n],
+                                                         found.total))
+                at += n
             if progress:
                 progress(len(batch))
         return results

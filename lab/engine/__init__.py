@@ -17,7 +17,7 @@ QueryError naming the clause.
 
 Layers, as Lucene's packages (a module imports only from the layers before its own):
 
-* building blocks: ``analysis``, ``smallfloat``, ``explain``, ``similarity``, ``matches``, ``msm``,
+* building blocks: ``analysis``, ``smallfloat``, ``printed`` (float32 as Java prints it), ``explain``, ``similarity``, ``matches``, ``msm``,
   ``validation`` (request checks naming the clause path);
 * index: ``mapping``, ``fields``, ``knn``, ``documents``, ``segment`` (storage and indexing),
   ``store`` (save/load);

@@ -31,12 +31,23 @@ class EmbeddedIndex(Segment):
 
     def msearch(self, bodies: list[dict[str, Any]], pipeline: dict[str, Any] | None = None) -> list[dict[str, Any]]:
         """Several searches; their k-NN clauses are answered together, one matrix product per field."""
+        ctx, plans, pages = self._search(bodies, pipeline)
+        return [searching.response(ctx, plan, found) for plan, found in zip(plans, pages)]
+
+    def msearch_pages(self, bodies: list[dict[str, Any]], pipeline: dict[str, Any] | None = None
+                      ) -> list[searching.Page]:
+        """:meth:`msearch` without building responses: each search's hits as arrays of document numbers
+        (``ids[doc]`` is the id) and float32 scores."""
+        return self._search(bodies, pipeline)[2]
+
+    def _search(self, bodies: list[dict[str, Any]], pipeline: dict[str, Any] | None
+                ) -> tuple[Context, list[searching.Plan], list[searching.Page]]:
         parsed = self._pipeline(pipeline)
         self.refresh()
         ctx = Context(self)
         plans = [searching.plan(ctx, body, parsed) for body in bodies]
         prefetch_knn(ctx, [root for p in plans for root in p.roots])
-        return [searching.execute(ctx, p, parsed) for p in plans]
+        return ctx, plans, [searching.page(ctx, p, parsed) for p in plans]
 
     def explain(self, doc_id: str, body: dict[str, Any], pipeline: dict[str, Any] | None = None) -> dict[str, Any]:
         """Lucene-style ``{value, description, details}`` of ``doc_id``'s score for ``body``."""

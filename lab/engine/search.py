@@ -18,6 +18,7 @@ from .explain import Explanation, no_match
 from .matches import Matches, top, union
 from .nodes import Bool, Node, fmt
 from .pipelines import MAX_SUB_QUERIES, SearchPipeline
+from .printed import printed
 from .rewrite import rewrite
 from .similarity import ONE
 from .validation import boolean, check_params, fail, integer, obj
@@ -96,8 +97,18 @@ def ranked(matches: Matches, depth: int) -> tuple[np.ndarray, np.ndarray]:
     return matches.docs[best].astype(np.int64), matches.scores[best]
 
 
-def execute(ctx: Context, request: Plan, pipeline: SearchPipeline | None) -> dict[str, Any]:
-    """Run a planned request and build the OpenSearch-shaped response."""
+@dataclass(frozen=True)
+class Page:
+    """The hits of one search: document numbers and float32 scores, best first, and the match total."""
+
+    docs: np.ndarray
+    scores: np.ndarray
+    total: int
+    max_score: float | None
+
+
+def page(ctx: Context, request: Plan, pipeline: SearchPipeline | None) -> Page:
+    """Run a planned request: its page of hits."""
     if request.query is not None:
         found = request.query.execute(ctx, ONE)
         docs, scores = ranked(found, request.start + request.size)
@@ -109,16 +120,22 @@ def execute(ctx: Context, request: Plan, pipeline: SearchPipeline | None) -> dic
         docs, scores = pipeline.fuse([ranked(r, request.depth) for r in results])
         total = len(union([r.docs for r in results], ctx.n_docs))
         max_score = float(scores[0]) if request.size and len(scores) else None
-    page = slice(request.start, request.start + request.size)
-    docs, scores = docs[page], scores[page]
+    window = slice(request.start, request.start + request.size)
+    return Page(docs[window], scores[window], total, max_score)
+
+
+def response(ctx: Context, request: Plan, found: Page) -> dict[str, Any]:
+    """The OpenSearch-shaped response of a page of hits."""
     ids = ctx.segment.ids
-    hits = [{"_id": ids[d], "_score": float(fmt(s))} for d, s in zip(docs.tolist(), scores)]
+    hits = [{"_id": ids[d], "_score": s} for d, s in zip(found.docs.tolist(), printed(found.scores).tolist())]
+    max_score = found.max_score
     response: dict[str, Any] = {"hits": {"max_score": None if max_score is None else float(fmt(max_score)),
                                          "hits": hits}}
     if request.track_total_hits is not False:
         cap = request.track_total_hits
-        capped = cap is not True and total > cap
-        response["hits"]["total"] = {"value": int(cap) if capped else total, "relation": "gte" if capped else "eq"}
+        capped = cap is not True and found.total > cap
+        response["hits"]["total"] = {"value": int(cap) if capped else found.total,
+                                     "relation": "gte" if capped else "eq"}
     return response
 
 
