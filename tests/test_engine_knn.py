@@ -124,3 +124,32 @@ def test_put_vectors_adds_a_field_to_existing_documents(index):
         idx.put_vectors({"vec": vector_field("l2")}, ["nope"], {"vec": np.zeros((1, 3), F)})
     with pytest.raises(DataError, match="NaN or infinite"):
         idx.put_vectors({"vec": vector_field("l2")}, ["x"], {"vec": np.array([[1, np.nan, 0]], F)})
+
+
+@pytest.mark.parametrize("space", ["cosinesimil", "innerproduct", "l2"])
+def test_top_rows_keep_the_k_best_with_ties_to_the_lower_document(space):
+    """The group-maximum selection against a full sort of every row by (score desc, doc asc), on rows long
+    enough for it, with many equal scores (coarse values) and with fewer finite values than k."""
+    from lab.engine.knn import GROUP, GROUP_MARGIN, scores_from_products, top_rows
+
+    rng = np.random.default_rng(3)
+    n = GROUP * GROUP_MARGIN * 40 + 37  # a partial last group
+    raw = (np.round(rng.standard_normal((40, n)) * 4) / 8).astype(np.float32)  # coarse: many ties
+    raw[5, :] = -np.inf
+    raw[5, :30] = 0.25  # fewer finite values than k
+    raw[6, rng.choice(n, n - 50, replace=False)] = -np.inf
+    ks = [int(k) for k in rng.integers(1, 40, len(raw))]
+    near = np.float32(0.30000004)  # and the next float32 up score the same (1 + x rounds)
+    raw[7, :] = -1  # the 3rd best raw value has the score of a lower one in another group, at a lower doc
+    raw[7, :4] = [near, np.nextafter(near, np.float32(1)), 0.9, 0.8]
+    ks[7] = 3
+
+    def score(values):
+        return values if space == "l2" else scores_from_products(space, values)
+
+    for row, (docs, values) in enumerate(top_rows(raw, ks, score)):
+        finite = np.flatnonzero(np.isfinite(raw[row]))
+        all_scores = score(raw[row, finite])
+        expected = finite[np.lexsort((finite, -all_scores))][:ks[row]]
+        assert docs.tolist() == expected.tolist(), row
+        assert values.tolist() == score(raw[row, expected]).tolist()

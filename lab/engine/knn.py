@@ -26,6 +26,10 @@ BLOCK_CELLS = 1 << 24
 """Query rows per block are chosen so one block of scores holds about this many floats."""
 TOP_ROWS = 16
 """Rows per partition when selecting each query's top k."""
+GROUP = 64
+"""Documents per group whose maximum bounds a row's k-th best value from below."""
+GROUP_MARGIN = 4
+"""Groups are used when there are at least this many times more groups than hits wanted."""
 L2_MARGIN = 16
 """Extra l2 candidates rescored exactly beyond k."""
 
@@ -118,6 +122,49 @@ def top_rows(raw: np.ndarray, ks: list[int], score: Callable[[np.ndarray], np.nd
 
 
 def _top_rows(raw: np.ndarray, ks: list[int], score: Callable[[np.ndarray], np.ndarray]
+              ) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Candidates from group maxima: column j, j + span, … j + (GROUP - 1)·span form group j; the k-th best
+    group maximum is a bound no higher than the row's k-th best value, and only the few groups whose
+    maximum reaches it are read again. Falls back to a partition of whole rows when the rows are short
+    or have fewer than k finite values."""
+    rows, n = raw.shape
+    widest = min(max(ks), n)
+    span = n // GROUP
+    if span < GROUP_MARGIN * widest:
+        return _top_rows_partitioned(raw, ks, score)
+    maxima = raw[:, :span * GROUP].reshape(rows, GROUP, span).max(axis=1)
+    best = np.partition(maxima, span - widest, axis=1)[:, span - widest:]
+    best.sort(axis=1)
+    bound = best[np.arange(rows), widest - np.minimum(ks, n)]
+    if not np.isfinite(bound).all():
+        return _top_rows_partitioned(raw, ks, score)
+    row_of, group = np.nonzero(maxima >= bound[:, None])
+    columns = group[:, None] + np.arange(GROUP) * span
+    keep = raw[row_of[:, None], columns] >= bound[row_of][:, None]
+    row_of, columns = np.broadcast_to(row_of[:, None], columns.shape)[keep], columns[keep]
+    tail = np.arange(span * GROUP, n)
+    tail_rows, tail_at = np.nonzero(raw[:, tail] >= bound[:, None])
+    row_of, columns = np.concatenate([row_of, tail_rows]), np.concatenate([columns, tail[tail_at]])
+    order = np.argsort(row_of, kind="stable")
+    row_of, columns = row_of[order], columns[order]
+    edges = np.searchsorted(row_of, np.arange(rows + 1))
+    candidates = [columns[edges[row]:edges[row + 1]] for row in range(rows)]
+    kth = np.array([np.partition(raw[row, cand], len(cand) - min(k, n))[len(cand) - min(k, n)]
+                    for row, (cand, k) in enumerate(zip(candidates, ks))], dtype=raw.dtype)
+    lower = _lowest_with_same_score(kth, score)
+    out = []
+    for row, (cand, k) in enumerate(zip(candidates, ks)):
+        if lower[row] < bound[row]:  # equal scores reach below the bound: read the whole row
+            cand = np.flatnonzero(raw[row] >= lower[row])
+        else:
+            cand = cand[raw[row, cand] >= lower[row]]
+        values = score(raw[row, cand])
+        best_k = np.lexsort((cand, -values))[:k]
+        out.append((cand[best_k], values[best_k]))
+    return out
+
+
+def _top_rows_partitioned(raw: np.ndarray, ks: list[int], score: Callable[[np.ndarray], np.ndarray]
               ) -> list[tuple[np.ndarray, np.ndarray]]:
     n = raw.shape[1]
     widest = min(max(ks), n)
