@@ -213,3 +213,30 @@ def test_mpnet_is_reassembled_from_its_pypi_parts():
     assert (path / "modules.json").is_file() and (path / "model.safetensors").stat().st_size > 400e6
     assert json.loads((path / "1_Pooling" / "config.json").read_text())["word_embedding_dimension"] == 768
     assert not list(path.rglob("desktop.ini"))
+
+
+def test_a_remembered_model_is_not_loaded_until_it_encodes(encoder, workspace):
+    """The second process finds the fingerprint, dimension and precision in the memo without importing torch;
+    encoding then loads the model and gives the first process's vectors."""
+    import subprocess
+    import sys
+
+    code = ("import json, sys; from lab.embeddings import load_encoder; "
+            f"e = load_encoder('minilm', {str(workspace)!r}); "
+            "before = 'torch' in sys.modules; v = e.encode(sys.argv[1:]); "
+            "print(json.dumps([e.fingerprint, e.dimension, e.precision, before, v.tolist()]))")
+    out = subprocess.run([sys.executable, "-c", code, *TITLES[:2]], check=True, capture_output=True, text=True)
+    fingerprint, dimension, precision, torch_before, vectors = json.loads(out.stdout)
+    assert (fingerprint, dimension, precision) == (encoder.fingerprint, encoder.dimension, encoder.precision)
+    assert torch_before is False
+    np.testing.assert_array_equal(np.asarray(vectors, dtype=np.float32), encoder.encode(TITLES[:2]))
+
+
+def test_a_damaged_memo_only_costs_a_load(workspace):
+    from lab.embeddings.encoder import MEMO_FILE
+
+    memo = workspace / "embeddings" / MEMO_FILE
+    memo.write_text(json.dumps({key: {"fingerprint": "x"} for key in json.loads(memo.read_text())}))
+    assert load_encoder("minilm", workspace).fingerprint == load_encoder("minilm", workspace).fingerprint != "x"
+    memo.write_text("{not json")
+    assert load_encoder("minilm", workspace).dimension == 384

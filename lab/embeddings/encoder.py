@@ -11,7 +11,8 @@ import numpy as np
 
 from ..errors import LabError
 from ..progress import Advance
-from .models import load_sentence_transformer, model_fingerprint, resolve_model_dir
+from .memo import cpu_signature, read_memo, remember
+from .models import load_sentence_transformer, model_files_digest, model_fingerprint, resolve_model_dir
 from .precision import PrecisionReport, decide_precision, requested_precision
 
 if TYPE_CHECKING:
@@ -20,6 +21,8 @@ if TYPE_CHECKING:
 THREADS_ENV = "LAB_TORCH_THREADS"
 DEFAULT_BATCH_SIZE = 64
 CALIBRATION_BATCH_SIZE = 8  # keeps the one long calibration text from padding all the others
+MEMO_FILE = "encoders.json"
+"""In the embedding cache's directory: what each model's loading found (see :class:`Encoder`)."""
 
 
 def torch_threads() -> int:
@@ -33,16 +36,43 @@ def torch_threads() -> int:
 
 
 class Encoder:
-    """One loaded model: ``encode`` turns texts into float32 vectors, shape (n, dimension)."""
+    """One model: ``encode`` turns texts into float32 vectors, shape (n, dimension).
 
-    def __init__(self, key: str, path: Path, model: SentenceTransformer, precision: str = "auto"):
+    The model loads on first use. Its fingerprint, dimension and precision are remembered in ``memo`` (by
+    the content of the model's files, the requested precision and the CPU), so a run whose vectors are all
+    in the embedding cache never imports torch.
+    """
+
+    def __init__(self, key: str, path: Path, precision: str = "auto", memo: Path | None = None):
         self.key = key
         self.path = path
-        self._model = model.eval()
-        self.fingerprint = model_fingerprint(path, model)
+        self._model: SentenceTransformer | None = None
+        entry = f"{model_files_digest(path)}/{precision}/{cpu_signature()}"
+        known = read_memo(memo).get(entry) if memo is not None else None
+        try:
+            self.fingerprint: str = str(known["fingerprint"])
+            self.dimension: int = int(known["dimension"])
+            self.precision_report = PrecisionReport(**known["precision"])
+            return
+        except (KeyError, TypeError, ValueError):
+            pass  # not remembered (or a damaged entry): load the model and find out
+        self.fingerprint = model_fingerprint(path, self.model)
         self.dimension = int(self._run([""], False).shape[1])
         self.precision_report: PrecisionReport = decide_precision(
             precision, lambda texts, bf16: self._run(texts, bf16, CALIBRATION_BATCH_SIZE))
+        if memo is not None:
+            remember(memo, entry, {"fingerprint": self.fingerprint, "dimension": self.dimension,
+                                   "precision": self.precision_report.as_dict()})
+
+    @property
+    def model(self) -> SentenceTransformer:
+        """The loaded sentence-transformers model (loaded now if it was not)."""
+        if self._model is None:
+            import torch
+
+            torch.set_num_threads(torch_threads())
+            self._model = load_sentence_transformer(self.path).eval()
+        return self._model
 
     @property
     def precision(self) -> str:
@@ -81,8 +111,8 @@ class Encoder:
         """The transformer under bf16 autocast (when asked); pooling and the rest in fp32."""
         import torch
 
-        input_module, *rest = self._model
-        features = self._model.preprocess(texts)
+        input_module, *rest = self.model
+        features = self.model.preprocess(texts)
         autocast = torch.autocast("cpu", dtype=torch.bfloat16) if bf16 else nullcontext()
         with autocast:
             features = input_module(features)
@@ -103,9 +133,6 @@ def load_encoder(key: str, workspace: str | os.PathLike[str], precision: str | N
 
     ``precision`` (or $LAB_EMBED_PRECISION): ``auto`` (default), ``fp32`` or ``bf16``.
     """
-    import torch
-
     requested = requested_precision(precision)
-    torch.set_num_threads(torch_threads())
     path = resolve_model_dir(key, workspace)
-    return Encoder(key, path, load_sentence_transformer(path), requested)
+    return Encoder(key, path, requested, memo=Path(workspace) / "embeddings" / MEMO_FILE)

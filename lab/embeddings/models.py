@@ -6,7 +6,7 @@ import hashlib
 import json
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from ..errors import LabError, did_you_mean
 from ..workspace import check_name
@@ -88,6 +88,18 @@ def model_fingerprint(path: Path, model: SentenceTransformer) -> str:
 
     Only relative paths and bytes go in, so the same model gives the same fingerprint anywhere.
     """
+    digest = _files_digest(path)
+    pipeline = {"modules": [type(module).__name__ for module in model], "max_seq_length": model.max_seq_length}
+    digest.update(json.dumps(pipeline, sort_keys=True).encode())
+    return digest.hexdigest()
+
+
+def model_files_digest(path: Path) -> str:
+    """sha256 over the model files' content alone: what a model's vectors follow from, read without loading it."""
+    return _files_digest(path).hexdigest()
+
+
+def _files_digest(path: Path) -> Any:
     digest = hashlib.sha256(FINGERPRINT_SCHEME.encode())
     for file in _fingerprinted_files(path):
         digest.update(file.relative_to(path).as_posix().encode() + b"\0")
@@ -95,6 +107,4 @@ def model_fingerprint(path: Path, model: SentenceTransformer) -> str:
         with file.open("rb") as handle:
             while block := handle.read(1 << 20):
                 digest.update(block)
-    pipeline = {"modules": [type(module).__name__ for module in model], "max_seq_length": model.max_seq_length}
-    digest.update(json.dumps(pipeline, sort_keys=True).encode())
-    return digest.hexdigest()
+    return digest
