@@ -14,7 +14,7 @@ import pytest
 from lab.engine import Documents, EmbeddedIndex
 from lab.engine.analysis import get_analyzer
 from tests.oracle import textgen
-from tests.oracle.lucene import lucene_search, require_lucene
+from tests.oracle.lucene import lucene_search, lucene_search_timed, require_lucene
 
 pytestmark = pytest.mark.oracle
 
@@ -145,3 +145,13 @@ def test_engine_hits_and_scores_match_lucene(catalogue, similarity):
     # beyond the 1e-6 tolerance: every score is Lucene's float32, bit for bit
     assert exact == len(pairs), f"{similarity}: {len(pairs) - exact}/{len(pairs)} scores differ in the last bits"
     assert sum(lc["total"] > 0 for lc in lucene) > len(queries) // 2, "the queries should mostly match"
+
+
+def test_timed_lucene_search_returns_the_same_results(catalogue):
+    """The timing mode (full JIT, several passes) answers as the plain search does, with one duration per pass."""
+    docs, queries = catalogue
+    docs, queries = docs[:800], queries[:120]
+    plain = lucene_search(docs, FIELDS, queries, size=LUCENE_TOP)
+    timed, seconds = lucene_search_timed(docs, FIELDS, queries, size=LUCENE_TOP, passes=3)
+    assert timed == plain
+    assert len(seconds) == 3 and all(s > 0 for s in seconds)

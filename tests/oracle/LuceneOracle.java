@@ -13,6 +13,13 @@
  *   doc<TAB>ID<TAB>FIELD<TAB>TEXT...  documents in order (Lucene doc id = line order)
  *   query<TAB>SIZE<TAB>EXPR...      a query tree in prefix form, see Builder below
  *       -> per query: TOTAL<TAB>ID<TAB>SCORE_FLOAT_BITS_HEX...
+ *
+ *   search<TAB>SIMILARITY<TAB>PASSES  timing mode (PASSES > 0; 0 or no third field = as above):
+ *       after indexing, the whole query list is run PASSES times on one thread, each pass
+ *       building every query from its prefix tokens with the analyzers and collecting the top
+ *       SIZE with a TopScoreDocCollector, timed with System.nanoTime (output is written after
+ *       the last pass, outside the timed passes)
+ *       -> the first pass's per-query lines as above, then per pass: time<TAB>NANOS
  */
 
 import java.io.BufferedReader;
@@ -76,7 +83,9 @@ public final class LuceneOracle {
     String[] header = split(in.readLine());
     switch (header[0]) {
       case "analyze": analyze(analyzer(header[1]), in, out); break;
-      case "search": search(similarity(header[1]), in, out); break;
+      case "search":
+        search(similarity(header[1]), header.length > 2 ? Integer.parseInt(header[2]) : 0, in, out);
+        break;
       default: throw new IllegalArgumentException("unknown mode " + header[0]);
     }
     out.flush();
@@ -132,7 +141,8 @@ public final class LuceneOracle {
     }
   }
 
-  static void search(Similarity similarity, BufferedReader in, BufferedWriter out) throws IOException {
+  static void search(Similarity similarity, int passes, BufferedReader in, BufferedWriter out)
+      throws IOException {
     Map<String, Analyzer> fieldAnalyzers = new LinkedHashMap<>();
     List<String> ids = new ArrayList<>();
     List<String[]> queries = new ArrayList<>();
@@ -171,23 +181,50 @@ public final class LuceneOracle {
       if (reader.leaves().size() != 1) throw new IllegalStateException("expected one segment");
       IndexSearcher searcher = new IndexSearcher(reader);
       searcher.setSimilarity(similarity);
-      for (String[] q : queries) {
-        int size = Integer.parseInt(q[1]);
-        Builder builder = new Builder(fieldAnalyzers, q, 2);
-        Query query = builder.build();
-        if (builder.pos != q.length) throw new IllegalArgumentException("trailing query tokens");
-        TopScoreDocCollector collector = TopScoreDocCollector.create(Math.max(size, 1), Integer.MAX_VALUE);
-        searcher.search(query, collector);
-        TopDocs top = collector.topDocs();
-        out.write(Long.toString(top.totalHits.value));
-        for (int i = 0; i < Math.min(size, top.scoreDocs.length); i++) {
-          ScoreDoc sd = top.scoreDocs[i];
-          out.write('\t'); out.write(escape(ids.get(sd.doc)));
-          out.write('\t'); out.write(Integer.toHexString(Float.floatToIntBits(sd.score)));
-        }
-        out.write('\n');
+      if (passes <= 0) {
+        for (String[] q : queries) write(out, ids, topDocs(searcher, fieldAnalyzers, q), q);
+        return;
       }
+      List<TopDocs> first = new ArrayList<>(queries.size());
+      long[] nanos = new long[passes];
+      long sink = 0;  // every pass's totals are consumed
+      for (int pass = 0; pass < passes; pass++) {
+        long started = System.nanoTime();
+        for (String[] q : queries) {
+          TopDocs top = topDocs(searcher, fieldAnalyzers, q);
+          sink += top.totalHits.value;
+          if (pass == 0) first.add(top);
+        }
+        nanos[pass] = System.nanoTime() - started;
+      }
+      if (sink < 0) throw new IllegalStateException("negative hit totals");
+      for (int i = 0; i < queries.size(); i++) write(out, ids, first.get(i), queries.get(i));
+      for (long n : nanos) { out.write("time\t"); out.write(Long.toString(n)); out.write('\n'); }
     }
+  }
+
+  /** One query line's query, built from its prefix tokens, and its top SIZE (at least 1). */
+  static TopDocs topDocs(IndexSearcher searcher, Map<String, Analyzer> fieldAnalyzers, String[] q)
+      throws IOException {
+    int size = Integer.parseInt(q[1]);
+    Builder builder = new Builder(fieldAnalyzers, q, 2);
+    Query query = builder.build();
+    if (builder.pos != q.length) throw new IllegalArgumentException("trailing query tokens");
+    TopScoreDocCollector collector = TopScoreDocCollector.create(Math.max(size, 1), Integer.MAX_VALUE);
+    searcher.search(query, collector);
+    return collector.topDocs();
+  }
+
+  /** TOTAL<TAB>ID<TAB>SCORE_FLOAT_BITS_HEX... for the query line {@code q}. */
+  static void write(BufferedWriter out, List<String> ids, TopDocs top, String[] q) throws IOException {
+    int size = Integer.parseInt(q[1]);
+    out.write(Long.toString(top.totalHits.value));
+    for (int i = 0; i < Math.min(size, top.scoreDocs.length); i++) {
+      ScoreDoc sd = top.scoreDocs[i];
+      out.write('\t'); out.write(escape(ids.get(sd.doc)));
+      out.write('\t'); out.write(Integer.toHexString(Float.floatToIntBits(sd.score)));
+    }
+    out.write('\n');
   }
 
   /**

@@ -31,6 +31,8 @@ JARS = ("core", "analyzers-common", "misc")
 ABSENT = "java/liblucene8-java absent"
 JVM_FLAGS = ("-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xss16m")
 """Short runs on a small machine: one GC thread and the quick JIT start three times faster."""
+TIMING_JVM_FLAGS = tuple(f for f in JVM_FLAGS if not f.startswith("-XX:TieredStopAtLevel"))
+"""For timings: the full tiered JIT (C2 included), as a Lucene server runs; still one GC thread."""
 
 SIMILARITIES = ("bm25", "legacy_bm25")
 """bm25: Lucene's BM25Similarity(1.2, 0.75), OpenSearch 3.x's default; legacy_bm25:
@@ -103,11 +105,11 @@ def _line(*fields: object) -> str:
     return "\t".join(_escape(str(f)) for f in fields)
 
 
-def _run(lines: list[str]) -> list[list[str]]:
+def _run(lines: list[str], jvm_flags: tuple[str, ...] = JVM_FLAGS) -> list[list[str]]:
     classpath = _classpath()
     if classpath is None:
         raise RuntimeError(ABSENT)
-    proc = subprocess.run(["java", *JVM_FLAGS, "-cp", classpath, "LuceneOracle"],
+    proc = subprocess.run(["java", *jvm_flags, "-cp", classpath, "LuceneOracle"],
                           input="\n".join(lines) + "\n", capture_output=True, encoding="utf-8")
     if proc.returncode != 0:
         raise RuntimeError(f"LuceneOracle failed: {proc.stderr.strip()[-2000:]}")
@@ -123,26 +125,52 @@ def lucene_analyze(analyzer: str, texts: list[str]) -> list[list[str]]:
     return [row[1:1 + int(row[0])] for row in rows]
 
 
+def _search_lines(docs: list[dict[str, Any]], field_analyzers: dict[str, str], queries: list[dict[str, Any]],
+                  size: int, similarity: str, *header: object) -> list[str]:
+    if similarity not in SIMILARITIES:
+        raise ValueError(f"similarity must be one of {SIMILARITIES}")
+    lines = [_line("search", similarity, *header)]
+    lines += [_line("field", f, a) for f, a in field_analyzers.items()]
+    for doc in docs:
+        fields = [x for f in field_analyzers if doc.get(f) is not None for x in (f, doc[f])]
+        lines.append(_line("doc", doc["id"], *fields))
+    lines += [_line("query", size, *to_prefix(q, field_analyzers)) for q in queries]
+    return lines
+
+
+def _results(rows: list[list[str]]) -> list[dict[str, Any]]:
+    results = []
+    for row in rows:
+        hits = [(row[i], struct.unpack(">f", bytes.fromhex(row[i + 1].zfill(8)))[0])
+                for i in range(1, len(row), 2)]
+        results.append({"total": int(row[0]), "hits": hits})
+    return results
+
+
 def lucene_search(docs: list[dict[str, Any]], field_analyzers: dict[str, str],
                   queries: list[dict[str, Any]], size: int,
                   similarity: str = "bm25") -> list[dict[str, Any]]:
     """Index ``docs`` (each ``{"id": ..., field: text, ...}``; absent or None fields are left out)
     in one segment in order, run each OpenSearch ``query`` clause and return, per query,
     ``{"total": n, "hits": [(id, score), ...]}`` with Lucene's exact float32 scores."""
-    if similarity not in SIMILARITIES:
-        raise ValueError(f"similarity must be one of {SIMILARITIES}")
-    lines = [_line("search", similarity)]
-    lines += [_line("field", f, a) for f, a in field_analyzers.items()]
-    for doc in docs:
-        fields = [x for f in field_analyzers if doc.get(f) is not None for x in (f, doc[f])]
-        lines.append(_line("doc", doc["id"], *fields))
-    lines += [_line("query", size, *to_prefix(q, field_analyzers)) for q in queries]
-    results = []
-    for row in _run(lines):
-        hits = [(row[i], struct.unpack(">f", bytes.fromhex(row[i + 1].zfill(8)))[0])
-                for i in range(1, len(row), 2)]
-        results.append({"total": int(row[0]), "hits": hits})
-    return results
+    return _results(_run(_search_lines(docs, field_analyzers, queries, size, similarity)))
+
+
+def lucene_search_timed(docs: list[dict[str, Any]], field_analyzers: dict[str, str],
+                        queries: list[dict[str, Any]], size: int, passes: int,
+                        similarity: str = "bm25") -> tuple[list[dict[str, Any]], list[float]]:
+    """:func:`lucene_search`'s results plus the seconds of each of ``passes`` runs over all ``queries``.
+
+    After indexing, the JVM (full JIT: :data:`TIMING_JVM_FLAGS`) runs the whole query list ``passes`` times
+    on one thread, each pass analysing the query text, building every query and collecting the top ``size``;
+    the first pass is cold, later ones JIT-warmed. The results are the first pass's."""
+    if passes < 1:
+        raise ValueError("passes must be at least 1")
+    rows = _run(_search_lines(docs, field_analyzers, queries, size, similarity, passes), TIMING_JVM_FLAGS)
+    times = rows[len(rows) - passes:]
+    if len(rows) != len(queries) + passes or any(row[0] != "time" for row in times):
+        raise RuntimeError("LuceneOracle answered an unexpected number of lines in timing mode")
+    return _results(rows[:len(queries)]), [int(row[1]) / 1e9 for row in times]
 
 
 # ---- OpenSearch DSL -> the harness's prefix form ------------------------------------------------
