@@ -55,6 +55,7 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
+from functools import lru_cache
 from typing import Callable
 
 import regex
@@ -462,16 +463,23 @@ def _stop(text: str) -> list[str]:
     return [t for t in _simple(text) if t not in ENGLISH_STOP_WORDS]
 
 
+SHORT_TEXT = 256
+"""Texts up to this length (queries, short fields) are analysed once and remembered: a query's text is
+analysed again for every field it searches."""
+SHORT_TEXTS_CACHED = 1 << 16
+
+
 class Analyzer:
     """An analyzer turns text into the list of terms that are indexed or searched."""
 
     def __init__(self, name: str, analyze: Callable[[str], list[str]]):
         self.name = name
         self._analyze = analyze
+        self._short = lru_cache(maxsize=SHORT_TEXTS_CACHED)(lambda text: tuple(analyze(text)))
 
     def analyze(self, text: str) -> list[str]:
         """The terms of ``text``, in order, repeats kept."""
-        return self._analyze(text)
+        return list(self._short(text)) if len(text) <= SHORT_TEXT else self._analyze(text)
 
     def __repr__(self) -> str:
         return f"Analyzer({self.name!r})"

@@ -18,25 +18,35 @@ from .similarity import F32, ONE
 
 def rewrite(node: Node) -> Node:
     """Rewrite ``node`` until nothing changes."""
-    while True:
-        rewritten = _rewrite_once(node)
+    return _fixpoint(node, {})
+
+
+Fixed = dict[int, Node]
+"""Nodes already rewritten to their fixpoint in this rewrite, by id (held, so no id is reused meanwhile):
+a parent's next pass does not walk them again."""
+
+
+def _fixpoint(node: Node, fixed: Fixed) -> Node:
+    while id(node) not in fixed:
+        rewritten = _rewrite_once(node, fixed)
         if rewritten is node:
-            return node
+            fixed[id(node)] = node
         node = rewritten
+    return node
 
 
-def _rewrite_once(node: Node) -> Node:
+def _rewrite_once(node: Node, fixed: Fixed) -> Node:
     if isinstance(node, Bool):
-        return _rewrite_bool(node)
+        return _rewrite_bool(node, fixed)
     if isinstance(node, DisMax):
-        return _rewrite_dismax(node)
+        return _rewrite_dismax(node, fixed)
     if isinstance(node, ConstantScore):
-        inner = rewrite(node.filter)
+        inner = _fixpoint(node.filter, fixed)
         if isinstance(inner, MatchNone):
             return inner
         return node if inner is node.filter else replace(node, filter=inner)
     if isinstance(node, Knn) and node.filter is not None:
-        inner = rewrite(node.filter)
+        inner = _fixpoint(node.filter, fixed)
         return node if inner is node.filter else replace(node, filter=inner)
     return node
 
@@ -48,14 +58,14 @@ def _merge_boost(outer: Node, inner: Node) -> Node:
     return inner.with_boost(F32(outer.boost * inner.boost))
 
 
-def _rewrite_dismax(node: DisMax) -> Node:
+def _rewrite_dismax(node: DisMax, fixed: Fixed) -> Node:
     if not node.disjuncts:
         return MatchNone(reason="empty DisjunctionMaxQuery")
     if len(node.disjuncts) == 1:
         return _merge_boost(node, node.disjuncts[0])
     if node.tie == ONE:
         return Bool(should=node.disjuncts, boost=node.boost)
-    disjuncts = tuple(rewrite(d) for d in node.disjuncts)
+    disjuncts = tuple(_fixpoint(d, fixed) for d in node.disjuncts)
     if all(a is b for a, b in zip(disjuncts, node.disjuncts)):
         return node
     kept = tuple(d for d in disjuncts if not isinstance(d, MatchNone))
@@ -66,7 +76,7 @@ def _rewrite_dismax(node: DisMax) -> Node:
     return replace(node, disjuncts=kept)
 
 
-def _rewrite_bool(node: Bool) -> Node:
+def _rewrite_bool(node: Bool, fixed: Fixed) -> Node:
     clauses = [*node.must, *node.should, *node.filter, *node.must_not]
     if not clauses:
         return MatchNone(reason="empty BooleanQuery")
@@ -76,7 +86,7 @@ def _rewrite_bool(node: Bool) -> Node:
         single = _single_clause(node)
         if single is not None:
             return single
-    children = _rewrite_children(node)
+    children = _rewrite_children(node, fixed)
     if children is not None:
         return children
     for rule in (_dedup_filters, _must_not_conflict, _should_also_filter, _dedup_should, _dedup_must,
@@ -98,12 +108,12 @@ def _single_clause(node: Bool) -> Node | None:
     return None
 
 
-def _rewrite_children(node: Bool) -> Node | None:
+def _rewrite_children(node: Bool, fixed: Fixed) -> Node | None:
     changed = False
     groups: dict[str, list[Node]] = {"must": [], "should": [], "filter": [], "must_not": []}
     for occur in groups:
         for clause in getattr(node, occur):
-            rewritten = rewrite(clause)
+            rewritten = _fixpoint(clause, fixed)
             changed |= rewritten is not clause
             if isinstance(rewritten, MatchNone):
                 changed = True
