@@ -85,6 +85,17 @@ def test_fingerprints_ignore_row_order_and_follow_content():
     assert Dataset("small", ds.products, moved, ds.qrels, {}).qrels_fingerprint() != ds.qrels_fingerprint()
 
 
+def test_fingerprints_follow_a_table_replaced_on_the_same_dataset():
+    ds = small_dataset()
+    before, qrels_before = ds.fingerprint(), ds.qrels_fingerprint()
+    relabeled = ds.qrels.copy()
+    relabeled.loc[2, "relevance"] = 1
+    ds.qrels = relabeled
+    assert ds.qrels_fingerprint() != qrels_before and ds.fingerprint() != before
+    ds.extras = {"notes": pd.DataFrame({"note": ["x"]})}
+    assert ds.fingerprint() not in (before, Dataset("small", ds.products, ds.queries, relabeled, {}).fingerprint())
+
+
 @pytest.mark.parametrize("change, message", [
     (lambda p, q, r: r.__setitem__("product_id", ["p1", "p2", "p9"]), "qrels product_id 'p9' is not in the products"),
     (lambda p, q, r: q.__setitem__("split", ["train", "test", "test", "dev"]), "unknown split 'dev'"),

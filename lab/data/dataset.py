@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import pandas as pd
 import pyarrow as pa
@@ -100,6 +100,8 @@ class Dataset:
     qrels: pd.DataFrame
     meta: dict[str, Any] = field(default_factory=dict)
     extras: dict[str, pd.DataFrame] = field(default_factory=dict)
+    _digests: dict[str, tuple[tuple[pd.DataFrame, ...], str]] = field(
+        default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self.products = conform(self.products, PRODUCT_COLUMNS)
@@ -185,6 +187,9 @@ class Dataset:
     def fingerprint(self) -> str:
         """A hash of the products, queries (with splits), qrels and extra tables' content, independent of
         row order (a dataset without extra tables hashes as before they existed)."""
+        return self._digest("dataset", self._fingerprint)
+
+    def _fingerprint(self) -> str:
         hasher = hashlib.sha256(f"relevance-lab/dataset/v{SCHEMA_VERSION}".encode())
         for table, columns in TABLES.items():
             _table_digest(hasher, table, getattr(self, table), columns, TABLE_KEYS[table])
@@ -196,12 +201,23 @@ class Dataset:
 
     def qrels_fingerprint(self) -> str:
         """A hash of the judgments a run is scored against: (query, split, product, label)."""
+        return self._digest("qrels", self._qrels_fingerprint)
+
+    def _qrels_fingerprint(self) -> str:
         qrels = self.qrels[["query_id", "product_id", "relevance"]].merge(
             self.queries[["query_id", "split"]], on="query_id", how="left")
         hasher = hashlib.sha256(f"relevance-lab/qrels/v{SCHEMA_VERSION}".encode())
         _table_digest(hasher, "qrels", qrels, ["query_id", "split", "product_id", "relevance"],
                       ["query_id", "product_id"])
         return hasher.hexdigest()[:16]
+
+    def _digest(self, name: str, compute: Callable[[], str]) -> str:
+        """A digest computed once per set of table objects (tables are replaced, never changed in place)."""
+        tables = (self.products, self.queries, self.qrels, *self.extras.values())
+        held = self._digests.get(name)
+        if held is None or len(held[0]) != len(tables) or any(a is not b for a, b in zip(held[0], tables)):
+            held = self._digests[name] = (tables, compute())
+        return held[1]
 
     def summary(self) -> dict[str, Any]:
         """What `lab data info` shows: products, queries per split (judged), judgments per label, extra tables,
