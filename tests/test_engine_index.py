@@ -133,3 +133,15 @@ def test_embedded_backend_round_trip(tmp_path):
     assert [hit.doc_id for hit in results[0].hits] == ["a"]
     assert results[1].total == 2
     assert fresh.explain("products", QUERIES[0], "a")["value"] == results[0].hits[0].score
+
+
+def test_documents_added_after_a_search_are_scored_with_the_new_statistics(index):
+    before = index.search({"query": {"match": {"title": "drill"}}})
+    index.add(documents(["d"], ["hammer drill"]))
+    after = index.search({"query": {"match": {"title": "drill"}}})
+    at_once = EmbeddedIndex.create(BODY)
+    at_once.add(documents(["a", "b", "c", "d"], ["Cordless Drills", "drill bits", None, "hammer drill"]))
+    expected = at_once.search({"query": {"match": {"title": "drill"}}})
+    assert after["hits"] == expected["hits"]
+    old = {h["_id"]: h["_score"] for h in before["hits"]["hits"]}
+    assert all(h["_score"] != old[h["_id"]] for h in after["hits"]["hits"] if h["_id"] in old)

@@ -88,13 +88,12 @@ class EmbeddedBackend(Backend):
         for lo in range(0, len(bodies), BATCH_SIZE):
             batch = bodies[lo:lo + BATCH_SIZE]
             pages = engine_index.msearch_pages(batch, pipeline=pipeline)
-            ids = engine_index.ids
             scores = printed(np.concatenate([found.scores for found in pages])).tolist() if pages else []
+            ids = engine_index.ids_of(np.concatenate([found.docs for found in pages])) if pages else []
             at = 0
             for found in pages:
                 n = len(found.docs)
-                results.append(SearchResult.from_columns([ids[d] for d in found.docs.tolist()], scores[at:at + n],
-                                                         found.total))
+                results.append(SearchResult.from_columns(ids[at:at + n], scores[at:at + n], found.total))
                 at += n
             if progress:
                 progress(len(batch))

@@ -25,6 +25,8 @@ from .smallfloat import encode_lengths
 Values = Sequence[Any]
 _NO_TERMS: list[str] = []
 VECTOR_CHUNK = 8192
+SCORES_CACHED = 1 << 23
+"""Postings whose BM25 scores an inverted field remembers (per term and weight) until documents are added."""
 
 
 class InvertedField:
@@ -45,6 +47,8 @@ class InvertedField:
         self._scaled_freqs: np.ndarray | None = None
         self._doc_count: int | None = None
         self._sorted_terms: tuple[list[str], np.ndarray] | None = None
+        self._scores: dict[tuple[int, float], tuple[np.ndarray, np.ndarray]] = {}
+        self._scores_held = 0
 
     # ---- indexing ----------------------------------------------------------------------------
 
@@ -78,6 +82,7 @@ class InvertedField:
         self._scaled_freqs = None
         self._doc_count = None
         self._sorted_terms = None
+        self._forget_scores()
 
     def _terms_of(self, text: str) -> list[str]:
         if self.spec.type != KEYWORD:
@@ -112,6 +117,7 @@ class InvertedField:
             del terms, chunk_docs, chunk_freqs
         self.indptr, self.docs, self.freqs = indptr, docs, freqs
         self._scaled_freqs = None
+        self._forget_scores()
 
     # ---- statistics and scoring --------------------------------------------------------------
 
@@ -135,6 +141,24 @@ class InvertedField:
             self._scaled_freqs = self.freqs * self.norm_inverse()[self.docs]
         start, end = self.indptr[term_id], self.indptr[term_id + 1]
         return self.docs[start:end].astype(np.int64), self._scaled_freqs[start:end]
+
+    def term_scores(self, term_id: int, weight: np.float32) -> tuple[np.ndarray, np.ndarray]:
+        """Docs (int64) of a term and their BM25 scores (float32) for the scorer ``weight``, read-only and
+        remembered per (term, weight): the queries of a run share most of their terms."""
+        key = (term_id, float(weight))
+        found = self._scores.get(key)
+        if found is None:
+            docs, scaled = self.scaled_postings(term_id)
+            scores = self.spec.similarity.score_scaled(weight, scaled)
+            docs.flags.writeable = scores.flags.writeable = False
+            if self._scores_held + len(docs) > SCORES_CACHED:
+                self._forget_scores()
+            found = self._scores[key] = (docs, scores)
+            self._scores_held += len(docs)
+        return found
+
+    def _forget_scores(self) -> None:
+        self._scores, self._scores_held = {}, 0
 
     def doc_freq(self, term_id: int) -> int:
         return int(self.indptr[term_id + 1] - self.indptr[term_id])

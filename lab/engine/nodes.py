@@ -135,9 +135,7 @@ class Term(Node):
         if term_id is None or df == 0:
             return EMPTY
         sim: BM25 = inverted.spec.similarity
-        weight = sim.weight(_eff(self, boost), sim.idf(df, inverted.doc_count))
-        docs, scaled = inverted.scaled_postings(term_id)
-        return Matches(docs, sim.score_scaled(weight, scaled))
+        return Matches(*inverted.term_scores(term_id, sim.weight(_eff(self, boost), sim.idf(df, inverted.doc_count))))
 
     def docs(self, ctx: Context) -> np.ndarray:
         inverted, term_id, df = self._stats(ctx)

@@ -20,6 +20,7 @@ class Segment:
         self.schema = schema
         self.ids: list[str] = []
         self.id_index: dict[str, int] = {}
+        self._id_array = np.zeros(0, dtype=object)
         self.inverted: dict[str, InvertedField] = {}
         self.numeric: dict[str, NumericField] = {}
         self.vectors: dict[str, VectorField] = {}
@@ -35,6 +36,12 @@ class Segment:
     def properties(self) -> dict[str, Any]:
         """The mapping properties (including knn_vector fields added by put_vectors)."""
         return self.schema.properties
+
+    def ids_of(self, docs: np.ndarray) -> list[str]:
+        """The ids of document numbers ``docs``."""
+        if len(self._id_array) != len(self.ids):  # documents are only ever appended
+            self._id_array = np.array(self.ids, dtype=object)
+        return self._id_array[docs].tolist()
 
     @property
     def doc_count(self) -> int:
