@@ -13,8 +13,9 @@ import json
 import os
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 from .errors import TemplateError, did_you_mean
 from .workspace import atomic_path, read_json_file
@@ -68,9 +69,13 @@ class Template:
             if expected != got:
                 raise TemplateError(f"{self.path}: params.{name}: expected {expected} like the default "
                                     f"{json.dumps(self.params[name])}, got {got} {json.dumps(value)}")
-        body = _render(self.body, values, "body", self.path)
-        pipeline = None if self.pipeline is None else _render(self.pipeline, values, "pipeline", self.path)
-        return body, pipeline
+        render_body, render_pipeline = self._renderers
+        return render_body(values), None if render_pipeline is None else render_pipeline(values)
+
+    @cached_property
+    def _renderers(self) -> tuple[Renderer, Renderer | None]:
+        return (_compile(self.body, "body", self.path),
+                None if self.pipeline is None else _compile(self.pipeline, "pipeline", self.path))
 
     def manifest_entry(self, params: dict[str, Any]) -> dict[str, Any]:
         """What a run's manifest records of the template: its path and sha256 (never the body), the
@@ -86,7 +91,7 @@ class Template:
     def models(self, params: dict[str, Any] | None = None) -> list[str]:
         """The model keys whose query vectors the template needs; the first one fills ``query_vector``."""
         values = {**self.params, **(params or {})}
-        rendered = _render(self.requires.get("models", []), values, "requires.models", self.path)
+        rendered = _compile(self.requires.get("models", []), "requires.models", self.path)(values)
         models: list[str] = []
         for i, model in enumerate(rendered):
             if not isinstance(model, str) or not model:
@@ -313,27 +318,46 @@ def _placeholders(node: Any, path: str) -> Iterator[tuple[str, str]]:
 
 # --- rendering -----------------------------------------------------------------------------------
 
-def _render(node: Any, values: dict[str, Any], path: str, file: Path) -> Any:
+Renderer = Callable[[Mapping[str, Any]], Any]
+"""A template part compiled for rendering: values in, the rendered JSON out (fresh containers every call)."""
+
+
+def _compile(node: Any, path: str, file: Path) -> Renderer:
+    """``node`` as a :data:`Renderer`: the walk, key paths and placeholder matching are done once, here."""
     if isinstance(node, str):
         whole = PLACEHOLDER.fullmatch(node)
         if whole:
-            return _copy(_value(whole[1], values, path, file))
-        return PLACEHOLDER.sub(lambda m: _as_text(m[1], _value(m[1], values, path, file), path, file), node)
+            name = whole[1]
+            return lambda values: _copy(_value(name, values, path, file))
+        if PLACEHOLDER.search(node) is None:
+            return lambda values: node
+        return lambda values: _substitute(node, values, path, file)
     if isinstance(node, dict):
-        out: dict[str, Any] = {}
-        for key, value in node.items():
-            child = _child(path, key)
-            name = PLACEHOLDER.sub(lambda m: _as_text(m[1], _value(m[1], values, child, file), child, file), key)
-            if name in out:
-                raise TemplateError(f"{file}: {child}: renders to the key '{name}', which the object already has")
-            out[name] = _render(value, values, child, file)
-        return out
+        parts = [(key, _child(path, key), _compile(value, _child(path, key), file)) for key, value in node.items()]
+        if not any(PLACEHOLDER.search(key) for key in node):
+            return lambda values: {key: render(values) for key, _, render in parts}
+        return lambda values: _render_object(parts, values, file)
     if isinstance(node, list):
-        return [_render(item, values, f"{path}[{i}]", file) for i, item in enumerate(node)]
-    return node
+        items = [_compile(item, f"{path}[{i}]", file) for i, item in enumerate(node)]
+        return lambda values: [render(values) for render in items]
+    return lambda values: node
 
 
-def _value(name: str, values: dict[str, Any], path: str, file: Path) -> Any:
+def _substitute(text: str, values: Mapping[str, Any], path: str, file: Path) -> str:
+    return PLACEHOLDER.sub(lambda m: _as_text(m[1], _value(m[1], values, path, file), path, file), text)
+
+
+def _render_object(parts: list[tuple[str, str, Renderer]], values: Mapping[str, Any], file: Path) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, child, render in parts:
+        name = _substitute(key, values, child, file)
+        if name in out:
+            raise TemplateError(f"{file}: {child}: renders to the key '{name}', which the object already has")
+        out[name] = render(values)
+    return out
+
+
+def _value(name: str, values: Mapping[str, Any], path: str, file: Path) -> Any:
     if name not in values:
         raise TemplateError(f"{file}: {path}: no value for {{{{{name}}}}}")
     return values[name]
@@ -350,10 +374,15 @@ def _as_text(name: str, value: Any, path: str, file: Path) -> str:
 
 def _copy(value: Any) -> Any:
     if isinstance(value, list):
+        if set(map(type, value)) <= _SCALARS:  # a vector: no containers inside
+            return value.copy()
         return [_copy(v) if isinstance(v, (list, dict)) else v for v in value]
     if isinstance(value, dict):
         return {k: _copy(v) for k, v in value.items()}
     return value
+
+
+_SCALARS = {float, int, str, bool, type(None)}
 
 
 def _child(path: str, key: str) -> str:
