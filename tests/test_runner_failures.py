@@ -5,6 +5,7 @@ the embedded engine's BM25 index."""
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import re
@@ -68,6 +69,16 @@ def test_strict_makes_the_failed_query_an_error_naming_it(lab):
     [bad] = _spoil(lab, 1)
     with pytest.raises(LabError, match=rf"strategy 'textsearch': query '{bad}' failed: .*max_clause_count.*--strict"):
         execute_strategy(lab, load_templates(lab.queries_dir)["textsearch"], strict=True)
+    assert gc.isenabled()  # the collector, paused during the run, is back after an error
+
+
+def test_a_run_leaves_a_paused_collector_paused(lab):
+    gc.disable()
+    try:
+        execute_strategy(lab, load_templates(lab.queries_dir)["textsearch"])
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
 
 
 def test_many_failing_queries_are_the_strategys_fault(lab):
