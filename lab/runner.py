@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import gc
 import hashlib
 import itertools
 import subprocess
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from . import __version__
+from . import __version__, collector
 from .context import REPO_ROOT, Lab
 from .backends.base import Progress, SearchResult
 from .errors import LabError, QueryError
@@ -182,26 +180,13 @@ class RunOutcome:
     per_query: pd.DataFrame
 
 
-@contextmanager
-def collector_paused() -> Iterator[None]:
-    """Python's cyclic garbage collector paused (reference counting still frees memory): a run allocates millions
-    of short-lived acyclic objects (query nodes, hits), and every full collection would walk all the lab holds."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
 def execute_strategy(lab: Lab, template: Template, split: str = "test",
                      overrides: dict[str, Any] | None = None, size: int = RUN_DEPTH,
                      progress: ProgressFactory | None = None, strict: bool = False) -> RunOutcome:
     """Execute ``template`` for every judged query of ``split`` and score it (nothing is stored). A query
     the backend refuses scores 0 and is listed in the manifest's ``failed_queries``; ``strict`` makes it
     an error."""
-    with collector_paused():
+    with collector.paused():
         return _execute(lab, template, split, overrides, size, progress, strict)
 
 

@@ -8,7 +8,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .. import __version__, engine
+from .. import __version__, collector, engine
 from ..engine import EmbeddedIndex, TrialSearcher
 from ..engine.printed import printed
 from ..errors import LabError
@@ -83,7 +83,12 @@ class EmbeddedBackend(Backend):
     def search_batch(self, index: str, bodies: list[dict[str, Any]],
                      pipeline: dict[str, Any] | None = None, *, strategy: str = "adhoc",
                      progress: Progress | None = None) -> list[SearchResult]:
-        engine_index = self.engine_index(index)
+        with collector.paused():
+            return self._search_batch(self.engine_index(index), bodies, pipeline, progress)
+
+    @staticmethod
+    def _search_batch(engine_index: EmbeddedIndex, bodies: list[dict[str, Any]], pipeline: dict[str, Any] | None,
+                      progress: Progress | None) -> list[SearchResult]:
         results: list[SearchResult] = []
         for lo in range(0, len(bodies), BATCH_SIZE):
             batch = bodies[lo:lo + BATCH_SIZE]
