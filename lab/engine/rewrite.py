@@ -11,6 +11,7 @@ changes which partial sums are rounded to float, so scores match Lucene only wit
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any, Callable
 
 from .nodes import Bool, ConstantScore, DisMax, Knn, MatchAll, MatchNone, Node
 from .similarity import F32, ONE
@@ -36,19 +37,22 @@ def _fixpoint(node: Node, fixed: Fixed) -> Node:
 
 
 def _rewrite_once(node: Node, fixed: Fixed) -> Node:
-    if isinstance(node, Bool):
-        return _rewrite_bool(node, fixed)
-    if isinstance(node, DisMax):
-        return _rewrite_dismax(node, fixed)
-    if isinstance(node, ConstantScore):
-        inner = _fixpoint(node.filter, fixed)
-        if isinstance(inner, MatchNone):
-            return inner
-        return node if inner is node.filter else replace(node, filter=inner)
-    if isinstance(node, Knn) and node.filter is not None:
-        inner = _fixpoint(node.filter, fixed)
-        return node if inner is node.filter else replace(node, filter=inner)
-    return node
+    rule = _RULES.get(type(node))
+    return node if rule is None else rule(node, fixed)
+
+
+def _rewrite_constant(node: ConstantScore, fixed: Fixed) -> Node:
+    inner = _fixpoint(node.filter, fixed)
+    if isinstance(inner, MatchNone):
+        return inner
+    return node if inner is node.filter else replace(node, filter=inner)
+
+
+def _rewrite_knn(node: Knn, fixed: Fixed) -> Node:
+    if node.filter is None:
+        return node
+    inner = _fixpoint(node.filter, fixed)
+    return node if inner is node.filter else replace(node, filter=inner)
 
 
 def _merge_boost(outer: Node, inner: Node) -> Node:
@@ -109,6 +113,8 @@ def _single_clause(node: Bool) -> Node | None:
 
 
 def _rewrite_children(node: Bool, fixed: Fixed) -> Node | None:
+    if all(id(clause) in fixed for clause in node.children()):
+        return None
     changed = False
     groups: dict[str, list[Node]] = {"must": [], "should": [], "filter": [], "must_not": []}
     for occur in groups:
@@ -138,6 +144,8 @@ def _unique(nodes: tuple[Node, ...]) -> tuple[Node, ...]:
 
 
 def _dedup_filters(node: Bool) -> Node | None:
+    if len(node.filter) < 2 and len(node.must_not) < 2:
+        return None
     filters, must_not = _unique(node.filter), _unique(node.must_not)
     if len(filters) == len(node.filter) and len(must_not) == len(node.must_not):
         return None
@@ -171,6 +179,8 @@ def _should_also_filter(node: Bool) -> Node | None:
 
 def _dedup(clauses: tuple[Node, ...]) -> tuple[Node, ...] | None:
     """Duplicate clauses merged into one whose boost is the (double) sum of theirs."""
+    if len(clauses) < 2:
+        return None
     totals: dict[object, list] = {}
     for clause in clauses:
         entry = totals.setdefault(clause.key(), [clause, 0.0])
@@ -232,3 +242,8 @@ def _should_count(node: Bool) -> Node | None:
     if node.should and len(node.should) == node.msm:
         return _rebuild(node, must=node.must + node.should, should=(), msm=0)
     return None
+
+
+_RULES: dict[type, Callable[[Any, Fixed], Node]] = {
+    Bool: _rewrite_bool, DisMax: _rewrite_dismax, ConstantScore: _rewrite_constant, Knn: _rewrite_knn}
+"""Each rewritable node type's rule (node types are never subclassed); any other node is its own fixpoint."""
