@@ -14,8 +14,8 @@ from lab.context import Lab
 from lab.data import Dataset
 from lab.errors import LabError
 from lab.indexer import build_index
-from lab.ltr.features import builtin_value, feature_set_named, load_feature_set, numbers, words
-from lab.ltr.values import feature_values
+from lab.ltr.features import builtin_column, feature_set_named, load_feature_set, numbers, shared_counts, words
+from lab.ltr.values import Pairs, feature_values, row_dots
 
 
 def write(tmp_path: Path, data, name: str = "fs") -> Path:
@@ -68,6 +68,11 @@ def test_a_workspace_feature_set_overrides_the_checkouts(tmp_path):
     assert feature_set_named("only_shipped", [checkout, workspace]).path == checkout / "only_shipped.json"
 
 
+def builtin_value(feature, query: str, title: str | None) -> float:
+    """The built-in's column for the one pair (query, title)."""
+    return float(builtin_column(feature, [query], [title], np.array([0]), np.array([0]))[0])
+
+
 def test_text_builtins_by_hand(tmp_path):
     feature_set = load_feature_set(write(tmp_path, {"features": [
         {"name": "q", "builtin": "query_length"}, {"name": "cov", "builtin": "coverage", "field": "product_title"},
@@ -78,10 +83,11 @@ def test_text_builtins_by_hand(tmp_path):
     assert words(query) == ("3/4", "in", "copper", "pipe", "010")
     assert numbers(title) == {"3/4", "10"}
     assert builtin_value(q, query, title) == 5.0
-    assert builtin_value(cov, query, title) == pytest.approx(4 / 5)  # 3/4, in, copper, pipe of five
+    assert builtin_value(cov, query, title) == 4 / 5  # 3/4, in, copper, pipe of five
     assert builtin_value(num, query, title) == 2.0  # 3/4 and 10 (010 without its leading zero)
     assert builtin_value(length, query, title) == 7.0
     assert builtin_value(cov, "", title) == 0.0
+    assert builtin_value(length, query, None) == 0.0 and builtin_value(cov, query, None) == 0.0
 
 
 def test_head_word_and_bigram_coverage_by_hand(tmp_path):
@@ -91,9 +97,63 @@ def test_head_word_and_bigram_coverage_by_hand(tmp_path):
     title = "Cordless Drill Kit with 18V Battery"
     assert builtin_value(head, "cordless drills", title) == 1.0  # drill(s) is the last word and in the title
     assert builtin_value(head, "drill battery charger", title) == 0.0
+    assert builtin_value(head, "", title) == 0.0
     # (cordless, drill) adjacent in the title; (drill, battery) not; (battery, 18v) reversed there
-    assert builtin_value(pairs, "cordless drill battery", title) == pytest.approx(1 / 2)
+    assert builtin_value(pairs, "cordless drill battery", title) == 1 / 2
     assert builtin_value(pairs, "drill", title) == 0.0
+
+
+def test_text_builtin_columns_pair_each_query_with_its_candidates(tmp_path):
+    features = load_feature_set(write(tmp_path, {"features": [
+        {"name": "q", "builtin": "query_length"}, {"name": "cov", "builtin": "coverage", "field": "product_title"},
+        {"name": "num", "builtin": "numbers", "field": "product_title"},
+        {"name": "len", "builtin": "field_length", "field": "product_title"},
+        {"name": "head", "builtin": "head_word", "field": "product_title"},
+        {"name": "pairs", "builtin": "bigram_coverage", "field": "product_title"}]})).features
+    queries = ["red drill bits", "2 in. pipe", ""]
+    titles = ["Red Drill Bit Set", "Pipe 2 in. x 10 ft.", None]
+    query_rows, title_rows = np.array([0, 0, 0, 1, 1, 1, 2]), np.array([0, 1, 2, 1, 0, 2, 0])
+    expected = {
+        "q": [3, 3, 3, 3, 3, 3, 0],
+        "cov": [1, 0, 0, 1, 0, 0, 0],  # red, drill, bit all in title 0; 2, in, pipe all in title 1
+        "num": [0, 0, 0, 1, 0, 0, 0],  # 2 in title 1 only
+        "len": [4, 6, 0, 6, 4, 0, 4],  # red drill bit set; pipe 2 in x 10 ft
+        "head": [1, 0, 0, 1, 0, 0, 0],  # bit in title 0, pipe in title 1
+        "pairs": [1, 0, 0, 1 / 2, 0, 0, 0],  # (red drill) (drill bit) in title 0; (2 in) of (2 in) (in pipe)
+    }
+    for feature in features:
+        column = builtin_column(feature, queries, titles, query_rows, title_rows)
+        assert column.tolist() == expected[feature.name], feature.name
+
+
+def test_shared_counts_count_the_asked_items_a_field_holds():
+    wanted = [frozenset("ab"), frozenset(), frozenset("cd")]
+    found = [frozenset("bcd"), frozenset("a"), frozenset()]
+    counts = shared_counts(wanted, found, np.array([0, 0, 0, 1, 2, 2]), np.array([0, 1, 2, 0, 0, 1]))
+    assert counts.tolist() == [1, 1, 0, 0, 2, 0]
+    assert shared_counts([], [], np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)).tolist() == []
+
+
+def test_row_dots_in_chunks_are_each_rows_dot():
+    rng = np.random.default_rng(7)
+    left, right = rng.normal(size=(5, 16)).astype(np.float32), rng.normal(size=(9, 16)).astype(np.float32)
+    left_rows, right_rows = rng.integers(0, 5, size=23), rng.integers(0, 9, size=23)
+    chunked = row_dots(left, right, left_rows, right_rows, chunk=4)  # 23 rows: five full chunks and a short one
+    whole = np.einsum("ij,ij->i", left[left_rows], right[right_rows])
+    assert chunked.dtype == np.float32 and np.array_equal(chunked, whole)
+    wide_left, wide_right = left.astype(np.float64), right.astype(np.float64)
+    direct = [float(np.dot(wide_left[i], wide_right[j])) for i, j in zip(left_rows, right_rows)]
+    assert chunked.tolist() == pytest.approx(direct, rel=1e-5, abs=1e-5)
+    assert row_dots(left, right, np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)).shape == (0,)
+
+
+def test_pairs_find_each_hits_row_among_its_querys_candidates():
+    pairs = Pairs.of([["a", "b", "c"], [], ["c", "d"]])
+    assert pairs.ids == ["a", "b", "c", "d"]
+    assert pairs.query_rows.tolist() == [0, 0, 0, 2, 2] and pairs.id_rows.tolist() == [0, 1, 2, 2, 3]
+    rows = pairs.rows_of(np.array([0, 0, 2, 2, 1, 0]), ["c", "a", "d", "b", "a", "zz"])
+    assert rows.tolist() == [2, 0, 4, -1, -1, -1]  # b is no candidate of query 2, query 1 has none, zz of none
+    assert Pairs.of([["a", "b", "a"]]).rows_of(np.array([0]), ["a"]).tolist() == [2]  # twice: its last row
 
 
 def tiny_lab(tmp_path: Path) -> Lab:

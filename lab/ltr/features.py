@@ -21,10 +21,13 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Callable, Iterable, Sequence, Sized
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
+
+import numpy as np
 
 from ..context import REPO_ROOT
 from ..errors import LabError, TemplateError, did_you_mean
@@ -171,7 +174,7 @@ def _feature(item: Any, where: str, path: Path, sha256: str) -> Feature:
 def words(text: str | None) -> tuple[str, ...]:
     """Lower-case words and numbers (``3/4``, ``2.5`` stay whole) of ``text``, a trailing plural ``s`` dropped
     from words of more than three letters: how ``coverage`` and ``field_length`` count (cached: a product's
-    title is read once per query it is a candidate of)."""
+    title is read by several built-ins)."""
     if not text:
         return ()
     return tuple(word[:-1] if len(word) > 3 and word.endswith("s") and not word[0].isdigit() else word
@@ -191,21 +194,74 @@ def numbers(text: str | None) -> frozenset[str]:
     return frozenset(n.lstrip("0") or "0" for n in NUMBER.findall(text or ""))
 
 
-def builtin_value(feature: Feature, query: str, field_text: str | None) -> float:
-    """A text built-in's value for one query and one product's field text (not ``cosine``)."""
+def builtin_column(feature: Feature, queries: list[str], fields: list[str | None], query_rows: np.ndarray,
+                   field_rows: np.ndarray) -> np.ndarray:
+    """A text built-in's values (not ``cosine``), float64, for the pairs (``queries[query_rows[k]]``,
+    ``fields[field_rows[k]]``): what each query and field text needs is worked out once, not once per pair."""
     if feature.builtin == "query_length":
-        return float(len(words(query)))
+        return _sizes(map(words, queries))[query_rows]
     if feature.builtin == "field_length":
-        return float(len(words(field_text)))
-    if feature.builtin == "coverage":
-        wanted = set(words(query))
-        return len(wanted & set(words(field_text))) / len(wanted) if wanted else 0.0
-    if feature.builtin == "numbers":
-        return float(len(numbers(query) & numbers(field_text)))
-    if feature.builtin == "head_word":
-        asked = words(query)
-        return float(bool(asked) and asked[-1] in words(field_text))
-    if feature.builtin == "bigram_coverage":
-        pairs = set(bigrams(query))
-        return len(pairs & set(bigrams(field_text))) / len(pairs) if pairs else 0.0
-    raise LabError(f"built-in '{feature.builtin}' is not a text feature")
+        return _sizes(map(words, fields))[field_rows]
+    if feature.builtin not in ITEMS:
+        raise LabError(f"built-in '{feature.builtin}' is not a text feature")
+    asked, found = ITEMS[feature.builtin]
+    wanted = [asked(q) for q in queries]
+    shared = shared_counts(wanted, [found(f) for f in fields], query_rows, field_rows)
+    if feature.builtin not in SHARES:
+        return shared
+    sizes = _sizes(wanted)[query_rows]
+    return np.divide(shared, sizes, out=np.zeros(len(shared)), where=sizes > 0)
+
+
+def shared_counts(wanted: Sequence[frozenset[Any]], found: Sequence[frozenset[Any]], query_rows: np.ndarray,
+                  field_rows: np.ndarray) -> np.ndarray:
+    """How many items of ``wanted[query_rows[k]]`` are in ``found[field_rows[k]]``, for every k (float64): each
+    item asked of each pair becomes one key (field, item), looked up among the keys the fields hold."""
+    vocabulary: dict[Any, int] = {}
+    asked, asked_sizes = _item_ids(wanted, vocabulary)
+    held, held_sizes = _item_ids(found, vocabulary)
+    width = max(len(vocabulary), 1)
+    held_keys = np.sort(np.append(np.repeat(np.arange(len(found)), held_sizes) * width + held, -1))  # -1: no key
+    sizes = asked_sizes[query_rows]
+    pair = np.repeat(np.arange(len(query_rows)), sizes)
+    within = np.arange(len(pair)) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+    first = np.cumsum(asked_sizes) - asked_sizes
+    keys = field_rows[pair] * width + asked[np.repeat(first[query_rows], sizes) + within]
+    at = np.minimum(np.searchsorted(held_keys, keys), len(held_keys) - 1)
+    return np.bincount(pair, weights=held_keys[at] == keys, minlength=len(query_rows))
+
+
+def _item_ids(sets: Sequence[frozenset[Any]], vocabulary: dict[Any, int]) -> tuple[np.ndarray, np.ndarray]:
+    """The items of all ``sets``, flat, as ids of ``vocabulary`` (new items added to it), and each set's size."""
+    flat = [vocabulary.setdefault(item, len(vocabulary)) for items in sets for item in items]
+    return np.array(flat, dtype=np.int64), np.array([len(items) for items in sets], dtype=np.int64)
+
+
+def _sizes(collections: Iterable[Sized]) -> np.ndarray:
+    """The length of each collection, float64."""
+    return np.array([len(c) for c in collections], dtype=np.float64)
+
+
+def word_set(text: str | None) -> frozenset[str]:
+    """The distinct :func:`words` of ``text``."""
+    return frozenset(words(text))
+
+
+def bigram_set(text: str | None) -> frozenset[tuple[str, str]]:
+    """The distinct :func:`bigrams` of ``text``."""
+    return frozenset(bigrams(text))
+
+
+def head_word(text: str | None) -> frozenset[str]:
+    """The last of :func:`words` of ``text`` (in product searches usually the kind of product), none if empty."""
+    found = words(text)
+    return frozenset(found[-1:])
+
+
+ITEMS: dict[str, tuple[Callable[[str | None], frozenset[Any]], Callable[[str | None], frozenset[Any]]]] = {
+    "coverage": (word_set, word_set), "numbers": (numbers, numbers), "head_word": (head_word, word_set),
+    "bigram_coverage": (bigram_set, bigram_set)}
+"""The built-ins that count a query's items (words, numbers, the head word, word pairs) found in the field: what
+to take of the query, what of the field."""
+SHARES = ("coverage", "bigram_coverage")
+"""The built-ins among :data:`ITEMS` that give the share of the query's items found (0 if it has none)."""

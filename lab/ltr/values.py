@@ -1,19 +1,57 @@
 """Feature values of (query, candidate) pairs: each query feature runs as an ordinary search restricted to the
 candidates' ids through the backend interface (so a cluster answers it without the LTR plugin), built-ins are
-computed here (cosine from the embedding cache)."""
+computed here (cosine from the embedding cache), a whole column at a time."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from itertools import chain
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
+from ..backends.base import SearchResult
 from ..context import Lab
 from ..embeddings.vectors import normalise
 from ..errors import LabError
 from ..mapping import field_text, load_mapping, source_texts, vector_sources
 from ..progress import ProgressFactory, silent
-from .features import Feature, FeatureSet, builtin_value
+from .features import Feature, FeatureSet, builtin_column
+
+COSINE_CHUNK_ROWS = 2048
+"""Pairs whose vectors are gathered at once for the cosine (3 MB each side at 384 dimensions: they stay in the
+CPU cache for the dot products, where one gather of all pairs would copy GBs)."""
+
+
+@dataclass(frozen=True)
+class Pairs:
+    """The (query, candidate) pairs in row order: ``ids`` the distinct candidates (first seen first), each
+    row's query (``query_rows``) and candidate (``id_rows``, into ``ids``)."""
+
+    ids: list[str]
+    query_rows: np.ndarray
+    id_rows: np.ndarray
+
+    @classmethod
+    def of(cls, candidates: list[list[str]]) -> Pairs:
+        """The pairs of query ``i`` with each of ``candidates[i]``."""
+        id_rows, ids = pd.factorize(pd.Series(list(chain.from_iterable(candidates)), dtype=object), sort=False)
+        query_rows = np.repeat(np.arange(len(candidates)), [len(c) for c in candidates])
+        return cls(ids.tolist(), query_rows, id_rows.astype(np.int64))
+
+    def rows_of(self, query_rows: np.ndarray, doc_ids: list[str]) -> np.ndarray:
+        """The row of each (query, document) pair given, -1 where the document is no candidate of that query (a
+        candidate listed twice for a query: its last row)."""
+        id_rows = pd.Index(self.ids, dtype=object).get_indexer(doc_ids).astype(np.int64)
+        width = len(self.ids) + 1
+        keys = self.query_rows * width + self.id_rows
+        order = np.argsort(keys, kind="stable")
+        wanted = query_rows * width + id_rows
+        at = np.searchsorted(keys[order], wanted, side="right") - 1
+        found = (at >= 0) & (id_rows >= 0)
+        found[found] = keys[order[at[found]]] == wanted[found]
+        return np.where(found, order[np.maximum(at, 0)], -1)
 
 
 def feature_values(lab: Lab, feature_set: FeatureSet, texts: list[str], candidates: list[list[str]],
@@ -21,24 +59,34 @@ def feature_values(lab: Lab, feature_set: FeatureSet, texts: list[str], candidat
     """A float32 matrix: one row per (query, candidate) in the order of ``candidates`` flattened (query ``i``'s
     candidates ``candidates[i]``), one column per feature of ``feature_set``."""
     progress = progress or silent()
-    offsets = np.cumsum([0] + [len(c) for c in candidates])
-    matrix = np.zeros((int(offsets[-1]), len(feature_set.features)), dtype=np.float32)
-    products = lab.dataset.products
-    row_of = {pid: i for i, pid in enumerate(products["product_id"].tolist())}
+    pairs = Pairs.of(candidates)
+    matrix = np.zeros((len(pairs.query_rows), len(feature_set.features)), dtype=np.float32)
+    chosen: pd.DataFrame | None = None
     with progress(f"Features ({feature_set.name})", len(feature_set.features)) as advance:
         for column, feature in enumerate(feature_set.features):
             if feature.template is not None:
-                matrix[:, column] = _query_feature(lab, feature_set, feature, texts, candidates, offsets)
-            elif feature.builtin == "cosine":
-                matrix[:, column] = _cosine(lab, feature, texts, candidates, products, row_of)
+                matrix[:, column] = _query_feature(lab, feature_set, feature, texts, candidates, pairs)
             else:
-                matrix[:, column] = _text_builtin(feature, texts, candidates, products, row_of)
+                chosen = _candidate_products(lab.dataset.products, pairs.ids, feature) if chosen is None else chosen
+                if feature.builtin == "cosine":
+                    matrix[:, column] = _cosine(lab, feature, texts, chosen, pairs)
+                else:
+                    matrix[:, column] = _text_builtin(feature, texts, chosen, pairs)
             advance(1)
     return matrix
 
 
+def _candidate_products(products: pd.DataFrame, ids: list[str], feature: Feature) -> pd.DataFrame:
+    """The dataset rows of the distinct candidates ``ids``; a LabError naming ``feature`` if one is no product."""
+    row_of = {pid: i for i, pid in enumerate(products["product_id"].tolist())}
+    missing = [pid for pid in ids if pid not in row_of]
+    if missing:
+        raise LabError(f"feature '{feature.name}': candidate '{missing[0]}' is not a product of the dataset")
+    return products.iloc[[row_of[pid] for pid in ids]]
+
+
 def _query_feature(lab: Lab, feature_set: FeatureSet, feature: Feature, texts: list[str],
-                   candidates: list[list[str]], offsets: np.ndarray) -> np.ndarray:
+                   candidates: list[list[str]], pairs: Pairs) -> np.ndarray:
     bodies: list[dict[str, Any]] = []
     for text, ids in zip(texts, candidates):
         clause = feature.template.render({"query_text": text})[0]["query"]
@@ -48,17 +96,21 @@ def _query_feature(lab: Lab, feature_set: FeatureSet, feature: Feature, texts: l
         results = lab.backend.search_batch(lab.index_name, bodies, None, strategy=f"ltr-{feature_set.name}")
     except LabError as exc:
         raise LabError(f"{feature_set.path}: feature '{feature.name}' failed: {exc}") from None
-    values = np.zeros(int(offsets[-1]), dtype=np.float32)
-    for i, (ids, result) in enumerate(zip(candidates, results)):
-        position = {pid: offsets[i] + k for k, pid in enumerate(ids)}
-        for hit in result.hits:
-            if hit.doc_id in position:
-                values[position[hit.doc_id]] = hit.score
+    return _placed_scores(pairs, results)
+
+
+def _placed_scores(pairs: Pairs, results: list[SearchResult]) -> np.ndarray:
+    """Each pair's score among its query's hits (``results[i]`` of query ``i``), 0 where it is not a hit."""
+    doc_ids = list(chain.from_iterable(result.doc_ids for result in results))
+    scores = np.fromiter(chain.from_iterable(result.scores for result in results), dtype=np.float64,
+                         count=len(doc_ids))
+    rows = pairs.rows_of(np.repeat(np.arange(len(results)), [len(r.doc_ids) for r in results]), doc_ids)
+    values = np.zeros(len(pairs.query_rows), dtype=np.float32)
+    values[rows[rows >= 0]] = scores[rows >= 0]
     return values
 
 
-def _cosine(lab: Lab, feature: Feature, texts: list[str], candidates: list[list[str]], products: Any,
-            row_of: dict[str, int]) -> np.ndarray:
+def _cosine(lab: Lab, feature: Feature, texts: list[str], chosen: pd.DataFrame, pairs: Pairs) -> np.ndarray:
     from ..embeddings import encode_cached
 
     kind, model = feature.settings["vector"], feature.settings["model"]
@@ -67,36 +119,32 @@ def _cosine(lab: Lab, feature: Feature, texts: list[str], candidates: list[list[
         raise LabError(f"feature '{feature.name}': vector '{kind}' is not a vector kind of the mapping "
                        f"(known: {', '.join(sources)})")
     encoder = lab.encoder(model)
-    unique_ids = list(dict.fromkeys(pid for ids in candidates for pid in ids))
-    missing = [pid for pid in unique_ids if pid not in row_of]
-    if missing:
-        raise LabError(f"feature '{feature.name}': candidate '{missing[0]}' is not a product of the dataset")
-    chosen = products.iloc[[row_of[pid] for pid in unique_ids]]
     product_texts = source_texts(chosen, sources[kind])
     present = [i for i, t in enumerate(product_texts) if t is not None]
-    product_vectors = np.zeros((len(unique_ids), encoder.dimension), dtype=np.float32)
+    product_vectors = np.zeros((len(pairs.ids), encoder.dimension), dtype=np.float32)
     if present:
         product_vectors[present] = encode_cached(encoder, [product_texts[i] for i in present], lab.embedding_cache)
     query_vectors = encode_cached(encoder, texts, lab.embedding_cache) if texts else np.zeros((0, encoder.dimension))
     product_vectors = normalise(product_vectors)
     query_vectors = normalise(np.asarray(query_vectors, dtype=np.float32))
-    column = {pid: i for i, pid in enumerate(unique_ids)}
-    query_rows = np.repeat(np.arange(len(texts)), [len(c) for c in candidates])
-    product_rows = np.array([column[pid] for ids in candidates for pid in ids], dtype=np.int64)
-    if not len(product_rows):
-        return np.zeros(0, dtype=np.float32)
-    return np.einsum("ij,ij->i", query_vectors[query_rows], product_vectors[product_rows]).astype(np.float32)
+    return row_dots(query_vectors, product_vectors, pairs.query_rows, pairs.id_rows)
 
 
-def _text_builtin(feature: Feature, texts: list[str], candidates: list[list[str]], products: Any,
-                  row_of: dict[str, int]) -> np.ndarray:
+def row_dots(left: np.ndarray, right: np.ndarray, left_rows: np.ndarray, right_rows: np.ndarray,
+             chunk: int = COSINE_CHUNK_ROWS) -> np.ndarray:
+    """``left[left_rows[k]] · right[right_rows[k]]`` for every k, float32: one einsum per ``chunk`` rows, each
+    row's dot the same as one einsum over all rows gives."""
+    dots = np.zeros(len(left_rows), dtype=np.float32)
+    for start in range(0, len(left_rows), chunk):
+        part = slice(start, start + chunk)
+        dots[part] = np.einsum("ij,ij->i", left[left_rows[part]], right[right_rows[part]])
+    return dots
+
+
+def _text_builtin(feature: Feature, texts: list[str], chosen: pd.DataFrame, pairs: Pairs) -> np.ndarray:
     name = feature.settings.get("field")
-    column = field_text(products, name) if name else []
-    if name and name not in products.columns:
+    if name and name not in chosen.columns:
         raise LabError(f"feature '{feature.name}': field '{name}' is not a product field "
-                       f"(known: {', '.join(products.columns)})")
-    values = []
-    for text, ids in zip(texts, candidates):
-        for pid in ids:
-            values.append(builtin_value(feature, text, column[row_of[pid]] if name else None))
-    return np.asarray(values, dtype=np.float32)
+                       f"(known: {', '.join(chosen.columns)})")
+    fields = field_text(chosen, name) if name else [None] * len(pairs.ids)
+    return builtin_column(feature, texts, fields, pairs.query_rows, pairs.id_rows)
