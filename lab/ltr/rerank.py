@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from ..backends.base import Hit, SearchResult
+from ..backends.base import SearchResult
 from ..context import Lab
 from ..progress import ProgressFactory
 from .training import current_feature_set, load_model, predict
@@ -25,20 +25,25 @@ def rerank_results(lab: Lab, rerank: dict[str, Any], texts: list[str], results: 
     model = load_model(lab, rerank["ltr"])
     feature_set = current_feature_set(model.card["feature_set"], f"LTR model '{model.name}'")
     window = rerank["window"]
-    candidates = [[hit.doc_id for hit in result.hits[:window]] for result in results]
+    candidates = [result.doc_ids[:window] for result in results]
     scores = predict(model, feature_values(lab, feature_set, texts, candidates, progress))
-    reranked, offset = [], 0
-    for result, ids in zip(results, candidates):
-        own = scores[offset:offset + len(ids)]
-        offset += len(ids)
-        order = np.argsort(-own, kind="stable")
-        hits = [Hit(ids[i], float(own[i])) for i in order]
-        floor = float(own.min()) if len(ids) else 0.0
-        hits += [Hit(hit.doc_id, floor - k) for k, hit in enumerate(result.hits[window:], start=1)]
-        reranked.append(SearchResult(hits, result.total))
+    ends = np.cumsum([len(ids) for ids in candidates])
+    reranked = [_reordered(result, ids, own, window)
+                for result, ids, own in zip(results, candidates, np.split(scores, ends[:-1]))]
     record = {"ltr": model.name, "window": window, "fingerprint": model.card["fingerprint"],
               "feature_set": feature_set.record(), "models": feature_set.models,
               "cost": {"kind": "ltr", "train_seconds": model.card["train_seconds"], "reindex_seconds": 0.0,
                        "reindex_basis": "none needed"},
               "seconds": round(time.perf_counter() - started, 3)}
     return reranked, record
+
+
+def _reordered(result: SearchResult, ids: list[str], own: np.ndarray, window: int) -> SearchResult:
+    """``result`` with its top ``window`` hits (``ids``) ordered by their model scores ``own`` (ties in rank order),
+    the hits below the window after them, each scored one below the one before."""
+    order = np.argsort(-own, kind="stable")
+    floor = float(own.min()) if len(ids) else 0.0
+    below = result.doc_ids[window:]
+    return SearchResult.from_columns([ids[i] for i in order] + below,
+                                     own[order].tolist() + [floor - k for k in range(1, len(below) + 1)],
+                                     result.total)
