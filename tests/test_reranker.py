@@ -257,3 +257,65 @@ def test_the_processor_leaves_the_fusion_pipeline_to_the_backend():
     assert rest is None and processor.window == 5
     assert split_response_processors({"phase_results_processors": fusion}) == ({"phase_results_processors": fusion},
                                                                                 None)
+
+
+def invoke(workspace: Path, *args: str):
+    from click.testing import CliRunner
+
+    from lab.cli import cli
+
+    return CliRunner().invoke(cli, ["--workspace", str(workspace), *args], obj={})
+
+
+def test_cli_trains_reranks_and_shows_the_cost(trained):
+    lab, _, _ = trained
+    trained_cli = invoke(lab.workspace, "finetune", "--objective", "cross-encoder", "--name", "cli-ce", "--max-steps",
+                         "2", "--batch-size", "8", "--max-seq-length", "32", "--first-stage", "textsearch",
+                         "--rerank-window", "10", "--mine-top-k", "10")
+    assert trained_cli.exit_code == 0, trained_cli.output
+    assert "registered cross-encoder cli-ce" in trained_cli.output
+    card = json.loads((reranker_dir(lab.workspace, "cli-ce") / CARD_JSON).read_text(encoding="utf-8"))
+    assert (card["config"]["negatives"], card["config"]["mine_from"]) == ("unjudged", "bm25")
+    assert card["config"]["text_fields"] == ["product_title"]  # what the shipped templates' processors read
+    ran = invoke(lab.workspace, "run", "--strategy", "rerank_cross_encoder", "--param", "reranker=cli-ce",
+                 "--param", "rerank_window=10", "--split", "val")
+    assert ran.exit_code == 0, ran.output
+    board = invoke(lab.workspace, "leaderboard", "--split", "val", "--format", "json")
+    rows = {row["strategy"]: row for row in json.loads(board.output)}
+    assert rows["rerank_cross_encoder"]["rerank s"] > 0 and rows["rerank_cross_encoder"]["pairs/s"] > 0
+
+
+@pytest.mark.parametrize("args, message", [
+    (("--objective", "cross-encoder", "--loss", "cached-mnrl"), "--loss does not apply to --objective cross-encoder"),
+    (("--first-stage", "rrf"), "--first-stage does not apply to --objective pairs (it needs --objective cross-encoder)"),
+    (("--objective", "cross-encoder", "--rerank-window", "0"), "--rerank-window must be at least 1"),
+])
+def test_cli_refuses_options_of_another_objective(tmp_path, args, message):
+    result = invoke(tmp_path, "finetune", *args)
+    assert result.exit_code == 1 and message in result.output
+
+
+def test_the_cross_encoder_score_is_a_learning_to_rank_feature(trained, tmp_path, monkeypatch):
+    from sentence_transformers import CrossEncoder
+
+    from lab.ltr.features import load_feature_set
+    from lab.ltr.values import feature_values
+
+    lab, result, _ = trained
+    monkeypatch.setenv("LAB_RERANK_PRECISION", "fp32")
+    path = tmp_path / "ce.json"
+    path.write_text(json.dumps({"features": [
+        {"name": "title_words", "builtin": "field_length", "field": "product_title"},
+        {"name": "title_ce", "builtin": "cross_encoder", "model": NAME, "field": "product_title"}]}), encoding="utf-8")
+    products = lab.dataset.products
+    ids = products["product_id"].astype(str).tolist()
+    candidates, texts = [ids[:3], ids[3:5]], ["cordless drill", "wood glue"]
+    values = feature_values(lab, load_feature_set(path), texts, candidates)
+    titles = dict(zip(ids, products["product_title"]))
+    expected = CrossEncoder(str(result.path), device="cpu", local_files_only=True).predict(
+        [(q, titles[p]) for q, c in zip(texts, candidates) for p in c], convert_to_numpy=True)
+    assert np.allclose(values[:, 1], expected, atol=1e-5)
+    path.write_text(json.dumps({"features": [{"name": "title_ce", "builtin": "cross_encoder", "model": "nope",
+                                              "field": "product_title"}]}), encoding="utf-8")
+    with pytest.raises(LabError, match=r"ce.json: feature 'title_ce': no cross-encoder 'nope'"):
+        feature_values(lab, load_feature_set(path), texts, candidates)

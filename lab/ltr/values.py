@@ -31,6 +31,8 @@ def feature_values(lab: Lab, feature_set: FeatureSet, texts: list[str], candidat
                 matrix[:, column] = _query_feature(lab, feature_set, feature, texts, candidates, offsets)
             elif feature.builtin == "cosine":
                 matrix[:, column] = _cosine(lab, feature, texts, candidates, products, row_of)
+            elif feature.builtin == "cross_encoder":
+                matrix[:, column] = _cross_encoder(lab, feature_set, feature, texts, candidates, products, row_of)
             else:
                 matrix[:, column] = _text_builtin(feature, texts, candidates, products, row_of)
             advance(1)
@@ -86,6 +88,23 @@ def _cosine(lab: Lab, feature: Feature, texts: list[str], candidates: list[list[
     if not len(product_rows):
         return np.zeros(0, dtype=np.float32)
     return np.einsum("ij,ij->i", query_vectors[query_rows], product_vectors[product_rows]).astype(np.float32)
+
+
+def _cross_encoder(lab: Lab, feature_set: FeatureSet, feature: Feature, texts: list[str],
+                   candidates: list[list[str]], products: Any, row_of: dict[str, int]) -> np.ndarray:
+    """The reranker's score of (query, the field's text) for every candidate, through its score cache."""
+    from ..reranker.scorer import CrossEncoderScorer
+    from ..reranker.store import load_reranker_card
+
+    name, model = feature.settings["field"], feature.settings["model"]
+    if name not in products.columns:
+        raise LabError(f"feature '{feature.name}': field '{name}' is not a product field "
+                       f"(known: {', '.join(products.columns)})")
+    path, card = load_reranker_card(lab.workspace, model, f"{feature_set.path}: feature '{feature.name}'")
+    column = field_text(products, name)
+    queries = [text for text, ids in zip(texts, candidates) for _ in ids]
+    fields = [column[row_of[pid]] or "" for ids in candidates for pid in ids]
+    return CrossEncoderScorer(path, card, lab.workspace).score(queries, fields)
 
 
 def _text_builtin(feature: Feature, texts: list[str], candidates: list[list[str]], products: Any,

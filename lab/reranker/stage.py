@@ -36,8 +36,9 @@ def split_rerank(template: Any, bodies: list[dict[str, Any]], pipeline: dict[str
     searched, queries = [], []
     for body in bodies:
         ext = body.get("ext") if isinstance(body.get("ext"), dict) else {}
-        context = (ext.get("rerank") or {}).get("query_context") if isinstance(ext.get("rerank"), dict) else None
-        text = context.get("query_text") if isinstance(context, dict) else None
+        rerank = ext.get("rerank") if isinstance(ext.get("rerank"), dict) else {}
+        context = rerank.get("query_context") if isinstance(rerank.get("query_context"), dict) else {}
+        text = context.get("query_text")
         if not isinstance(text, str) or not text.strip():
             raise TemplateError(f"{template.path}: {QUERY_TEXT_PATH}: the {processor.path} processor needs the "
                                 'query text here, e.g. "{{query_text}}"')
@@ -65,8 +66,7 @@ class Reranker:
                 "reindex_basis": "none needed"}
 
 
-def prepare_reranker(lab: Any, template: Any, processor: RerankProcessor, size: int,
-                     batch_size: int | None = None, bf16: bool | None = None) -> Reranker:
+def prepare_reranker(lab: Any, template: Any, processor: RerankProcessor, size: int) -> Reranker:
     """Check the processor against the workspace before anything is searched: the reranker exists and is
     complete, the window fits in the ``size`` hits of the first stage, every document field is in the index's
     mapping; a LabError naming the template file and the key otherwise."""
@@ -85,9 +85,8 @@ def prepare_reranker(lab: Any, template: Any, processor: RerankProcessor, size: 
     backend = lab.backend.name
     executed_by = ("embedded engine" if backend == "embedded"
                    else f"client-side: the lab's cross-encoder over the hits {backend} returned")
-    scorer = CrossEncoderScorer(path, card, lab.workspace, **({"batch_size": batch_size} if batch_size else {}),
-                                bf16=bf16)
-    return Reranker(processor, processor.model_id, card, window, scorer, executed_by)
+    return Reranker(processor, processor.model_id, card, window, CrossEncoderScorer(path, card, lab.workspace),
+                    executed_by)
 
 
 def rerank_results(lab: Any, reranker: Reranker, queries: list[str], results: list[SearchResult],
