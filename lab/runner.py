@@ -196,15 +196,15 @@ def execute_strategy(lab: Lab, template: Template, split: str = "test",
     started = time.perf_counter()
     texts, ids = queries["query_text"].tolist(), queries["query_id"].tolist()
     bodies, pipeline = render_queries(lab, template, params, texts, size, progress)
-    bodies, pipeline, processor, rerank_queries = split_rerank(template, bodies, pipeline)
-    reranker = prepare_reranker(lab, template, processor, size) if processor is not None else None
+    bodies, pipeline, rerank_request = split_rerank(template, bodies, pipeline)
+    reranker = prepare_reranker(lab, template, rerank_request, size) if rerank_request is not None else None
     search_start = time.perf_counter()
     with progress(f"Searching {template.name}", len(bodies)) as advance:
         results, failures = search_isolating(lab, template, bodies, pipeline, ids, advance, strict)
     search_seconds = time.perf_counter() - search_start
     response_rerank, stage_two = None, {}
     if reranker is not None:  # the pipeline's rerank response processor: the cross-encoder over the top hits
-        results, response_rerank = cross_encoder_rerank(lab, reranker, rerank_queries, results, progress)
+        results, response_rerank = cross_encoder_rerank(lab, reranker, rerank_request.queries, results, progress)
         stage_two[f"cross-encoder:{reranker.name}"] = {"fingerprint": reranker.card["fingerprint"],
                                                        "cost": reranker.cost()}
     rerank = None

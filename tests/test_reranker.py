@@ -205,8 +205,11 @@ def test_missing_or_half_written_reranker_is_one_error_naming_it(trained):
 
 def test_a_window_larger_than_the_hits_is_refused(trained):
     lab, _, _ = trained
-    with pytest.raises(TemplateError, match=r"rerank.window: 200 is larger than the 100 hits"):
+    with pytest.raises(TemplateError, match=r"rerank_cross_encoder.json: body.ext.rerank.window: 200 is larger "
+                                            r"than the 100 hits"):
         run_strategy(lab, rerank_template(lab), split="val", overrides={"reranker": NAME, "rerank_window": 200})
+    with pytest.raises(TemplateError, match=r"body.ext.rerank.window: must be a positive integer .* got 0"):
+        run_strategy(lab, rerank_template(lab), split="val", overrides={"reranker": NAME, "rerank_window": 0})
 
 
 def test_a_field_not_in_the_mapping_is_refused(trained):
@@ -224,7 +227,7 @@ def test_a_body_without_the_rerank_query_text_is_refused(trained):
     lab, _, _ = trained
 
     def edit(data):
-        del data["body"]["ext"]
+        del data["body"]["ext"]["rerank"]["query_context"]
 
     with pytest.raises(TemplateError, match=r"body.ext.rerank.query_context.query_text: .* needs the query text"):
         run_strategy(lab, rerank_template(lab, edit=edit), split="val", overrides={"reranker": NAME})
@@ -235,8 +238,8 @@ def test_a_body_without_the_rerank_query_text_is_refused(trained):
     ([{"rerank": {"ml_opensearch": {"model_id": "m"}, "context": {"document_fields": []}}}],
      r"rerank.context.document_fields: must be a non-empty array"),
     ([{"rerank": {"ml_opensearch": {}, "context": {"document_fields": ["t"]}}}], r"model_id: must name"),
-    ([{"rerank": {"ml_opensearch": {"model_id": "m"}, "context": {"document_fields": ["t"]}, "window": 0}}],
-     r"rerank.window: must be a positive integer"),
+    ([{"rerank": {"ml_opensearch": {"model_id": "m"}, "context": {"document_fields": ["t"]}, "window": 5}}],
+     r"rerank.window: unknown parameter"),  # the lab's window goes with the body (ext.rerank), not in OpenSearch's
     ([{"rerank": {"by_field": {"target_field": "x"}, "context": {"document_fields": ["t"]}}}],
      r"rerank.by_field: unknown parameter"),
     ([{"rerank": {"ml_opensearch": {"model_id": "m"}, "context": {"document_fields": ["t"]}}}] * 2,
@@ -249,12 +252,12 @@ def test_bad_rerank_processors_name_the_key(processors, message):
 
 def test_the_processor_leaves_the_fusion_pipeline_to_the_backend():
     fusion = [{"score-ranker-processor": {"combination": {"technique": "rrf"}}}]
-    rerank = {"rerank": {"ml_opensearch": {"model_id": "m"}, "context": {"document_fields": ["t"]}, "window": 5}}
+    rerank = {"rerank": {"ml_opensearch": {"model_id": "m"}, "context": {"document_fields": ["t"]}}}
     rest, processor = split_response_processors({"phase_results_processors": fusion, "response_processors": [rerank]})
     assert rest == {"phase_results_processors": fusion}
-    assert (processor.model_id, processor.document_fields, processor.window) == ("m", ("t",), 5)
+    assert (processor.model_id, processor.document_fields) == ("m", ("t",))
     rest, processor = split_response_processors({"description": "d", "response_processors": [rerank]})
-    assert rest is None and processor.window == 5
+    assert rest is None and processor.model_id == "m"
     assert split_response_processors({"phase_results_processors": fusion}) == ({"phase_results_processors": fusion},
                                                                                 None)
 

@@ -353,13 +353,12 @@ class SearchPipeline:
 
 @dataclass(frozen=True)
 class RerankProcessor:
-    """``{"rerank": {"ml_opensearch": {"model_id": M}, "context": {"document_fields": [...]}, "window": N}}``: the
-    top ``window`` hits (None: every hit returned) reordered by the cross-encoder ``model_id``'s scores of (query
-    text, the document fields' text). ``window`` is the lab's addition: OpenSearch's processor reranks every hit."""
+    """``{"rerank": {"ml_opensearch": {"model_id": M}, "context": {"document_fields": [...]}}}``: hits reordered by
+    the cross-encoder ``model_id``'s scores of (query text, the document fields' text); the query text (and the
+    lab's window) come with each search body, in ``ext.rerank``."""
 
     model_id: str
     document_fields: tuple[str, ...]
-    window: int | None
     path: str
     """Where the processor sits in the pipeline body, for error messages."""
 
@@ -384,7 +383,7 @@ def split_response_processors(body: Any) -> tuple[dict[str, Any] | None, RerankP
         fail(f"{key}[0].{kind}", f"not supported: the only response processor the lab runs is {RERANK}")
     path = f"{key}[0].{RERANK}"
     config = _object(item[RERANK], path)
-    _only_keys(config, (*PROCESSOR_COMMON_KEYS, RERANKER_TYPE, "context", "window"), path)
+    _only_keys(config, (*PROCESSOR_COMMON_KEYS, RERANKER_TYPE, "context"), path)
     _parse_common(config, path)
     model = _object(config.get(RERANKER_TYPE), f"{path}.{RERANKER_TYPE}")
     _only_keys(model, ("model_id",), f"{path}.{RERANKER_TYPE}")
@@ -399,10 +398,7 @@ def split_response_processors(body: Any) -> tuple[dict[str, Any] | None, RerankP
     for i, name in enumerate(fields):
         if not isinstance(name, str) or not name:
             fail(f"{path}.context.document_fields[{i}]", f"must be a field name, got {json_type(name)}")
-    window = config.get("window")
-    if window is not None and (not isinstance(window, int) or isinstance(window, bool) or window < 1):
-        fail(f"{path}.window", f"must be a positive integer, got {json_type(window)} {window!r}")
-    processor = RerankProcessor(model_id, tuple(fields), window, path)
+    processor = RerankProcessor(model_id, tuple(fields), path)
     has_rest = any(k in rest for k in ("phase_results_processors", "request_processors"))
     return (rest if has_rest else None), processor
 

@@ -7,6 +7,7 @@ hits client-side with the same model, and the manifest says which."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,20 +21,32 @@ from .scorer import CrossEncoderScorer, ScoringStats
 from .store import load_reranker_card
 
 QUERY_TEXT_PATH = "body.ext.rerank.query_context.query_text"
+WINDOW_PATH = "body.ext.rerank.window"
+
+
+@dataclass(frozen=True)
+class RerankRequest:
+    """What a template asks of the rerank processor: the processor, each body's query text, and the window (the
+    top hits reranked; None: every hit). ``ext.rerank.window`` is the lab's own key: OpenSearch's processor reranks
+    every returned hit and ignores it."""
+
+    processor: RerankProcessor
+    queries: list[str]
+    window: int | None
 
 
 def split_rerank(template: Any, bodies: list[dict[str, Any]], pipeline: dict[str, Any] | None,
-                 ) -> tuple[list[dict[str, Any]], dict[str, Any] | None, RerankProcessor | None, list[str]]:
-    """The bodies and pipeline the backend searches with (``ext.rerank`` and the response processor taken off),
-    the rerank processor (None: the template has none) and each body's rerank query text; TemplateError naming
-    the template file and key of a bad processor or a body without query text."""
+                 ) -> tuple[list[dict[str, Any]], dict[str, Any] | None, RerankRequest | None]:
+    """The bodies and pipeline the backend searches with (``ext.rerank`` and the response processor taken off) and
+    the rerank request (None: the template has no rerank processor); TemplateError naming the template file and
+    key of a bad processor, a body without query text or a bad window."""
     try:
         rest, processor = split_response_processors(pipeline)
     except QueryError as exc:
         raise TemplateError(f"{template.path}: {exc}") from None
     if processor is None:
-        return bodies, pipeline, None, []
-    searched, queries = [], []
+        return bodies, pipeline, None
+    searched, queries, windows = [], [], set()
     for body in bodies:
         ext = body.get("ext") if isinstance(body.get("ext"), dict) else {}
         rerank = ext.get("rerank") if isinstance(ext.get("rerank"), dict) else {}
@@ -42,11 +55,19 @@ def split_rerank(template: Any, bodies: list[dict[str, Any]], pipeline: dict[str
         if not isinstance(text, str) or not text.strip():
             raise TemplateError(f"{template.path}: {QUERY_TEXT_PATH}: the {processor.path} processor needs the "
                                 'query text here, e.g. "{{query_text}}"')
+        window = rerank.get("window")
+        if window is not None and (not isinstance(window, int) or isinstance(window, bool) or window < 1):
+            raise TemplateError(f"{template.path}: {WINDOW_PATH}: must be a positive integer (the top hits "
+                                f"reranked), got {json.dumps(window)}")
         queries.append(text)
+        windows.add(window)
         body = {k: v for k, v in body.items() if k != "ext"}
         others = {k: v for k, v in ext.items() if k != "rerank"}
         searched.append({**body, "ext": others} if others else body)
-    return searched, rest, processor, queries
+    if len(windows) > 1:
+        raise TemplateError(f"{template.path}: {WINDOW_PATH}: differs between queries; it must not depend on the "
+                            "query")
+    return searched, rest, RerankRequest(processor, queries, windows.pop() if windows else None)
 
 
 @dataclass
@@ -66,16 +87,17 @@ class Reranker:
                 "reindex_basis": "none needed"}
 
 
-def prepare_reranker(lab: Any, template: Any, processor: RerankProcessor, size: int) -> Reranker:
-    """Check the processor against the workspace before anything is searched: the reranker exists and is
+def prepare_reranker(lab: Any, template: Any, request: RerankRequest, size: int) -> Reranker:
+    """Check the request against the workspace before anything is searched: the reranker exists and is
     complete, the window fits in the ``size`` hits of the first stage, every document field is in the index's
     mapping; a LabError naming the template file and the key otherwise."""
+    processor = request.processor
     where = f"{template.path}: {processor.path}"
     path, card = load_reranker_card(lab.workspace, processor.model_id, f"{where}.ml_opensearch.model_id")
-    window = processor.window if processor.window is not None else size
+    window = request.window if request.window is not None else size
     if window > size:
-        raise TemplateError(f"{where}.window: {window} is larger than the {size} hits the first stage returns "
-                            f"(body.size); lower the window or raise the size")
+        raise TemplateError(f"{template.path}: {WINDOW_PATH}: {window} is larger than the {size} hits the first "
+                            "stage returns (body.size); lower the window or raise the size")
     mapping = lab.backend.index_fields(lab.index_name)
     for i, field in enumerate(processor.document_fields):
         if field not in mapping or mapping[field].get("type") not in ("text", "keyword"):
