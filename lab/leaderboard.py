@@ -32,6 +32,13 @@ def run_costs(manifest: dict[str, Any]) -> dict[str, Any]:
             "reindex_estimated": any(c.get("reindex_basis") not in MEASURED for c in known)}
 
 
+def rerank_cost(manifest: dict[str, Any]) -> dict[str, Any]:
+    """What the run's rerank response processor (a cross-encoder) cost: seconds and (query, product) pairs scored
+    per second, cache hits included (None without one)."""
+    record = manifest.get("rerank_processor") or {}
+    return {"rerank_seconds": record.get("seconds"), "rerank_pairs_per_second": record.get("pairs_per_second")}
+
+
 def overridden_params(manifest: dict[str, Any]) -> str:
     """The params a run used that differ from its template's defaults, as ``name=value`` ('' for none)."""
     overrides = manifest.get("template", {}).get("overrides") or {}
@@ -70,7 +77,8 @@ def leaderboard_table(runs: list[StoredRun], metric: str = PRIMARY_METRIC,
         rows.append({"strategy": run.strategy, **{k: run.metrics.get(k) for k in DEFAULT_METRICS}, **extra,
                      "queries": m["n_queries"], "failed": len(m.get("failed_queries", [])), "split": m["split"],
                      "backend": m["backend"]["backend"], "seconds": m["seconds"], "queries/s": m["queries_per_second"],
-                     **run_costs(m), "params": overridden_params(m), "run_id": run.run_id, "created": m["created"]})
+                     **run_costs(m), **rerank_cost(m), "params": overridden_params(m), "run_id": run.run_id,
+                     "created": m["created"]})
     table = pd.DataFrame(rows)
     if table.empty:
         return table
@@ -78,11 +86,12 @@ def leaderboard_table(runs: list[StoredRun], metric: str = PRIMARY_METRIC,
 
 
 COLUMNS = ("strategy", *DEFAULT_METRICS, *COVERAGE_COLUMNS, "queries", "failed", "seconds", "queries/s", "model",
-           "train s", "re-index s", "params", "backend", "run")
+           "train s", "re-index s", "rerank s", "pairs/s", "params", "backend", "run")
 """What a leaderboard can show, by the names ``--columns`` takes."""
 DEFAULT_COLUMNS = ("strategy", "ndcg@10", "mrr@10", "map@10", "judged@10", "queries/s")
 """What it shows by default: the columns a relevance engineer reads first (``--wide``: all)."""
-SOURCE = {"model": "models", "train s": "train_seconds", "re-index s": "reindex_seconds", "run": "run_id"}
+SOURCE = {"model": "models", "train s": "train_seconds", "re-index s": "reindex_seconds", "run": "run_id",
+          "rerank s": "rerank_seconds", "pairs/s": "rerank_pairs_per_second"}
 """Display name → table column, where they differ."""
 
 
@@ -110,6 +119,8 @@ def choose_columns(spec: str | None = None, wide: bool = False, table: pd.DataFr
         return columns  # the columns asked for, exactly
     if table["failed"].any() and "failed" not in columns:
         columns.insert(columns.index("queries") + 1 if "queries" in columns else len(columns), "failed")
+    if table["rerank_seconds"].notna().any():  # rows that rerank with a cross-encoder show what it cost
+        columns += [c for c in ("rerank s", "pairs/s") if c not in columns]
     if table["params"].astype(bool).any() and "params" not in columns:
         columns.append("params")  # rows run with other params than their template's defaults say which
     return columns
@@ -131,6 +142,10 @@ def leaderboard_cells(table: pd.DataFrame, columns: list[str]) -> tuple[list[str
                 cells.append(f"{value:.1f}")
             elif column == "queries/s":
                 cells.append(f"{value or 0:,.0f}")
+            elif column == "rerank s":
+                cells.append(format_seconds(value))
+            elif column == "pairs/s":
+                cells.append("" if value is None or pd.isna(value) else f"{value:,.0f}")
             elif column in ("train s", "re-index s"):
                 estimated = column == "re-index s" and row["reindex_estimated"]
                 cells.append(format_seconds(value, estimated) if row["models"] else "")

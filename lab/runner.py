@@ -21,6 +21,7 @@ from .evaluation.metrics import DEFAULT_METRICS, evaluate_ranking, mean_metrics
 from .adapters import document_model
 from .indexer import indexed_models
 from .ltr.rerank import rerank_results
+from .reranker.stage import prepare_reranker, rerank_results as cross_encoder_rerank, split_rerank
 from .model_costs import model_costs
 from .progress import ProgressFactory, silent
 from .results import StoredRun, save_run
@@ -201,15 +202,22 @@ def _execute(lab: Lab, template: Template, split: str, overrides: dict[str, Any]
     started = time.perf_counter()
     texts, ids = queries["query_text"].tolist(), queries["query_id"].tolist()
     bodies, pipeline = render_queries(lab, template, params, texts, size, progress)
+    bodies, pipeline, rerank_request = split_rerank(template, bodies, pipeline)
+    reranker = prepare_reranker(lab, template, rerank_request, size) if rerank_request is not None else None
     search_start = time.perf_counter()
     with progress(f"Searching {template.name}", len(bodies)) as advance:
         results, failures = search_isolating(lab, template, bodies, pipeline, ids, advance, strict)
     search_seconds = time.perf_counter() - search_start
-    rerank, stage_two = None, {}
+    response_rerank, stage_two = None, {}
+    if reranker is not None:  # the pipeline's rerank response processor: the cross-encoder over the top hits
+        results, response_rerank = cross_encoder_rerank(lab, reranker, rerank_request.queries, results, progress)
+        stage_two[f"cross-encoder:{reranker.name}"] = {"fingerprint": reranker.card["fingerprint"],
+                                                       "cost": reranker.cost()}
+    rerank = None
     if template.rerank is not None:  # a second stage: the LTR model and the embedding models its features read
         results, rerank = rerank_results(lab, template.rerank, texts, results, progress)
         models += [m for m in rerank["models"] if m not in models]
-        stage_two = {f"ltr:{rerank['ltr']}": rerank}
+        stage_two[f"ltr:{rerank['ltr']}"] = rerank
     ranking = ranking_table(ids, results)
     with progress(f"Scoring {template.name}", 1) as advance:
         per_query = evaluate_ranking(qrels, {qid: r.doc_ids for qid, r in zip(ids, results)},
@@ -230,6 +238,7 @@ def _execute(lab: Lab, template: Template, split: str, overrides: dict[str, Any]
                    **{k: v["fingerprint"] for k, v in stage_two.items()}},
         "model_costs": {**model_costs(lab, models), **{k: v["cost"] for k, v in stage_two.items()}},
         "rerank": rerank,
+        "rerank_processor": response_rerank,
         "backend": lab.backend.describe(),
         "lab": {"version": __version__, "git_sha": git_sha()},
         "size": size,

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from lab.context import default_mapping_path, default_queries_dir
-from lab.engine.pipelines import parse_pipeline
+from lab.engine.pipelines import parse_pipeline, split_response_processors
 from lab.errors import TemplateError
 from lab.mapping import load_mapping
 from lab.templates import Template, load_template, load_templates, parse_param_overrides
@@ -20,7 +20,7 @@ VECTOR = [0.25, -0.5, 1.0]
 STRATEGIES = {"textsearch", "textsearch_boosted", "vectorsearch", "vectorsearch_multifield",
               "vectorsearch_multifield_boosted", "hybrid", "hybrid_boosted", "rrf", "rrf_multi",
               "vectorsearch_finetune", "rrf_finetune", "hybrid_minmax", "vectorsearch_adapter", "rrf_adapter",
-              "ltr_textsearch_boosted", "ltr_finetune"}
+              "ltr_textsearch_boosted", "ltr_finetune", "rerank_cross_encoder", "rrf_finetune_rerank"}
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +72,7 @@ def test_strategy_renders_a_tricky_query_verbatim_with_typed_values(templates, n
     assert body["size"] == 100
     texts = [value["query"] for _, key, value in walk(body) if key == "match"
              for value in value.values()]
-    if name.startswith(("text", "hybrid", "rrf", "ltr")):
+    if name.startswith(("text", "hybrid", "rrf", "ltr", "rerank")):
         assert texts and set(texts) == {TRICKY_QUERY}
     else:
         assert texts == []
@@ -83,9 +83,15 @@ def test_strategy_renders_a_tricky_query_verbatim_with_typed_values(templates, n
         if key == "boost":
             assert isinstance(value, (int, float)) and not isinstance(value, bool)
     assert json.loads(json.dumps(body)) == body
-    assert (pipeline is not None) == (name in {"rrf", "rrf_multi", "rrf_finetune", "rrf_adapter", "hybrid_minmax"})
-    if pipeline is not None:
-        parse_pipeline(pipeline)
+    assert (pipeline is not None) == (name in {"rrf", "rrf_multi", "rrf_finetune", "rrf_adapter", "hybrid_minmax",
+                                               "rerank_cross_encoder", "rrf_finetune_rerank"})
+    fusion, rerank = split_response_processors(pipeline)
+    assert (rerank is not None) == ("rerank" in name)
+    if rerank is not None:  # OpenSearch's rerank processor reads the query text from the body's ext
+        assert body["ext"]["rerank"] == {"query_context": {"query_text": TRICKY_QUERY}, "window": 50}
+        assert (rerank.model_id, rerank.document_fields) == ("cross-encoder", ("product_title",))
+    if fusion is not None:
+        parse_pipeline(fusion)
 
 
 @pytest.mark.parametrize("name", sorted(STRATEGIES))

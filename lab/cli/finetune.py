@@ -51,6 +51,14 @@ from ..finetune.config import (DEFAULT_LABEL_COLUMN, DEFAULT_NAME, LOSSES, MININ
                    "default 1, 10, 100).")
 @click.option("--pool", type=click.Choice(["split", "all"]), default="split", show_default=True,
               help="--objective labels: neighbours searched among the test records, or among every labelled record.")
+@click.option("--first-stage", default="textsearch_boosted", show_default=True,
+              help="--objective cross-encoder: the strategy whose val top hits are reranked to pick the best checkpoint.")
+@click.option("--rerank-window", type=int, default=50, show_default=True,
+              help="--objective cross-encoder: first-stage hits reranked per val query.")
+@click.option("--negatives-per-query", type=int, default=4, show_default=True,
+              help="--objective cross-encoder: mined unjudged top-k products added per training query (label 0).")
+@click.option("--max-eval-queries", type=int, default=0, show_default=True,
+              help="--objective cross-encoder: val queries reranked per evaluation (0: all; else a seeded sample).")
 @click.option("--adapter", type=click.Choice(["linear", "mlp"]),
               help="Train a query-side adapter on frozen base vectors instead (no re-indexing; defaults: --name adapter "
                    "--epochs 30 --batch-size 128 --lr 3e-4 --patience 3).")
@@ -71,9 +79,13 @@ def finetune(ctx: click.Context, overwrite: bool, restart: bool, text_fields: st
         return train_adapter_command(ctx)
     refuse_inapplicable_options(ctx, options["objective"])
     del options["hidden"]
+    if options["objective"] == "cross-encoder":
+        text_fields = cross_encoder_defaults(ctx, options, text_fields)
     config = FinetuneConfig(text_fields=tuple(f.strip() for f in text_fields.split(",") if f.strip()), **options)
     lab = lab_for(ctx)
-    if config.objective == "labels":
+    if config.objective == "cross-encoder":
+        _finetune_cross_encoder(lab, config, overwrite, restart)
+    elif config.objective == "labels":
         from .finetune_labels import run_label_objective
 
         run_label_objective(lab, config, overwrite, restart, learning_curve, ks, pool)
@@ -83,10 +95,14 @@ def finetune(ctx: click.Context, overwrite: bool, restart: bool, text_fields: st
 
 PAIR_SELECTION = ("min_label", "negatives", "mine_from", "mine_top_k")
 """Options that choose judged (query, product) pairs and their mined negatives."""
+RERANKING = ("first_stage", "rerank_window", "negatives_per_query", "max_eval_queries")
+"""Options of the cross-encoder objective alone."""
 INAPPLICABLE = {
-    "pairs": ("label_column", "learning_curve", "ks", "pool", "hidden"),
-    "labels": (*PAIR_SELECTION, "hidden"),
-    "triplets": (*PAIR_SELECTION, "label_column", "learning_curve", "ks", "pool", "hidden"),
+    "pairs": ("label_column", "learning_curve", "ks", "pool", "hidden", *RERANKING),
+    "labels": (*PAIR_SELECTION, "hidden", *RERANKING),
+    "triplets": (*PAIR_SELECTION, "label_column", "learning_curve", "ks", "pool", "hidden", *RERANKING),
+    "cross-encoder": ("min_label", "loss", "mini_batch_size", "label_column", "learning_curve", "ks", "pool",
+                      "hidden"),
 }
 """Per objective, the `lab finetune` options it has no use for (--hidden belongs to --adapter mlp)."""
 
@@ -101,8 +117,50 @@ def refuse_inapplicable_options(ctx: click.Context, objective: str) -> None:
     for name in INAPPLICABLE[objective]:
         if ctx.get_parameter_source(name) not in (ParameterSource.DEFAULT, None):
             needs = "--adapter mlp" if name == "hidden" else (
-                "--objective labels" if name in ("label_column", "learning_curve", "ks", "pool") else "--objective pairs")
+                "--objective labels" if name in ("label_column", "learning_curve", "ks", "pool") else
+                "--objective cross-encoder" if name in RERANKING else "--objective pairs")
             raise LabError(f"{flags[name]} does not apply to --objective {objective} (it needs {needs})")
+
+
+CROSS_ENCODER_DEFAULTS = {"negatives": "unjudged", "mine_from": "bm25", "text_fields": "product_title"}
+"""What --objective cross-encoder uses unless the option is given: unjudged hard negatives from BM25's top-k, and
+the product title (what the shipped rerank templates' document_fields read)."""
+
+
+def cross_encoder_defaults(ctx: click.Context, options: dict[str, Any], text_fields: str) -> str:
+    """Apply CROSS_ENCODER_DEFAULTS to ``options`` for the options left at their default; the text fields."""
+    from click.core import ParameterSource
+
+    given = lambda name: ctx.get_parameter_source(name) not in (ParameterSource.DEFAULT, None)
+    for name in ("negatives", "mine_from"):
+        if not given(name):
+            options[name] = CROSS_ENCODER_DEFAULTS[name]
+    return text_fields if given("text_fields") else CROSS_ENCODER_DEFAULTS["text_fields"]
+
+
+def _finetune_cross_encoder(lab: Any, config: FinetuneConfig, overwrite: bool, restart: bool) -> None:
+    """--objective cross-encoder: train, register, print val first stage vs reranked."""
+    from ..reranker.training import train_reranker
+
+    result = train_reranker(lab, config, display=training_display(f"Training cross-encoder {config.name}"),
+                            progress=progress_bars(), overwrite=overwrite, restart=restart)
+    card, training = result.card, result.card["training"]
+    console.print(f"registered cross-encoder [bold]{result.name}[/] at {result.path} after {training['steps']} steps "
+                  f"in {training['seconds']:.0f}s (best step {training['best_step']})")
+    metrics = card["metrics"]
+    table = Table(title=f"{card['data']['eval']['split']} · top {card['data']['eval']['window']} of "
+                        f"{card['data']['eval']['first_stage']} reranked · {card['data']['eval']['queries']:,} queries")
+    for column in ("metric", "first stage", "reranked", "change"):
+        table.add_column(column, justify="left" if column == "metric" else "right")
+    for name, after in metrics["reranked"].items():
+        before = metrics["first_stage"][name]
+        table.add_row(name, f"{before:.4f}", f"{after:.4f}", f"{(after - before) / before:+.1%}" if before else "")
+    console.print(table)
+    inference, delta = card["inference"], card["inference"]["bf16_ndcg@10_delta"]
+    change = "not measured: no native bf16 on this CPU" if delta is None else f"bf16 moves val nDCG@10 by {delta:+.4f}"
+    console.print(f"inference precision: {'bf16' if inference['bf16'] else 'fp32'} ({change})")
+    console.print(f"next: `lab run --strategy rerank_cross_encoder"
+                  f"{'' if result.name == 'cross-encoder' else f' --param reranker={result.name}'}`")
 
 
 def _finetune_pairs(lab: Any, config: FinetuneConfig, overwrite: bool, restart: bool) -> None:

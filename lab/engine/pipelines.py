@@ -1,4 +1,6 @@
-"""OpenSearch search pipelines for hybrid queries: ``normalization-processor`` and ``score-ranker-processor``.
+"""OpenSearch search pipelines: the hybrid ``normalization-processor`` and ``score-ranker-processor``, and the
+``rerank`` response processor's configuration (:func:`split_response_processors`; the lab's runner executes it
+with its cross-encoder, lab/reranker).
 
 Pure numpy over per-sub-query ranked lists, computed as neural-search (2.19 / 3.x) computes them, in float32
 where its Java code uses ``float``:
@@ -34,6 +36,8 @@ DEFAULT_RANK_CONSTANT = 60
 WEIGHTS_SUM_DELTA = float(np.float32(0.01))
 NORMALIZATION = "normalization-processor"
 SCORE_RANKER = "score-ranker-processor"
+RERANK = "rerank"
+RERANKER_TYPE = "ml_opensearch"
 PROCESSOR_COMMON_KEYS = ("tag", "description", "ignore_failure")
 
 
@@ -345,6 +349,60 @@ class SearchPipeline:
         return docs, normalized, present
 
 
+# --- the rerank response processor --------------------------------------------------------------
+
+@dataclass(frozen=True)
+class RerankProcessor:
+    """``{"rerank": {"ml_opensearch": {"model_id": M}, "context": {"document_fields": [...]}}}``: hits reordered by
+    the cross-encoder ``model_id``'s scores of (query text, the document fields' text); the query text (and the
+    lab's window) come with each search body, in ``ext.rerank``."""
+
+    model_id: str
+    document_fields: tuple[str, ...]
+    path: str
+    """Where the processor sits in the pipeline body, for error messages."""
+
+
+def split_response_processors(body: Any) -> tuple[dict[str, Any] | None, RerankProcessor | None]:
+    """``body`` without its ``response_processors`` (None when nothing else is left) and the one ``rerank``
+    processor they hold (None without any); QueryError naming the path of anything else."""
+    if not isinstance(body, dict) or "response_processors" not in body:
+        return body, None
+    key = "pipeline.response_processors"
+    processors = body["response_processors"]
+    if not isinstance(processors, list):
+        fail(key, f"must be an array, got {json_type(processors)}")
+    if len(processors) > 1:
+        fail(key, f"the lab runs one response processor, {RERANK}; got {len(processors)}")
+    rest = {k: v for k, v in body.items() if k != "response_processors"}
+    if not processors:
+        return rest, None
+    item = _object(processors[0], f"{key}[0]")
+    if len(item) != 1 or RERANK not in item:
+        kind = next(iter(item), "?")
+        fail(f"{key}[0].{kind}", f"not supported: the only response processor the lab runs is {RERANK}")
+    path = f"{key}[0].{RERANK}"
+    config = _object(item[RERANK], path)
+    _only_keys(config, (*PROCESSOR_COMMON_KEYS, RERANKER_TYPE, "context"), path)
+    _parse_common(config, path)
+    model = _object(config.get(RERANKER_TYPE), f"{path}.{RERANKER_TYPE}")
+    _only_keys(model, ("model_id",), f"{path}.{RERANKER_TYPE}")
+    model_id = model.get("model_id")
+    if not isinstance(model_id, str) or not model_id:
+        fail(f"{path}.{RERANKER_TYPE}.model_id", f"must name the cross-encoder model, got {json_type(model_id)}")
+    context = _object(config.get("context"), f"{path}.context")
+    _only_keys(context, ("document_fields",), f"{path}.context")
+    fields = context.get("document_fields")
+    if not isinstance(fields, list) or not fields:
+        fail(f"{path}.context.document_fields", "must be a non-empty array of field names")
+    for i, name in enumerate(fields):
+        if not isinstance(name, str) or not name:
+            fail(f"{path}.context.document_fields[{i}]", f"must be a field name, got {json_type(name)}")
+    processor = RerankProcessor(model_id, tuple(fields), path)
+    has_rest = any(k in rest for k in ("phase_results_processors", "request_processors"))
+    return (rest if has_rest else None), processor
+
+
 # --- parsing ------------------------------------------------------------------------------------
 
 def parse_pipeline(body: Any) -> SearchPipeline:
@@ -360,6 +418,9 @@ def parse_pipeline(body: Any) -> SearchPipeline:
         if processors:
             first = processors[0]
             kind = next(iter(first)) if isinstance(first, dict) and first else "?"
+            if kind == RERANK:
+                fail(f"{path}.{key}[0].{kind}", "the rerank response processor runs in `lab run` (the lab's "
+                                                  "cross-encoder over the engine's hits), not in this command")
             fail(f"{path}.{key}[0].{kind}", "not supported: the lab runs only the hybrid phase-results "
                                               f"processors ({NORMALIZATION}, {SCORE_RANKER})")
     processors = body.get("phase_results_processors")

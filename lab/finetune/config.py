@@ -14,9 +14,9 @@ DEFAULT_NAME = "finetuned"
 NEGATIVE_MODES = ("none", "judged", "unjudged")
 MINING_SOURCES = ("base", "bm25")
 LOSSES = ("mnrl", "cached-mnrl")
-OBJECTIVES = ("pairs", "labels", "triplets")
+OBJECTIVES = ("pairs", "labels", "triplets", "cross-encoder")
 """pairs: judged (query, product) positives; labels: products sharing a class label; triplets: imported
-(anchor, positive, negative) rows."""
+(anchor, positive, negative) rows; cross-encoder: a reranker trained on the graded judgments (lab/reranker)."""
 DEFAULT_LABEL_COLUMN = "category"
 
 
@@ -57,6 +57,14 @@ class FinetuneConfig:
     early_stopping_patience: int = 2
     similarity_pairs: int = 2000
     """Positive and as many random (query, product) pairs for the similarity evaluator."""
+    first_stage: str = "textsearch_boosted"
+    """cross-encoder: the strategy whose top ``rerank_window`` val hits are reranked to pick the best checkpoint."""
+    rerank_window: int = 50
+    """cross-encoder: hits of the first stage reranked during validation."""
+    negatives_per_query: int = 4
+    """cross-encoder: mined hard negatives (label 0) added per training query."""
+    max_eval_queries: int = 0
+    """cross-encoder: val queries reranked at each evaluation (0: all; a seeded sample otherwise)."""
 
     def __post_init__(self) -> None:
         from ..embeddings.models import base_models
@@ -75,7 +83,8 @@ class FinetuneConfig:
             raise LabError(f"--loss '{self.loss}': expected one of {', '.join(LOSSES)}")
         if self.train_split == "test" or self.eval_split == "test":
             raise LabError("the test split is for the leaderboard only: train on 'train', evaluate on 'val'")
-        for name in ("batch_size", "max_seq_length", "mine_top_k", "mini_batch_size", "evals_per_epoch"):
+        for name in ("batch_size", "max_seq_length", "mine_top_k", "mini_batch_size", "evals_per_epoch",
+                     "rerank_window"):
             if getattr(self, name) < 1:
                 raise LabError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
         if self.batch_size < 2:
@@ -86,6 +95,9 @@ class FinetuneConfig:
             raise LabError(f"--lr {self.learning_rate}: expected a small positive number such as 5e-5")
         if not 0 <= self.warmup_ratio < 1:
             raise LabError(f"--warmup {self.warmup_ratio}: expected a fraction of the steps in [0, 1)")
+        if self.negatives_per_query < 0 or self.max_eval_queries < 0:
+            name = "negatives_per_query" if self.negatives_per_query < 0 else "max_eval_queries"
+            raise LabError(f"--{name.replace('_', '-')} must be at least 0, got {getattr(self, name)}")
         if not self.text_fields:
             raise LabError("--text-fields: name at least one product column")
 

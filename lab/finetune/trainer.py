@@ -123,13 +123,14 @@ def last_checkpoint(checkpoints: Path) -> Path | None:
 
 
 def prepare_staging(workspace: Path, config: FinetuneConfig, fingerprints: dict[str, str],
-                    restart: bool) -> tuple[Path, Path | None]:
-    """The staging directory of this run and the checkpoint to resume from (None: a fresh start).
+                    restart: bool, staging: Path | None = None) -> tuple[Path, Path | None]:
+    """The staging directory of this run (default: ``models/.<name>.training``) and the checkpoint to resume
+    from (None: a fresh start).
 
     An interrupted run with the same settings, data and base model is resumed; one with other
     settings is refused unless ``restart`` discards it.
     """
-    staging = staging_dir(workspace, config.name)
+    staging = staging or staging_dir(workspace, config.name)
     identity = {"run_hash": config.run_hash(), **fingerprints}
     if staging.exists() and restart:
         shutil.rmtree(staging)
@@ -169,15 +170,16 @@ def selection_metric(config: FinetuneConfig) -> str:
 
 
 def trainer_arguments(config: FinetuneConfig, output_dir: Path, per_epoch: int, bf16: bool, metric: str,
-                      batch_sampler: Any):
+                      batch_sampler: Any, arguments_class: Any = None):
     """Trainer arguments for ``per_epoch`` batches an epoch: evaluations (and checkpoints) evenly spaced, the
-    last at the end of training (FinalEvaluationCallback), the best model by ``metric`` loaded at the end."""
+    last at the end of training (FinalEvaluationCallback), the best model by ``metric`` loaded at the end.
+    ``arguments_class``: SentenceTransformerTrainingArguments unless given (CrossEncoderTrainingArguments)."""
     from sentence_transformers import SentenceTransformerTrainingArguments
 
     total = config.max_steps if config.max_steps > 0 else max(1, math.ceil(per_epoch * config.epochs))
     evals = max(1, math.ceil(total / per_epoch * config.evals_per_epoch))
     eval_steps = min(config.eval_steps or math.ceil(total / evals), total)
-    return SentenceTransformerTrainingArguments(
+    return (arguments_class or SentenceTransformerTrainingArguments)(
         output_dir=str(output_dir), num_train_epochs=config.epochs, max_steps=config.max_steps,
         per_device_train_batch_size=config.batch_size, per_device_eval_batch_size=config.batch_size,
         learning_rate=config.learning_rate, warmup_steps=config.warmup_ratio, bf16=bf16, use_cpu=True,
@@ -230,15 +232,16 @@ def _train(trainer, checkpoint: Path | None, staging: Path) -> None:
 
 def run_trainer(model: Any, args: Any, train_dataset: Any, loss: Any, evaluator: Any, config: FinetuneConfig,
                 display: TrainingDisplay | None, checkpoint: Path | None, staging: Path,
-                metric: str = PRIMARY_METRIC) -> Any:
+                metric: str = PRIMARY_METRIC, trainer_class: Any = None) -> Any:
     """Train ``model`` (resuming from ``checkpoint``) with early stopping on the evaluator, feeding ``display``
-    the loss and ``metric``; returns the trainer, its best model loaded."""
+    the loss and ``metric``; returns the trainer, its best model loaded. ``trainer_class``:
+    SentenceTransformerTrainer unless given (CrossEncoderTrainer)."""
     from sentence_transformers import SentenceTransformerTrainer
     from transformers import EarlyStoppingCallback
     from transformers.trainer_callback import PrinterCallback, ProgressCallback
 
     with redirect_stderr(io.StringIO()):  # the model card's "Computing widget examples" bar
-        trainer = SentenceTransformerTrainer(
+        trainer = (trainer_class or SentenceTransformerTrainer)(
             model=model, args=args, train_dataset=train_dataset, loss=loss, evaluator=evaluator,
             callbacks=[EarlyStoppingCallback(early_stopping_patience=config.early_stopping_patience),
                        FinalEvaluationCallback()])

@@ -9,7 +9,8 @@
    {"name": "query_terms", "builtin": "query_length"},
    {"name": "title_coverage", "builtin": "coverage", "field": "product_title"},
    {"name": "title_numbers", "builtin": "numbers", "field": "product_title"},
-   {"name": "title_words", "builtin": "field_length", "field": "product_title"}]}
+   {"name": "title_words", "builtin": "field_length", "field": "product_title"},
+   {"name": "title_cross_encoder", "builtin": "cross_encoder", "model": "cross-encoder", "field": "product_title"}]}
 ```
 
 A query clause may use ``{{query_text}}`` only; a product it does not match scores 0 (as in the LTR plugin).
@@ -50,13 +51,15 @@ BUILTINS: dict[str, tuple[str, ...]] = {
     "field_length": ("field",),
     "head_word": ("field",),
     "bigram_coverage": ("field",),
+    "cross_encoder": ("model", "field"),
 }
 """Built-in features and the keys each one needs: ``cosine`` of a model's query vector and the product's vector
 of one kind (``title_vector``, ``text_vector``...), ``query_length`` in words, ``coverage``: the share of the
 query's words found in a product field, ``numbers``: how many of the query's numbers the field holds,
 ``field_length``: the field's words, ``head_word``: 1 when the query's last word (in product searches usually the
 kind of product: "cordless *drill*") is in the field, ``bigram_coverage``: the share of the query's adjacent word
-pairs found adjacent in the field (a phrase match in parts)."""
+pairs found adjacent in the field (a phrase match in parts), ``cross_encoder``: the score of a reranker
+(``rerankers/<model>``, `lab finetune --objective cross-encoder`) for the query and the field's text."""
 
 WORD = re.compile(r"[0-9]+(?:[./][0-9]+)*|[^\W\d_]+", re.UNICODE)
 NUMBER = re.compile(r"[0-9]+(?:[./][0-9]+)*")
@@ -196,7 +199,7 @@ def numbers(text: str | None) -> frozenset[str]:
 
 def builtin_column(feature: Feature, queries: list[str], fields: list[str | None], query_rows: np.ndarray,
                    field_rows: np.ndarray) -> np.ndarray:
-    """A text built-in's values (not ``cosine``), float64, for the pairs (``queries[query_rows[k]]``,
+    """A text built-in's values (not ``cosine`` or ``cross_encoder``), float64, for the pairs (``queries[query_rows[k]]``,
     ``fields[field_rows[k]]``): what each query and field text needs is worked out once, not once per pair."""
     if feature.builtin == "query_length":
         return _sizes(map(words, queries))[query_rows]

@@ -70,6 +70,8 @@ def feature_values(lab: Lab, feature_set: FeatureSet, texts: list[str], candidat
                 chosen = _candidate_products(lab.dataset.products, pairs.ids, feature) if chosen is None else chosen
                 if feature.builtin == "cosine":
                     matrix[:, column] = _cosine(lab, feature, texts, chosen, pairs)
+                elif feature.builtin == "cross_encoder":
+                    matrix[:, column] = _cross_encoder(lab, feature_set, feature, texts, chosen, pairs)
                 else:
                     matrix[:, column] = _text_builtin(feature, texts, chosen, pairs)
             advance(1)
@@ -139,6 +141,23 @@ def row_dots(left: np.ndarray, right: np.ndarray, left_rows: np.ndarray, right_r
         part = slice(start, start + chunk)
         dots[part] = np.einsum("ij,ij->i", left[left_rows[part]], right[right_rows[part]])
     return dots
+
+
+def _cross_encoder(lab: Lab, feature_set: FeatureSet, feature: Feature, texts: list[str], chosen: pd.DataFrame,
+                   pairs: Pairs) -> np.ndarray:
+    """The reranker's score of (query, the field's text) for every pair, through its score cache."""
+    from ..reranker.scorer import CrossEncoderScorer
+    from ..reranker.store import load_reranker_card
+
+    name, model = feature.settings["field"], feature.settings["model"]
+    if name not in chosen.columns:
+        raise LabError(f"feature '{feature.name}': field '{name}' is not a product field "
+                       f"(known: {', '.join(chosen.columns)})")
+    path, card = load_reranker_card(lab.workspace, model, f"{feature_set.path}: feature '{feature.name}'")
+    column = field_text(chosen, name)
+    queries = [texts[q] for q in pairs.query_rows.tolist()]
+    fields = [column[i] or "" for i in pairs.id_rows.tolist()]
+    return CrossEncoderScorer(path, card, lab.workspace).score(queries, fields)
 
 
 def _text_builtin(feature: Feature, texts: list[str], chosen: pd.DataFrame, pairs: Pairs) -> np.ndarray:

@@ -1,0 +1,128 @@
+"""Scoring (query, product text) pairs with a reranker: deduplicated, cached scores first, the rest through the
+CrossEncoder in batches (bf16 autocast where its card found it exact enough on `val`), stored back."""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..progress import Advance
+from .scores import ScoreCache, pair_key
+from .store import RERANKERS
+
+DEFAULT_BATCH_SIZE = 64
+PRECISION_ENV = "LAB_RERANK_PRECISION"
+"""auto (the card's choice, made on `val`), fp32 or bf16 (bf16 only where the CPU computes it natively)."""
+STORE_EVERY = 8192
+"""Pairs scored between two writes to the cache (what an interrupted run keeps)."""
+
+
+def load_cross_encoder(path: Path) -> Any:
+    """The CrossEncoder in ``path`` on the CPU, offline, without progress bars or load reports."""
+    import io
+    from contextlib import redirect_stderr, redirect_stdout
+
+    from sentence_transformers import CrossEncoder
+
+    from ..errors import LabError
+    from ..finetune.trainer import quiet_libraries
+
+    quiet_libraries()
+    try:
+        with redirect_stderr(io.StringIO()), redirect_stdout(io.StringIO()):
+            return CrossEncoder(str(path), device="cpu", local_files_only=True)
+    except (OSError, ValueError) as exc:
+        raise LabError(f"cannot load the cross-encoder in {path}: {str(exc).splitlines()[0]}") from exc
+
+
+def predict(model: Any, queries: list[str], texts: list[str], batch_size: int, bf16: bool) -> np.ndarray:
+    """The model's scores (sigmoid of its logit) of each (query, text) pair, float32."""
+    import torch
+
+    with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+        scores = model.predict(list(zip(queries, texts)), batch_size=batch_size, show_progress_bar=False,
+                               convert_to_numpy=True)
+    return np.asarray(scores, dtype=np.float32).reshape(len(queries))
+
+
+@dataclass
+class ScoringStats:
+    """What scoring cost: pairs asked for, answered by the cache, scored by the model, seconds."""
+
+    pairs: int = 0
+    cached: int = 0
+    scored: int = 0
+    seconds: float = 0.0
+
+    def record(self) -> dict[str, Any]:
+        rate = self.pairs / self.seconds if self.seconds > 0 else None
+        return {"pairs": self.pairs, "cached_pairs": self.cached, "scored_pairs": self.scored,
+                "seconds": round(self.seconds, 3), "pairs_per_second": None if rate is None else round(rate, 1)}
+
+
+class CrossEncoderScorer:
+    """Scores of one reranker (``path``, ``card``) with a score cache under ``<workspace>/rerankers/.scores``
+    (None: no cache); the model loads only when the cache misses."""
+
+    def __init__(self, path: Path, card: dict[str, Any], workspace: Path | None,
+                 batch_size: int = DEFAULT_BATCH_SIZE, bf16: bool | None = None):
+        from ..embeddings.precision import PRECISIONS, cpu_has_native_bf16
+        from ..errors import LabError
+
+        self.path, self.card, self.batch_size = path, card, batch_size
+        self.fingerprint: str = card["fingerprint"]
+        requested = os.environ.get(PRECISION_ENV, "auto").strip().lower()
+        if requested not in PRECISIONS:
+            raise LabError(f"{PRECISION_ENV}: '{requested}' is not one of {', '.join(PRECISIONS)}")
+        if bf16 is None and requested != "auto":
+            bf16 = requested == "bf16"
+        wanted = card.get("inference", {}).get("bf16", False) if bf16 is None else bf16
+        self.bf16 = bool(wanted and cpu_has_native_bf16())
+        namespace = f"{self.fingerprint[:16]}-{self.precision}"
+        self.cache = ScoreCache(Path(workspace) / RERANKERS / ".scores", namespace) if workspace else None
+        self._model: Any = None
+
+    @property
+    def precision(self) -> str:
+        return "bf16" if self.bf16 else "fp32"
+
+    def model(self) -> Any:
+        if self._model is None:
+            self._model = load_cross_encoder(self.path)
+        return self._model
+
+    def score(self, queries: list[str], texts: list[str], advance: Advance | None = None,
+              stats: ScoringStats | None = None) -> np.ndarray:
+        """The score of each (``queries[i]``, ``texts[i]``) pair; ``advance`` is called with the pairs done."""
+        started = time.perf_counter()
+        keys = [pair_key(q, t) for q, t in zip(queries, texts)]
+        first: dict[bytes, int] = {}
+        for i, key in enumerate(keys):
+            first.setdefault(key, i)
+        unique = list(first)
+        found = self.cache.lookup(unique) if self.cache else np.full(len(unique), np.nan, dtype=np.float32)
+        missing = np.flatnonzero(np.isnan(found))
+        if advance:
+            advance(len(keys) - len(missing))
+        for lo in range(0, len(missing), STORE_EVERY):
+            rows = missing[lo:lo + STORE_EVERY]
+            at = [first[unique[r]] for r in rows]
+            found[rows] = predict(self.model(), [queries[i] for i in at], [texts[i] for i in at], self.batch_size,
+                                  self.bf16)
+            if self.cache:
+                self.cache.store([unique[r] for r in rows], found[rows])
+            if advance:
+                advance(len(rows))
+        position = {key: i for i, key in enumerate(unique)}
+        out = found[[position[k] for k in keys]]
+        if stats is not None:
+            stats.pairs += len(keys)
+            stats.cached += len(keys) - len(missing)
+            stats.scored += len(missing)
+            stats.seconds += time.perf_counter() - started
+        return out

@@ -1,0 +1,140 @@
+"""The ``rerank`` response processor in a run: the template's pipeline names a reranker and the document fields
+it reads, each search body carries the query text in ``ext.rerank.query_context.query_text`` (as OpenSearch's
+processor wants it). The processor and the ``ext`` are taken off before the backend searches; the first stage's
+top ``window`` hits of each query are then reordered by the reranker's scores (hits below keep their order after
+them). On the embedded backend this is the engine's response stage; on a cluster the lab reranks the returned
+hits client-side with the same model, and the manifest says which."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..backends.base import Hit, SearchResult
+from ..engine.pipelines import RerankProcessor, split_response_processors
+from ..errors import QueryError, TemplateError
+from ..progress import ProgressFactory
+from .scorer import CrossEncoderScorer, ScoringStats
+from .store import load_reranker_card
+
+QUERY_TEXT_PATH = "body.ext.rerank.query_context.query_text"
+WINDOW_PATH = "body.ext.rerank.window"
+
+
+@dataclass(frozen=True)
+class RerankRequest:
+    """What a template asks of the rerank processor: the processor, each body's query text, and the window (the
+    top hits reranked; None: every hit). ``ext.rerank.window`` is the lab's own key: OpenSearch's processor reranks
+    every returned hit and ignores it."""
+
+    processor: RerankProcessor
+    queries: list[str]
+    window: int | None
+
+
+def split_rerank(template: Any, bodies: list[dict[str, Any]], pipeline: dict[str, Any] | None,
+                 ) -> tuple[list[dict[str, Any]], dict[str, Any] | None, RerankRequest | None]:
+    """The bodies and pipeline the backend searches with (``ext.rerank`` and the response processor taken off) and
+    the rerank request (None: the template has no rerank processor); TemplateError naming the template file and
+    key of a bad processor, a body without query text or a bad window."""
+    try:
+        rest, processor = split_response_processors(pipeline)
+    except QueryError as exc:
+        raise TemplateError(f"{template.path}: {exc}") from None
+    if processor is None:
+        return bodies, pipeline, None
+    searched, queries, windows = [], [], set()
+    for body in bodies:
+        ext = body.get("ext") if isinstance(body.get("ext"), dict) else {}
+        rerank = ext.get("rerank") if isinstance(ext.get("rerank"), dict) else {}
+        context = rerank.get("query_context") if isinstance(rerank.get("query_context"), dict) else {}
+        text = context.get("query_text")
+        if not isinstance(text, str) or not text.strip():
+            raise TemplateError(f"{template.path}: {QUERY_TEXT_PATH}: the {processor.path} processor needs the "
+                                'query text here, e.g. "{{query_text}}"')
+        window = rerank.get("window")
+        if window is not None and (not isinstance(window, int) or isinstance(window, bool) or window < 1):
+            raise TemplateError(f"{template.path}: {WINDOW_PATH}: must be a positive integer (the top hits "
+                                f"reranked), got {json.dumps(window)}")
+        queries.append(text)
+        windows.add(window)
+        body = {k: v for k, v in body.items() if k != "ext"}
+        others = {k: v for k, v in ext.items() if k != "rerank"}
+        searched.append({**body, "ext": others} if others else body)
+    if len(windows) > 1:
+        raise TemplateError(f"{template.path}: {WINDOW_PATH}: differs between queries; it must not depend on the "
+                            "query")
+    return searched, rest, RerankRequest(processor, queries, windows.pop() if windows else None)
+
+
+@dataclass
+class Reranker:
+    """A checked rerank processor: its reranker, window and fields, ready to run over a first stage's hits."""
+
+    processor: RerankProcessor
+    name: str
+    card: dict[str, Any]
+    window: int
+    scorer: CrossEncoderScorer
+    executed_by: str
+
+    def cost(self) -> dict[str, Any]:
+        """What the reranker cost, as ``model_costs`` records it: its training, no re-indexing."""
+        return {"kind": "cross-encoder", "train_seconds": self.card["training"]["seconds"], "reindex_seconds": 0.0,
+                "reindex_basis": "none needed"}
+
+
+def prepare_reranker(lab: Any, template: Any, request: RerankRequest, size: int) -> Reranker:
+    """Check the request against the workspace before anything is searched: the reranker exists and is
+    complete, the window fits in the ``size`` hits of the first stage, every document field is in the index's
+    mapping; a LabError naming the template file and the key otherwise."""
+    processor = request.processor
+    where = f"{template.path}: {processor.path}"
+    path, card = load_reranker_card(lab.workspace, processor.model_id, f"{where}.ml_opensearch.model_id")
+    window = request.window if request.window is not None else size
+    if window > size:
+        raise TemplateError(f"{template.path}: {WINDOW_PATH}: {window} is larger than the {size} hits the first "
+                            "stage returns (body.size); lower the window or raise the size")
+    mapping = lab.backend.index_fields(lab.index_name)
+    for i, field in enumerate(processor.document_fields):
+        if field not in mapping or mapping[field].get("type") not in ("text", "keyword"):
+            texts = ", ".join(sorted(f for f, body in mapping.items() if body.get("type") in ("text", "keyword")))
+            raise TemplateError(f"{where}.context.document_fields[{i}]: '{field}' is not a text field in the mapping "
+                                f"of index '{lab.index_name}' (text fields: {texts})")
+    backend = lab.backend.name
+    executed_by = ("embedded engine" if backend == "embedded"
+                   else f"client-side: the lab's cross-encoder over the hits {backend} returned")
+    return Reranker(processor, processor.model_id, card, window, CrossEncoderScorer(path, card, lab.workspace),
+                    executed_by)
+
+
+def rerank_results(lab: Any, reranker: Reranker, queries: list[str], results: list[SearchResult],
+                   progress: ProgressFactory) -> tuple[list[SearchResult], dict[str, Any]]:
+    """``results`` with each query's top ``window`` hits reordered by the reranker's scores of (query, the
+    document fields' text), best first, equal scores in first-stage order; and what the manifest records."""
+    from ..finetune.examples import product_texts
+
+    texts = product_texts(lab.dataset.products, reranker.processor.document_fields)
+    candidates = [list(result.doc_ids[:reranker.window]) for result in results]
+    flat_queries = [q for q, ids in zip(queries, candidates) for _ in ids]
+    flat_texts = [texts.get(pid, "") for ids in candidates for pid in ids]
+    stats = ScoringStats()
+    with progress(f"Reranking ({reranker.name})", len(flat_texts)) as advance:
+        scores = reranker.scorer.score(flat_queries, flat_texts, advance, stats)
+    reranked, offset = [], 0
+    for result, ids in zip(results, candidates):
+        own = scores[offset:offset + len(ids)]
+        offset += len(ids)
+        order = np.argsort(-own, kind="stable")
+        hits = [Hit(ids[i], float(own[i])) for i in order]
+        floor = float(own.min()) if len(ids) else 0.0
+        hits += [Hit(hit.doc_id, floor - k) for k, hit in enumerate(result.hits[reranker.window:], start=1)]
+        reranked.append(SearchResult(hits, result.total))
+    record = {"model": reranker.name, "fingerprint": reranker.card["fingerprint"], "window": reranker.window,
+              "document_fields": list(reranker.processor.document_fields),
+              "trained_on_fields": reranker.card["config"]["text_fields"], "executed_by": reranker.executed_by,
+              "precision": reranker.scorer.precision, "batch_size": reranker.scorer.batch_size, **stats.record()}
+    return reranked, record

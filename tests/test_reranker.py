@@ -1,0 +1,324 @@
+"""Cross-encoder reranking on the generated demo catalogue: one tiny real training run (interrupted, then
+resumed) shared by the tests, the rerank response processor of a template's pipeline in `lab run`, its score
+cache, its manifest and leaderboard cost, and every bad input as one error naming the file and key."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from demo_support import demo_lab
+from lab.engine.pipelines import split_response_processors
+from lab.errors import LabError, QueryError, TemplateError
+from lab.finetune.config import FinetuneConfig
+from lab.leaderboard import choose_columns, leaderboard_cells, leaderboard_table
+from lab.reranker.store import CARD_JSON, files_fingerprint, reranker_dir
+from lab.reranker.training import train_reranker, training_pairs
+from lab.runner import run_strategies, run_strategy
+from lab.templates import load_template
+
+NAME = "tiny-ce"
+WINDOW = 20
+
+
+def tiny_config(**overrides) -> FinetuneConfig:
+    values = dict(name=NAME, objective="cross-encoder", max_steps=4, eval_steps=2, batch_size=8, max_seq_length=32,
+                  negatives="unjudged", mine_from="bm25", mine_top_k=10, negatives_per_query=3,
+                  text_fields=("product_title",), first_stage="textsearch", rerank_window=10, seed=7)
+    return FinetuneConfig(**{**values, **overrides})
+
+
+class InterruptAt:
+    """A training display that presses Ctrl-C once training reaches ``step``."""
+
+    def __init__(self, step: int):
+        self.step = step
+
+    def start(self, total_steps: int, done_steps: int) -> None:
+        pass
+
+    def update(self, step: int, loss: float | None, metric: float | None) -> None:
+        if step >= self.step:
+            raise KeyboardInterrupt
+
+    def stop(self) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    lab = demo_lab(tmp_path_factory.mktemp("ce") / "ws", seed=5, n_products=150, n_queries=100)
+    with pytest.raises(LabError, match="interrupted at step"):
+        train_reranker(lab, tiny_config(), display=InterruptAt(3))
+    interrupted = {"registered": reranker_dir(lab.workspace, NAME).exists(),
+                   "staged": (lab.workspace / "rerankers" / f".{NAME}.training").is_dir()}
+    result = train_reranker(lab, tiny_config())
+    return lab, result, interrupted
+
+
+def rerank_template(lab, name: str = "rerank_cross_encoder", edit=None):
+    """The shipped template (or a copy in the workspace changed by ``edit``)."""
+    if edit is None:
+        return lab.templates()[name]
+    data = json.loads(Path(lab.templates()[name].path).read_text(encoding="utf-8"))
+    edit(data)
+    path = lab.workspace_queries_dir / f"{name}_edited.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data), encoding="utf-8")
+    return load_template(path)
+
+
+def test_interrupted_training_registers_nothing_and_resumes(trained):
+    lab, result, interrupted = trained
+    assert interrupted == {"registered": False, "staged": True}
+    assert result.card["training"]["resumed_from"] == "checkpoint-2"
+    assert result.card["training"]["steps"] == 4
+    assert not (lab.workspace / "rerankers" / f".{NAME}.training").exists()
+
+
+def test_training_pairs_are_graded_judgments_plus_unjudged_bm25_negatives(trained):
+    lab, _, _ = trained
+    from lab.finetune.examples import product_texts
+
+    texts = product_texts(lab.dataset.products, ("product_title",))
+    pairs, summary = training_pairs(lab, tiny_config(), texts, lambda d, n: _null())
+    train_ids = set(lab.dataset.queries_for("train")["query_id"])
+    assert set(pairs["query_id"]) <= train_ids
+    qrels = lab.dataset.qrels
+    grades = {(q, p): r for q, p, r in zip(qrels["query_id"], qrels["product_id"], qrels["relevance"])}
+    judged = pairs[pairs["relevance"] >= 0]
+    for qid, pid, label in zip(judged["query_id"], judged["product_id"], judged["label"]):
+        assert label == {0: 0.0, 1: 0.5, 2: 1.0}[grades[(qid, pid)]]  # the demo's grades are 0..2
+    mined = pairs[pairs["relevance"] < 0]
+    assert len(mined) and (mined["label"] == 0.0).all()
+    assert mined.groupby("query_id").size().max() <= 3
+    for qid, query, pid in zip(mined["query_id"], mined["query"], mined["product_id"]):
+        assert (qid, pid) not in grades
+        top = lab.backend.search_batch(lab.index_name, [{"query": {"match": {"product_title": query}}, "size": 10}])
+        assert pid in top[0].doc_ids
+    assert summary["mined_negatives"] == len(mined) and summary["test_query_overlap"] == 0
+
+
+def _null():
+    from contextlib import nullcontext
+
+    return nullcontext(lambda n: None)
+
+
+def test_card_fingerprint_and_files(trained):
+    lab, result, _ = trained
+    card = json.loads((result.path / CARD_JSON).read_text(encoding="utf-8"))
+    assert card["fingerprint"] == files_fingerprint(result.path)
+    assert card["objective"] == "cross-encoder" and card["data"]["eval"]["first_stage"] == "textsearch"
+    assert card["training"]["primary_metric"] == "eval_val_rerank_ndcg@10"
+    assert set(card["metrics"]["reranked"]) >= {"ndcg@10", "mrr@10"}
+    assert (result.path / "README.md").is_file() and (result.path / "training.log").is_file()
+
+
+def test_rerank_reorders_the_window_exactly_by_the_model_scores(trained, monkeypatch):
+    from sentence_transformers import CrossEncoder
+
+    lab, result, _ = trained
+    monkeypatch.setenv("LAB_RERANK_PRECISION", "fp32")
+    first = run_strategy(lab, lab.templates()["textsearch_boosted"], split="test")
+    run = run_strategy(lab, rerank_template(lab), split="test",
+                       overrides={"reranker": NAME, "rerank_window": WINDOW})
+    titles = dict(zip(lab.dataset.products["product_id"].astype(str), lab.dataset.products["product_title"]))
+    queries = dict(zip(lab.dataset.queries["query_id"], lab.dataset.queries["query_text"]))
+    reference = CrossEncoder(str(result.path), device="cpu", local_files_only=True)
+    before, after = first.ranking().groupby("query_id"), run.ranking().groupby("query_id")
+    checked = 0
+    for qid, group in after:
+        ids, scores = group.sort_values("rank")["product_id"].tolist(), group.sort_values("rank")["score"].to_numpy()
+        previous = before.get_group(qid).sort_values("rank")["product_id"].tolist()
+        top = previous[:WINDOW]
+        expected = reference.predict([(queries[qid], titles[p]) for p in top], convert_to_numpy=True)
+        by_id = dict(zip(top, expected))
+        assert sorted(ids[:len(top)]) == sorted(top)
+        assert np.allclose(scores[:len(top)], [by_id[p] for p in ids[:len(top)]], atol=1e-5)
+        assert (np.diff(scores) <= 0).all()  # best first, the tail below the window
+        gaps = np.abs(np.subtract.outer(expected, expected))[np.triu_indices(len(top), 1)]
+        if len(top) < 2 or gaps.min() > 1e-5:  # no near-tie: the order itself is the reference's
+            assert ids[:len(top)] == [top[i] for i in np.argsort(-expected, kind="stable")]
+        assert ids[len(top):] == previous[len(top):]
+        checked += 1
+    assert checked == run.manifest["n_queries"]
+    record = run.manifest["rerank_processor"]
+    assert record["window"] == WINDOW and record["executed_by"] == "embedded engine"
+    assert record["precision"] == "fp32" and record["document_fields"] == ["product_title"]
+    assert record["pairs"] == sum(min(WINDOW, n) for n in before.size())
+    assert run.manifest["models"][f"cross-encoder:{NAME}"] == result.card["fingerprint"]
+    assert run.manifest["model_costs"][f"cross-encoder:{NAME}"]["kind"] == "cross-encoder"
+
+
+def test_a_second_run_reads_every_score_from_the_cache(trained, monkeypatch):
+    lab, _, _ = trained
+    monkeypatch.setenv("LAB_RERANK_PRECISION", "fp32")
+    template, overrides = rerank_template(lab), {"reranker": NAME, "rerank_window": 10}
+    first = run_strategy(lab, template, split="val", overrides=overrides)
+    second = run_strategy(lab, template, split="val", overrides=overrides)
+    assert second.manifest["rerank_processor"]["scored_pairs"] == 0
+    assert second.manifest["rerank_processor"]["cached_pairs"] == first.manifest["rerank_processor"]["pairs"]
+    assert second.ranking().equals(first.ranking())
+    monkeypatch.setenv("LAB_RERANK_PRECISION", "bf16")  # another precision has scores of its own
+    from lab.embeddings.precision import cpu_has_native_bf16
+
+    third = run_strategy(lab, template, split="val", overrides=overrides)
+    assert third.manifest["rerank_processor"]["scored_pairs"] == (first.manifest["rerank_processor"]["pairs"]
+                                                                  if cpu_has_native_bf16() else 0)
+
+
+def test_leaderboard_rows_show_the_rerank_cost(trained):
+    lab, _, _ = trained
+    runs = [run_strategy(lab, lab.templates()["textsearch"], split="val"),
+            run_strategy(lab, rerank_template(lab), split="val", overrides={"reranker": NAME, "rerank_window": 10})]
+    table = leaderboard_table(runs)
+    columns = choose_columns(table=table)
+    assert columns[columns.index("rerank s") + 1] == "pairs/s"  # joined because a row reranks
+    header, rows = leaderboard_cells(table, columns)
+    row = {r[header.index("strategy")]: r for r in rows}
+    assert row["textsearch"][header.index("rerank s")] == "—"
+    assert row["rerank_cross_encoder"][header.index("pairs/s")] != ""
+
+
+def test_missing_or_half_written_reranker_is_one_error_naming_it(trained):
+    lab, result, _ = trained
+    template = rerank_template(lab)
+    with pytest.raises(LabError, match=r"rerank_cross_encoder.json: pipeline.response_processors\[0\].rerank."
+                                       r"ml_opensearch.model_id: no cross-encoder 'cross-encoder'"):
+        run_strategy(lab, template, split="val")
+    batch = run_strategies(lab, [template], split="val", named=False)  # `lab run --all`: not run, with the reason
+    assert batch.runs == [] and "no cross-encoder 'cross-encoder'" in batch.skipped[0][1]
+    broken = reranker_dir(lab.workspace, "broken")
+    shutil.copytree(result.path, broken)
+    (broken / "config.json").write_text("{}", encoding="utf-8")
+    with pytest.raises(LabError, match="cross-encoder 'broken' .* half-written or changed since training"):
+        run_strategy(lab, template, split="val", overrides={"reranker": "broken"})
+    (broken / CARD_JSON).unlink()
+    with pytest.raises(LabError, match=f"cross-encoder 'broken' at {broken} is half-written"):
+        run_strategy(lab, template, split="val", overrides={"reranker": "broken"})
+
+
+def test_a_window_larger_than_the_hits_is_refused(trained):
+    lab, _, _ = trained
+    with pytest.raises(TemplateError, match=r"rerank_cross_encoder.json: body.ext.rerank.window: 200 is larger "
+                                            r"than the 100 hits"):
+        run_strategy(lab, rerank_template(lab), split="val", overrides={"reranker": NAME, "rerank_window": 200})
+    with pytest.raises(TemplateError, match=r"body.ext.rerank.window: must be a positive integer .* got 0"):
+        run_strategy(lab, rerank_template(lab), split="val", overrides={"reranker": NAME, "rerank_window": 0})
+
+
+def test_a_field_not_in_the_mapping_is_refused(trained):
+    lab, _, _ = trained
+
+    def edit(data):
+        data["pipeline"]["response_processors"][0]["rerank"]["context"]["document_fields"] = ["product_title", "colour"]
+
+    with pytest.raises(TemplateError, match=r"_edited.json: pipeline.response_processors\[0\].rerank.context."
+                                            r"document_fields\[1\]: 'colour' is not a text field in the mapping"):
+        run_strategy(lab, rerank_template(lab, edit=edit), split="val", overrides={"reranker": NAME})
+
+
+def test_a_body_without_the_rerank_query_text_is_refused(trained):
+    lab, _, _ = trained
+
+    def edit(data):
+        del data["body"]["ext"]["rerank"]["query_context"]
+
+    with pytest.raises(TemplateError, match=r"body.ext.rerank.query_context.query_text: .* needs the query text"):
+        run_strategy(lab, rerank_template(lab, edit=edit), split="val", overrides={"reranker": NAME})
+
+
+@pytest.mark.parametrize("processors, message", [
+    ([{"truncate_hits": {}}], r"response_processors\[0\].truncate_hits: not supported"),
+    ([{"rerank": {"ml_opensearch": {"model_id": "m"}, "context": {"document_fields": []}}}],
+     r"rerank.context.document_fields: must be a non-empty array"),
+    ([{"rerank": {"ml_opensearch": {}, "context": {"document_fields": ["t"]}}}], r"model_id: must name"),
+    ([{"rerank": {"ml_opensearch": {"model_id": "m"}, "context": {"document_fields": ["t"]}, "window": 5}}],
+     r"rerank.window: unknown parameter"),  # the lab's window goes with the body (ext.rerank), not in OpenSearch's
+    ([{"rerank": {"by_field": {"target_field": "x"}, "context": {"document_fields": ["t"]}}}],
+     r"rerank.by_field: unknown parameter"),
+    ([{"rerank": {"ml_opensearch": {"model_id": "m"}, "context": {"document_fields": ["t"]}}}] * 2,
+     r"response_processors: the lab runs one response processor"),
+])
+def test_bad_rerank_processors_name_the_key(processors, message):
+    with pytest.raises(QueryError, match=message):
+        split_response_processors({"response_processors": processors})
+
+
+def test_the_processor_leaves_the_fusion_pipeline_to_the_backend():
+    fusion = [{"score-ranker-processor": {"combination": {"technique": "rrf"}}}]
+    rerank = {"rerank": {"ml_opensearch": {"model_id": "m"}, "context": {"document_fields": ["t"]}}}
+    rest, processor = split_response_processors({"phase_results_processors": fusion, "response_processors": [rerank]})
+    assert rest == {"phase_results_processors": fusion}
+    assert (processor.model_id, processor.document_fields) == ("m", ("t",))
+    rest, processor = split_response_processors({"description": "d", "response_processors": [rerank]})
+    assert rest is None and processor.model_id == "m"
+    assert split_response_processors({"phase_results_processors": fusion}) == ({"phase_results_processors": fusion},
+                                                                                None)
+
+
+def invoke(workspace: Path, *args: str):
+    from click.testing import CliRunner
+
+    from lab.cli import cli
+
+    return CliRunner().invoke(cli, ["--workspace", str(workspace), *args], obj={})
+
+
+def test_cli_trains_reranks_and_shows_the_cost(trained):
+    lab, _, _ = trained
+    trained_cli = invoke(lab.workspace, "finetune", "--objective", "cross-encoder", "--name", "cli-ce", "--max-steps",
+                         "2", "--batch-size", "8", "--max-seq-length", "32", "--first-stage", "textsearch",
+                         "--rerank-window", "10", "--mine-top-k", "10")
+    assert trained_cli.exit_code == 0, trained_cli.output
+    assert "registered cross-encoder cli-ce" in trained_cli.output
+    card = json.loads((reranker_dir(lab.workspace, "cli-ce") / CARD_JSON).read_text(encoding="utf-8"))
+    assert (card["config"]["negatives"], card["config"]["mine_from"]) == ("unjudged", "bm25")
+    assert card["config"]["text_fields"] == ["product_title"]  # what the shipped templates' processors read
+    ran = invoke(lab.workspace, "run", "--strategy", "rerank_cross_encoder", "--param", "reranker=cli-ce",
+                 "--param", "rerank_window=10", "--split", "val")
+    assert ran.exit_code == 0, ran.output
+    board = invoke(lab.workspace, "leaderboard", "--split", "val", "--format", "json")
+    rows = {row["strategy"]: row for row in json.loads(board.output)}
+    assert rows["rerank_cross_encoder"]["rerank s"] > 0 and rows["rerank_cross_encoder"]["pairs/s"] > 0
+
+
+@pytest.mark.parametrize("args, message", [
+    (("--objective", "cross-encoder", "--loss", "cached-mnrl"), "--loss does not apply to --objective cross-encoder"),
+    (("--first-stage", "rrf"), "--first-stage does not apply to --objective pairs (it needs --objective cross-encoder)"),
+    (("--objective", "cross-encoder", "--rerank-window", "0"), "--rerank-window must be at least 1"),
+])
+def test_cli_refuses_options_of_another_objective(tmp_path, args, message):
+    result = invoke(tmp_path, "finetune", *args)
+    assert result.exit_code == 1 and message in result.output
+
+
+def test_the_cross_encoder_score_is_a_learning_to_rank_feature(trained, tmp_path, monkeypatch):
+    from sentence_transformers import CrossEncoder
+
+    from lab.ltr.features import load_feature_set
+    from lab.ltr.values import feature_values
+
+    lab, result, _ = trained
+    monkeypatch.setenv("LAB_RERANK_PRECISION", "fp32")
+    path = tmp_path / "ce.json"
+    path.write_text(json.dumps({"features": [
+        {"name": "title_words", "builtin": "field_length", "field": "product_title"},
+        {"name": "title_ce", "builtin": "cross_encoder", "model": NAME, "field": "product_title"}]}), encoding="utf-8")
+    products = lab.dataset.products
+    ids = products["product_id"].astype(str).tolist()
+    candidates, texts = [ids[:3], ids[3:5]], ["cordless drill", "wood glue"]
+    values = feature_values(lab, load_feature_set(path), texts, candidates)
+    titles = dict(zip(ids, products["product_title"]))
+    expected = CrossEncoder(str(result.path), device="cpu", local_files_only=True).predict(
+        [(q, titles[p]) for q, c in zip(texts, candidates) for p in c], convert_to_numpy=True)
+    assert np.allclose(values[:, 1], expected, atol=1e-5)
+    path.write_text(json.dumps({"features": [{"name": "title_ce", "builtin": "cross_encoder", "model": "nope",
+                                              "field": "product_title"}]}), encoding="utf-8")
+    with pytest.raises(LabError, match=r"ce.json: feature 'title_ce': no cross-encoder 'nope'"):
+        feature_values(lab, load_feature_set(path), texts, candidates)
