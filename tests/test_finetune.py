@@ -21,6 +21,7 @@ from lab.finetune import (FinetuneConfig, assert_same_pipeline, build_training_d
 from lab.finetune.examples import product_texts, refuse_test_queries
 from lab.finetune.report import PLOTS
 from lab.finetune.trainer import CHECKPOINTS, disk_errors, ensure_free_space, staging_dir
+from training_support import InterruptAt
 
 NAME = "tiny"
 INTERRUPT_AT = 3
@@ -35,23 +36,6 @@ def tiny_config(**overrides) -> FinetuneConfig:
 def make_lab(workspace: Path, dataset: Dataset) -> Lab:
     dataset.save(workspace / "datasets" / dataset.name)
     return Lab(workspace=workspace, backend=EmbeddedBackend(workspace), dataset_name=dataset.name)
-
-
-class InterruptAt:
-    """A training display that presses Ctrl-C once training reaches ``step``."""
-
-    def __init__(self, step: int):
-        self.step = step
-
-    def start(self, total_steps: int, done_steps: int) -> None:
-        pass
-
-    def update(self, step: int, loss: float | None, metric: float | None) -> None:
-        if step >= self.step:
-            raise KeyboardInterrupt
-
-    def stop(self) -> None:
-        pass
 
 
 @pytest.fixture(scope="module")

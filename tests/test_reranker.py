@@ -20,6 +20,7 @@ from lab.reranker.store import CARD_JSON, files_fingerprint, reranker_dir
 from lab.reranker.training import train_reranker, training_pairs
 from lab.runner import run_strategies, run_strategy
 from lab.templates import load_template
+from training_support import InterruptAt
 
 NAME = "tiny-ce"
 WINDOW = 20
@@ -30,23 +31,6 @@ def tiny_config(**overrides) -> FinetuneConfig:
                   negatives="unjudged", mine_from="bm25", mine_top_k=10, negatives_per_query=3,
                   text_fields=("product_title",), first_stage="textsearch", rerank_window=10, seed=7)
     return FinetuneConfig(**{**values, **overrides})
-
-
-class InterruptAt:
-    """A training display that presses Ctrl-C once training reaches ``step``."""
-
-    def __init__(self, step: int):
-        self.step = step
-
-    def start(self, total_steps: int, done_steps: int) -> None:
-        pass
-
-    def update(self, step: int, loss: float | None, metric: float | None) -> None:
-        if step >= self.step:
-            raise KeyboardInterrupt
-
-    def stop(self) -> None:
-        pass
 
 
 @pytest.fixture(scope="module")
