@@ -145,3 +145,10 @@ def test_documents_added_after_a_search_are_scored_with_the_new_statistics(index
     assert after["hits"] == expected["hits"]
     old = {h["_id"]: h["_score"] for h in before["hits"]["hits"]}
     assert all(h["_score"] != old[h["_id"]] for h in after["hits"]["hits"] if h["_id"] in old)
+
+
+def test_a_reordered_result_ranks_its_top_by_the_new_scores_and_keeps_the_rest_below():
+    first = base.SearchResult.from_columns(["a", "b", "c", "d"], [4.0, 3.0, 2.0, 1.0], 9)
+    again = first.reordered(np.array([0.5, 2.0, 0.5], dtype=np.float32))
+    assert again.doc_ids == ["b", "a", "c", "d"]  # equal scores keep their rank order
+    assert again.scores == [2.0, 0.5, 0.5, -0.5] and again.total == 9  # d: one below the lowest new score

@@ -69,6 +69,17 @@ class SearchResult:
         """The hits' scores, best first."""
         return self.hits.scores if isinstance(self.hits, RankedHits) else [h.score for h in self.hits]
 
+    def reordered(self, top_scores: np.ndarray) -> SearchResult:
+        """This result with its top ``len(top_scores)`` hits ordered and scored by ``top_scores`` (a second stage's;
+        ties in rank order), the hits below them after, in their order, each scored one below the one before."""
+        ids, window = self.doc_ids, len(top_scores)
+        order = np.argsort(-top_scores, kind="stable")
+        floor = float(top_scores.min()) if window else 0.0
+        below = ids[window:]
+        return SearchResult.from_columns([ids[i] for i in order] + below,
+                                         top_scores[order].tolist() + [floor - k for k in range(1, len(below) + 1)],
+                                         self.total)
+
 
 @dataclass
 class Documents:

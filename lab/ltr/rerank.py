@@ -28,8 +28,7 @@ def rerank_results(lab: Lab, rerank: dict[str, Any], texts: list[str], results: 
     candidates = [result.doc_ids[:window] for result in results]
     scores = predict(model, feature_values(lab, feature_set, texts, candidates, progress))
     ends = np.cumsum([len(ids) for ids in candidates])
-    reranked = [_reordered(result, ids, own, window)
-                for result, ids, own in zip(results, candidates, np.split(scores, ends[:-1]))]
+    reranked = [result.reordered(own) for result, own in zip(results, np.split(scores, ends[:-1]))]
     record = {"ltr": model.name, "window": window, "fingerprint": model.card["fingerprint"],
               "feature_set": feature_set.record(), "models": feature_set.models,
               "cost": {"kind": "ltr", "train_seconds": model.card["train_seconds"], "reindex_seconds": 0.0,
@@ -37,13 +36,3 @@ def rerank_results(lab: Lab, rerank: dict[str, Any], texts: list[str], results: 
               "seconds": round(time.perf_counter() - started, 3)}
     return reranked, record
 
-
-def _reordered(result: SearchResult, ids: list[str], own: np.ndarray, window: int) -> SearchResult:
-    """``result`` with its top ``window`` hits (``ids``) ordered by their model scores ``own`` (ties in rank order),
-    the hits below the window after them, each scored one below the one before."""
-    order = np.argsort(-own, kind="stable")
-    floor = float(own.min()) if len(ids) else 0.0
-    below = result.doc_ids[window:]
-    return SearchResult.from_columns([ids[i] for i in order] + below,
-                                     own[order].tolist() + [floor - k for k in range(1, len(below) + 1)],
-                                     result.total)

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from ..backends.base import Hit, SearchResult
+from ..backends.base import SearchResult
 from ..engine.pipelines import RerankProcessor, split_response_processors
 from ..errors import QueryError, TemplateError
 from ..progress import ProgressFactory
@@ -124,15 +124,8 @@ def rerank_results(lab: Any, reranker: Reranker, queries: list[str], results: li
     stats = ScoringStats()
     with progress(f"Reranking ({reranker.name})", len(flat_texts)) as advance:
         scores = reranker.scorer.score(flat_queries, flat_texts, advance, stats)
-    reranked, offset = [], 0
-    for result, ids in zip(results, candidates):
-        own = scores[offset:offset + len(ids)]
-        offset += len(ids)
-        order = np.argsort(-own, kind="stable")
-        hits = [Hit(ids[i], float(own[i])) for i in order]
-        floor = float(own.min()) if len(ids) else 0.0
-        hits += [Hit(hit.doc_id, floor - k) for k, hit in enumerate(result.hits[reranker.window:], start=1)]
-        reranked.append(SearchResult(hits, result.total))
+    ends = np.cumsum([len(ids) for ids in candidates])
+    reranked = [result.reordered(own) for result, own in zip(results, np.split(scores, ends[:-1]))]
     record = {"model": reranker.name, "fingerprint": reranker.card["fingerprint"], "window": reranker.window,
               "document_fields": list(reranker.processor.document_fields),
               "trained_on_fields": reranker.card["config"]["text_fields"], "executed_by": reranker.executed_by,
