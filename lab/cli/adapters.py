@@ -6,9 +6,8 @@ from pathlib import Path
 from typing import Any
 
 import click
-from rich.table import Table
 
-from .support import console, lab_for, progress_bars
+from .support import before_after_table, console, lab_for, progress_bars
 from ..errors import LabError
 
 CONFIG_FIELDS = {"adapter": "kind", "name": "name", "base": "base", "hidden": "hidden", "epochs": "epochs",
@@ -59,13 +58,7 @@ def print_adapter_card(card: dict[str, Any], path: Path) -> None:
     training, metrics = card["training"], card["metrics"]
     console.print(f"adapter {card['key']} · {card['dataset']['name']} · split {metrics['split']} · "
                   f"{card['data']['eval']['queries']:,} queries · test-query overlap {card['test_query_overlap']}")
-    table = Table()
-    for column in ("metric", "base", "adapter", "change"):
-        table.add_column(column, justify="left" if column == "metric" else "right")
-    for name, before in metrics["before"].items():
-        after = metrics["after"][name]
-        table.add_row(name, f"{before:.4f}", f"{after:.4f}", f"{(after - before) / before:+.1%}" if before else "")
-    console.print(table)
+    console.print(before_after_table(metrics["before"], metrics["after"], ("base", "adapter")))
     stop = "stopped early" if training["stopped_early"] else "all epochs"
     console.print(f"{card['kind']} adapter '{card['name']}' ({training['parameters']:,} parameters) at {path}: "
                   f"trained in {training['seconds']:.1f}s ({training['epochs_run']} epochs, {stop}, best epoch "

@@ -7,7 +7,7 @@ from typing import Any
 import click
 from rich.table import Table
 
-from .support import console, lab_for, progress_bars, training_display
+from .support import before_after_table, console, lab_for, progress_bars, training_display
 from ..mapping import model_text_fields
 from ..finetune.config import (DEFAULT_LABEL_COLUMN, DEFAULT_NAME, LOSSES, MINING_SOURCES, NEGATIVE_MODES, OBJECTIVES,
                               FinetuneConfig)
@@ -148,14 +148,10 @@ def _finetune_cross_encoder(lab: Any, config: FinetuneConfig, overwrite: bool, r
     console.print(f"registered cross-encoder [bold]{result.name}[/] at {result.path} after {training['steps']} steps "
                   f"in {training['seconds']:.0f}s (best step {training['best_step']})")
     metrics = card["metrics"]
-    table = Table(title=f"{card['data']['eval']['split']} · top {card['data']['eval']['window']} of "
-                        f"{card['data']['eval']['first_stage']} reranked · {card['data']['eval']['queries']:,} queries")
-    for column in ("metric", "first stage", "reranked", "change"):
-        table.add_column(column, justify="left" if column == "metric" else "right")
-    for name, after in metrics["reranked"].items():
-        before = metrics["first_stage"][name]
-        table.add_row(name, f"{before:.4f}", f"{after:.4f}", f"{(after - before) / before:+.1%}" if before else "")
-    console.print(table)
+    console.print(before_after_table(
+        metrics["first_stage"], metrics["reranked"], ("first stage", "reranked"),
+        title=f"{card['data']['eval']['split']} · top {card['data']['eval']['window']} of "
+              f"{card['data']['eval']['first_stage']} reranked · {card['data']['eval']['queries']:,} queries"))
     inference, delta = card["inference"], card["inference"]["bf16_ndcg@10_delta"]
     change = "not measured: no native bf16 on this CPU" if delta is None else f"bf16 moves val nDCG@10 by {delta:+.4f}"
     console.print(f"inference precision: {'bf16' if inference['bf16'] else 'fp32'} ({change})")
@@ -238,15 +234,10 @@ def print_report(data: dict[str, Any], path) -> None:
     from ..finetune.report import PLOTS, report_dir, similarity_summary
 
     base, tuned = data["metrics"]["base"], data["metrics"]["finetuned"]
-    metrics = Table(title=f"{data['name']} vs {data['base_model']} · {data['dataset']} · split {data['split']} · "
-                          f"{data['queries']:,} queries · test-query overlap {data['test_query_overlap']}")
-    for column in ("metric", "base", "fine-tuned", "change"):
-        metrics.add_column(column, justify="left" if column == "metric" else "right")
-    for name, before in base.items():
-        after = tuned[name]
-        change = f"{(after - before) / before:+.1%}" if before else ""
-        metrics.add_row(name, f"{before:.4f}", f"{after:.4f}", change)
-    console.print(metrics)
+    console.print(before_after_table(
+        base, tuned, ("base", "fine-tuned"),
+        title=f"{data['name']} vs {data['base_model']} · {data['dataset']} · split {data['split']} · "
+              f"{data['queries']:,} queries · test-query overlap {data['test_query_overlap']}"))
     console.print(f"queries improved {data['queries_improved']:,}, worse {data['queries_worse']:,} (nDCG@10)")
     if "triplets" in data:
         triplets = data["triplets"]

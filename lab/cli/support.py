@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 from rich.console import Console
+from rich.table import Table
 
 
 PIPE_WIDTH = 10_000
@@ -59,3 +60,16 @@ def training_display(description: str, metric_label: str = "val nDCG@10"):
     if err_console.is_terminal:
         return RichTrainingBar(description, metric_label, console=err_console)
     return LineLog(sys.stderr, description, metric_label)
+
+
+def before_after_table(before: dict[str, float], after: dict[str, float], columns: tuple[str, str],
+                       title: str | None = None) -> Table:
+    """Metrics before and after (a fine-tune, an adapter, a reranker) with the relative change, one row per metric
+    of ``before``; ``columns`` names the two."""
+    table = Table(title=title)
+    for column in ("metric", *columns, "change"):
+        table.add_column(column, justify="left" if column == "metric" else "right")
+    for name, old in before.items():
+        new = after[name]
+        table.add_row(name, f"{old:.4f}", f"{new:.4f}", f"{(new - old) / old:+.1%}" if old else "")
+    return table
