@@ -199,8 +199,9 @@ def numbers(text: str | None) -> frozenset[str]:
 
 def builtin_column(feature: Feature, queries: list[str], fields: list[str | None], query_rows: np.ndarray,
                    field_rows: np.ndarray) -> np.ndarray:
-    """A text built-in's values (not ``cosine`` or ``cross_encoder``), float64, for the pairs (``queries[query_rows[k]]``,
-    ``fields[field_rows[k]]``): what each query and field text needs is worked out once, not once per pair."""
+    """A text built-in's values (not ``cosine`` or ``cross_encoder``), float64, for the pairs
+    (``queries[query_rows[k]]``, ``fields[field_rows[k]]``): what each query and field text needs is worked out
+    once, not once per pair."""
     if feature.builtin == "query_length":
         return _sizes(map(words, queries))[query_rows]
     if feature.builtin == "field_length":
