@@ -24,12 +24,14 @@ from lab.finetune.trainer import CHECKPOINTS, disk_errors, ensure_free_space, st
 from training_support import InterruptAt
 
 NAME = "tiny"
+EVAL_CATALOGUE = 20
+"""Random unjudged products the evaluators search during training besides the val-judged ones."""
 INTERRUPT_AT = 3
 
 
 def tiny_config(**overrides) -> FinetuneConfig:
     values = dict(name=NAME, max_steps=4, eval_steps=2, batch_size=8, max_seq_length=16, negatives="judged",
-                  mine_top_k=20, similarity_pairs=40, seed=7)
+                  mine_top_k=20, similarity_pairs=40, seed=7, eval_catalogue=EVAL_CATALOGUE)
     return FinetuneConfig(**{**values, **overrides})
 
 
@@ -172,7 +174,12 @@ def test_model_card(trained):
     assert card["config"]["max_seq_length"] == 16 and card["config"]["seed"] == 7
     assert set(card["metrics"]) == {"evaluator", "leaderboard"}
     assert "eval_val_cosine_ndcg@10" in card["metrics"]["evaluator"]["finetuned"]
+    val_judged = lab.dataset.qrels[lab.dataset.qrels["query_id"].isin(set(lab.dataset.queries_for("val")["query_id"]))]
+    searched = val_judged["product_id"].astype(str).nunique() + EVAL_CATALOGUE
+    assert card["data"]["eval"]["products_searched_during_training"] == searched
+    assert card["data"]["eval"]["catalogue_products"] == 150 > searched
     readme = (result.path / "README.md").read_text()
+    assert f"{searched:,} of 150 products searched: the judged ones and random others" in readme
     assert lab.dataset.fingerprint() in readme and card["base_model"]["fingerprint"] in readme
     assert "Hyper-parameters" in readme and "learning_rate" in readme
 
@@ -247,6 +254,23 @@ def test_report_command_prints_tables(trained):
     assert "pairs improved most" in outcome.output and PLOTS["similarity"] in outcome.output
     missing = CliRunner().invoke(cli, ["--workspace", str(lab.workspace), "finetune", "report", "nope"], obj={})
     assert missing.exit_code == 1 and "no fine-tuned model or adapter 'nope'" in missing.output
+
+
+def test_the_sampled_catalogue_holds_every_val_judged_product_and_is_seeded(trained):
+    from lab.finetune.validation import build_validation_data, during_training, sample_catalogue
+
+    lab, _, _ = trained
+    validation = build_validation_data(lab.dataset, tiny_config(), product_texts(lab.dataset.products, ("product_title",)))
+    judged = set(validation.judged["product_id"])
+    sample = sample_catalogue(validation, 7, seed=3)
+    assert judged <= set(sample.index) and len(sample) == len(judged) + 7 and sample.index.is_unique
+    assert sample.equals(sample_catalogue(validation, 7, seed=3))
+    assert set(sample_catalogue(validation, 7, seed=4).index) - judged != set(sample.index) - judged
+    assert (sample == validation.corpus[sample.index]).all()
+    assert during_training(validation, tiny_config(eval_catalogue=0)) is validation
+    assert len(during_training(validation, tiny_config(eval_catalogue=10_000)).corpus) == len(validation.corpus)
+    with pytest.raises(LabError, match="--eval-catalogue must be at least 0"):
+        tiny_config(eval_catalogue=-1)
 
 
 def test_compare_models_on_val(trained):

@@ -42,6 +42,9 @@ from ..finetune.config import (DEFAULT_LABEL_COLUMN, DEFAULT_NAME, LOSSES, MININ
 @click.option("--seed", type=int, default=42, show_default=True)
 @click.option("--evals-per-epoch", type=int, default=2, show_default=True, help="Evaluations on val per epoch.")
 @click.option("--eval-steps", type=int, help="Evaluate every N steps (overrides --evals-per-epoch).")
+@click.option("--eval-catalogue", type=int, default=10_000, show_default=True,
+              help="Evaluations during training search the val queries' judged products plus this many random others "
+                   "(0: the whole catalogue; the report after training always searches it whole).")
 @click.option("--patience", "early_stopping_patience", type=int, default=2, show_default=True,
               help="Early stopping: evaluations without improvement before stopping.")
 @click.option("--learning-curve", help="--objective labels: train one throwaway model per number of labelled train "
@@ -99,10 +102,10 @@ RERANKING = ("first_stage", "rerank_window", "negatives_per_query", "max_eval_qu
 """Options of the cross-encoder objective alone."""
 INAPPLICABLE = {
     "pairs": ("label_column", "learning_curve", "ks", "pool", "hidden", *RERANKING),
-    "labels": (*PAIR_SELECTION, "hidden", *RERANKING),
+    "labels": (*PAIR_SELECTION, "hidden", "eval_catalogue", *RERANKING),
     "triplets": (*PAIR_SELECTION, "label_column", "learning_curve", "ks", "pool", "hidden", *RERANKING),
     "cross-encoder": ("min_label", "loss", "mini_batch_size", "label_column", "learning_curve", "ks", "pool",
-                      "hidden"),
+                      "hidden", "eval_catalogue"),
 }
 """Per objective, the `lab finetune` options it has no use for (--hidden belongs to --adapter mlp)."""
 

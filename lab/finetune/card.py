@@ -52,7 +52,13 @@ def render_markdown(card: dict[str, Any]) -> str:
              "## Training", "", *_table(training), ""]
     metrics = card.get("metrics", {})
     if metrics.get("evaluator"):
-        lines += [f"## Metrics on `{card['data']['eval']['split']}` during training (sentence-transformers evaluators)", "",
+        evaluation = card["data"]["eval"]
+        catalogue = evaluation.get("catalogue_products")
+        searched = evaluation.get("products_searched_during_training", catalogue)
+        scope = "" if searched is None or searched >= catalogue else \
+            f", {searched:,} of {catalogue:,} products searched: the judged ones and random others"
+        lines += [f"## Metrics on `{evaluation['split']}` during training (sentence-transformers evaluators{scope})",
+                  "",
                   *_metrics_table(metrics["evaluator"]["base"], metrics["evaluator"]["finetuned"]), ""]
     if metrics.get("leaderboard"):
         lines += [f"## Leaderboard metrics on `{card['data']['eval']['split']}` (exact cosine search, graded)", "",

@@ -14,7 +14,7 @@ from .config import FinetuneConfig
 from .examples import IRRELEVANT_LABEL, product_texts
 from .report import encode_normalised
 from .retrieval import dense_metrics, dense_ranking
-from .validation import ValidationData, build_validation_data
+from .validation import ValidationData, build_validation_data, sample_catalogue
 
 SPEED_SAMPLE = 256
 
@@ -39,14 +39,6 @@ def val_triplets(validation: ValidationData, min_label: int, seed: int) -> pd.Da
             negative = validation.corpus[pid]
         rows.append((query, positive, negative))
     return pd.DataFrame(rows, columns=["query", "positive", "negative"])
-
-
-def sample_catalogue(validation: ValidationData, extra: int, seed: int) -> pd.Series:
-    """The judged products of the val queries plus ``extra`` random others (the same for every candidate)."""
-    judged = set(validation.judged["product_id"])
-    others = validation.corpus[~validation.corpus.index.isin(judged)]
-    picked = others.sample(n=min(extra, len(others)), random_state=seed)
-    return pd.concat([validation.corpus[validation.corpus.index.isin(judged)], picked])
 
 
 def evaluate_candidate(lab: Any, key: str, validation: ValidationData, triplets: pd.DataFrame,

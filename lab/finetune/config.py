@@ -57,6 +57,9 @@ class FinetuneConfig:
     early_stopping_patience: int = 2
     similarity_pairs: int = 2000
     """Positive and as many random (query, product) pairs for the similarity evaluator."""
+    eval_catalogue: int = 10_000
+    """Evaluations during training search the val queries' judged products plus this many random others (0: the
+    whole catalogue); the report after training searches the whole catalogue."""
     first_stage: str = "textsearch_boosted"
     """cross-encoder: the strategy whose top ``rerank_window`` val hits are reranked to pick the best checkpoint."""
     rerank_window: int = 50
@@ -95,9 +98,9 @@ class FinetuneConfig:
             raise LabError(f"--lr {self.learning_rate}: expected a small positive number such as 5e-5")
         if not 0 <= self.warmup_ratio < 1:
             raise LabError(f"--warmup {self.warmup_ratio}: expected a fraction of the steps in [0, 1)")
-        if self.negatives_per_query < 0 or self.max_eval_queries < 0:
-            name = "negatives_per_query" if self.negatives_per_query < 0 else "max_eval_queries"
-            raise LabError(f"--{name.replace('_', '-')} must be at least 0, got {getattr(self, name)}")
+        for name in ("negatives_per_query", "max_eval_queries", "eval_catalogue"):
+            if getattr(self, name) < 0:
+                raise LabError(f"--{name.replace('_', '-')} must be at least 0, got {getattr(self, name)}")
         if not self.text_fields:
             raise LabError("--text-fields: name at least one product column")
 

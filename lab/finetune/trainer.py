@@ -32,7 +32,7 @@ from .mining import miner_for
 from .monitor import DisplayCallback, Displays, FinalEvaluationCallback, LineLog, TrainingDisplay
 from .report import REPORT_JSON, report_dir
 from .triplets import add_triplet_evaluator, before_after
-from .validation import PRIMARY_METRIC, ValidationData, build_validation_data, make_evaluator
+from .validation import PRIMARY_METRIC, ValidationData, build_validation_data, during_training, make_evaluator
 
 RUN_FILE = "run.json"
 BASELINE_FILE = "baseline.json"
@@ -283,7 +283,8 @@ def finetune(lab: Any, config: FinetuneConfig, display: TrainingDisplay | None =
     with disk_errors(staging):
         model = load_sentence_transformer(base_dir)
         model.max_seq_length = config.max_seq_length
-        evaluator = make_evaluator(validation, bf16)
+        evaluated = during_training(validation, config)
+        evaluator = make_evaluator(evaluated, bf16)
         if config.objective == "triplets":
             add_triplet_evaluator(evaluator, dataset, config)
         baseline = _baseline(lab, staging, evaluator, model, base_encoder, progress)
@@ -297,7 +298,7 @@ def finetune(lab: Any, config: FinetuneConfig, display: TrainingDisplay | None =
         shutil.copyfile(staging / TRAINING_LOG, final / TRAINING_LOG)
         assert_same_pipeline(base_dir, final)
         card = model_card(config, dataset, base_encoder, data, validation, trainer, baseline, bf16, seconds,
-                          checkpoint, base_dir)
+                          checkpoint, base_dir, len(evaluated.corpus))
         triplets = before_after(lab, config.base, final, dataset, progress) if config.objective == "triplets" else None
         report = build_report(lab, final, card, validation, trainer.state.log_history, baseline, progress)
         card["metrics"]["leaderboard"] = report["metrics"]
@@ -332,8 +333,10 @@ def refile_cached_vectors(lab: Any, model_path: Path, namespace: str, texts: lis
 
 def model_card(config: FinetuneConfig, dataset: Any, base_encoder: Any, data: TrainingData,
                validation: ValidationData, trainer: Any, baseline: dict[str, float], bf16: bool,
-               seconds: float, resumed_from: Path | None, base_dir: Path) -> dict[str, Any]:
-    """Everything the card records: data, splits, hyper-parameters, training, metrics, hashes."""
+               seconds: float, resumed_from: Path | None, base_dir: Path,
+               evaluated_products: int) -> dict[str, Any]:
+    """Everything the card records: data, splits, hyper-parameters, training, metrics, hashes;
+    ``evaluated_products``: the catalogue the evaluators searched during training."""
     best = best_evaluation(trainer.state, selection_metric(config))
     metric_names = [k for k in baseline if k.startswith("eval_") and k in best]
     return {
@@ -346,6 +349,7 @@ def model_card(config: FinetuneConfig, dataset: Any, base_encoder: Any, data: Tr
         "data": {"train": data.summary(),
                  "eval": {"split": validation.split, "queries": len(validation.queries),
                           "judged_pairs": len(validation.judged), "catalogue_products": len(validation.corpus),
+                          "products_searched_during_training": evaluated_products,
                           "similarity_pairs": len(validation.similarity_pairs)}},
         "config": config.to_dict(),
         "training": training_summary(trainer.state, selection_metric(config), seconds, bf16, resumed_from),

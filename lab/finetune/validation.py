@@ -1,9 +1,9 @@
-"""Evaluation during training on the `val` split: retrieval against the whole catalogue
-(InformationRetrievalEvaluator) and positive-vs-random similarity (EmbeddingSimilarityEvaluator)."""
+"""Evaluation during training on the `val` split: retrieval against the catalogue, whole or a seeded sample
+(InformationRetrievalEvaluator), and positive-vs-random similarity (EmbeddingSimilarityEvaluator)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -65,6 +65,23 @@ def build_validation_data(dataset: Any, config: FinetuneConfig, texts: pd.Series
         "score": [1.0] * len(positives) + [0.0] * len(random_pairs)})
     return ValidationData(split=config.eval_split, queries=queries, corpus=texts, qrels=qrels,
                           judged=judged, similarity_pairs=pairs)
+
+
+def sample_catalogue(validation: ValidationData, extra: int, seed: int) -> pd.Series:
+    """The judged products of the val queries plus ``extra`` random others (seeded: the same for every model)."""
+    judged = validation.corpus.index.isin(set(validation.judged["product_id"]))
+    others = validation.corpus[~judged]
+    picked = others.sample(n=min(extra, len(others)), random_state=seed)
+    return pd.concat([validation.corpus[judged], picked])
+
+
+def during_training(validation: ValidationData, config: FinetuneConfig) -> ValidationData:
+    """What the evaluators search while training: the whole catalogue, or with ``config.eval_catalogue`` the val
+    queries' judged products plus that many random others, which every evaluation re-encodes (the report after
+    training searches the whole catalogue)."""
+    if not config.eval_catalogue:
+        return validation
+    return replace(validation, corpus=sample_catalogue(validation, config.eval_catalogue, config.seed))
 
 
 def make_evaluator(data: ValidationData, bf16: bool = False) -> SequentialEvaluator:
