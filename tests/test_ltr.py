@@ -176,6 +176,32 @@ def test_a_model_of_a_changed_feature_set_is_refused_at_rerank(logged, tmp_path)
         execute_strategy(lab, load_template(tmp_path / "ltr_changing.json"), split="val")
 
 
+def test_a_model_changed_since_logging_is_refused_at_training_and_at_rerank(logged, tmp_path):
+    lab, _, log = logged
+    path = tmp_path / "cosine.json"
+    path.write_text(json.dumps({"features": [{"name": "title_cosine", "builtin": "cosine", "vector": "text_vector",
+                                              "model": "minilm"}]}), encoding="utf-8")
+    current = lab.encoder("minilm").fingerprint
+    fresh = log_features(lab, load_feature_set(path), lab.templates()["textsearch"], "cosine", splits=("val",),
+                         depth=5)
+    assert fresh.manifest["model_fingerprints"] == {"cosine:minilm": current}
+    table = log.table[[*log.table.columns[:7]]].assign(title_cosine=log.table["title_bm25"])
+    stale = {**log.manifest, "feature_set": load_feature_set(path).record(),
+             "model_fingerprints": {"cosine:minilm": "0123456789abcdef"}}
+    with pytest.raises(LabError, match=rf"feature log 'stale' was made with another version of model 'minilm' "
+                                       rf"\(fingerprint 0123456789ab then, {current[:12]} now\)"):
+        train_model(lab, FeatureLog("stale", path, stale, table), "stale", rounds=5)
+    model = train_model(lab, FeatureLog("current", path, {**stale, "model_fingerprints": {"cosine:minilm": current}},
+                                        table), "cosine-ltr", rounds=5)
+    assert model.card["model_fingerprints"] == {"cosine:minilm": current}
+    card_path = model.path / "card.json"
+    card_path.write_text(json.dumps({**model.card, "model_fingerprints": {"cosine:minilm": "fedcba9876543210"}}))
+    body = json.loads((lab.queries_dir / "textsearch.json").read_text())
+    (tmp_path / "ltr_cosine.json").write_text(json.dumps({**body, "rerank": {"ltr": "cosine-ltr", "window": 5}}))
+    with pytest.raises(LabError, match=r"LTR model 'cosine-ltr' was made with another version of model 'minilm'"):
+        execute_strategy(lab, load_template(tmp_path / "ltr_cosine.json"), split="val")
+
+
 @pytest.mark.parametrize("rerank, message", [
     ({"ltr": ""}, r"rerank: must be an object like"),
     ({"ltr": "m", "window": 0}, r"rerank\.window: must be a positive integer, got 0"),

@@ -286,7 +286,7 @@ def test_the_cross_encoder_score_is_a_learning_to_rank_feature(trained, tmp_path
     from sentence_transformers import CrossEncoder
 
     from lab.ltr.features import load_feature_set
-    from lab.ltr.values import feature_values
+    from lab.ltr.values import feature_values, model_fingerprints
 
     lab, result, _ = trained
     monkeypatch.setenv("LAB_RERANK_PRECISION", "fp32")
@@ -302,6 +302,7 @@ def test_the_cross_encoder_score_is_a_learning_to_rank_feature(trained, tmp_path
     expected = CrossEncoder(str(result.path), device="cpu", local_files_only=True).predict(
         [(q, titles[p]) for q, c in zip(texts, candidates) for p in c], convert_to_numpy=True)
     assert np.allclose(values[:, 1], expected, atol=1e-5)
+    assert model_fingerprints(lab, load_feature_set(path)) == {"cross_encoder:" + NAME: result.card["fingerprint"]}
     path.write_text(json.dumps({"features": [{"name": "title_ce", "builtin": "cross_encoder", "model": "nope",
                                               "field": "product_title"}]}), encoding="utf-8")
     with pytest.raises(LabError, match=r"ce.json: feature 'title_ce': no cross-encoder 'nope'"):

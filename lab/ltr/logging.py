@@ -20,7 +20,7 @@ from ..templates import Template
 from ..workspace import atomic_path, refuse_overwrite, write_json
 from .features import FeatureSet
 from .store import KEY_COLUMNS, LOG_MANIFEST, LOG_TABLE, FeatureLog, ltr_dir
-from .values import feature_values
+from .values import feature_values, model_fingerprints
 
 LOG_SPLITS = ("train", "val", "test")
 DEFAULT_DEPTH = 100
@@ -37,6 +37,7 @@ def log_features(lab: Lab, feature_set: FeatureSet, first_stage: Template, name:
     target = ltr_dir(lab, "logs", name, option="--name")
     refuse_overwrite(target, f"feature log '{name}'", overwrite)
     dataset = lab.dataset
+    models = model_fingerprints(lab, feature_set)
     params = first_stage.resolve_params()
     frames, counts, started = [], {}, time.perf_counter()
     for split in splits:
@@ -61,8 +62,9 @@ def log_features(lab: Lab, feature_set: FeatureSet, first_stage: Template, name:
                          "seconds": round(time.perf_counter() - split_started, 2)}
     table = pd.concat(frames, ignore_index=True)
     manifest = {"name": name, "created": datetime.now(timezone.utc).isoformat(),
-                "feature_set": feature_set.record(), "first_stage": first_stage.manifest_entry(params) | {
-                    "name": first_stage.name}, "depth": depth, "dataset": dataset.run_record(judgments=True),
+                "feature_set": feature_set.record(), "model_fingerprints": models,
+                "first_stage": first_stage.manifest_entry(params) | {"name": first_stage.name}, "depth": depth,
+                "dataset": dataset.run_record(judgments=True),
                 "backend": lab.backend.describe(), "splits": counts,
                 "unjudged": "label NaN, judged false (train decides: 0 or left out)",
                 "seconds": round(time.perf_counter() - started, 2)}

@@ -12,7 +12,7 @@ import numpy as np
 from ..backends.base import SearchResult
 from ..context import Lab
 from ..progress import ProgressFactory
-from .training import current_feature_set, load_model, predict
+from .training import check_models, current_feature_set, load_model, predict
 from .values import feature_values
 
 
@@ -24,13 +24,14 @@ def rerank_results(lab: Lab, rerank: dict[str, Any], texts: list[str], results: 
     started = time.perf_counter()
     model = load_model(lab, rerank["ltr"])
     feature_set = current_feature_set(model.card["feature_set"], f"LTR model '{model.name}'")
+    models = check_models(lab, feature_set, model.card.get("model_fingerprints"), f"LTR model '{model.name}'")
     window = rerank["window"]
     candidates = [result.doc_ids[:window] for result in results]
     scores = predict(model, feature_values(lab, feature_set, texts, candidates, progress))
     ends = np.cumsum([len(ids) for ids in candidates])
     reranked = [result.reordered(own) for result, own in zip(results, np.split(scores, ends[:-1]))]
     record = {"ltr": model.name, "window": window, "fingerprint": model.card["fingerprint"],
-              "feature_set": feature_set.record(), "models": feature_set.models,
+              "feature_set": feature_set.record(), "models": feature_set.models, "model_fingerprints": models,
               "cost": {"kind": "ltr", "train_seconds": model.card["train_seconds"], "reindex_seconds": 0.0,
                        "reindex_basis": "none needed"},
               "seconds": round(time.perf_counter() - started, 3)}

@@ -20,6 +20,7 @@ from ..evaluation.metrics import evaluate_ranking, mean_metrics
 from ..workspace import atomic_path, read_json, refuse_overwrite, write_json
 from .features import FeatureSet, load_feature_set
 from .store import FeatureLog, ltr_dir
+from .values import model_fingerprints
 
 MODEL_FILE = "model.json"
 CARD_FILE = "card.json"
@@ -52,6 +53,20 @@ def current_feature_set(record: dict[str, Any], what: str) -> FeatureSet:
         raise LabError(f"{path} changed since {what} was made (sha256 {record['sha256'][:12]} then, "
                        f"{feature_set.sha256[:12]} now): run `lab ltr log --overwrite` and `lab ltr train` again")
     return feature_set
+
+
+def check_models(lab: Lab, feature_set: FeatureSet, recorded: dict[str, str] | None, what: str) -> dict[str, str]:
+    """The fingerprints of the models ``feature_set`` reads now; a LabError naming the first that differs from
+    ``recorded`` (what ``what`` was made with; None: made before models were recorded, nothing to compare)."""
+    current = model_fingerprints(lab, feature_set)
+    for key, then in (recorded or {}).items():
+        now = current.get(key)
+        if now != then:
+            kind, model = key.split(":", 1)
+            noun = "cross-encoder" if kind == "cross_encoder" else "model"
+            raise LabError(f"{what} was made with another version of {noun} '{model}' (fingerprint {then[:12]} "
+                           f"then, {str(now)[:12]} now): run `lab ltr log --overwrite` and `lab ltr train` again")
+    return current
 
 
 def training_frame(log: FeatureLog, split: str, unjudged: str) -> pd.DataFrame:
@@ -98,6 +113,7 @@ def train_model(lab: Lab, log: FeatureLog, name: str, unjudged: str = "zero", ro
         raise LabError(f"feature log '{log.name}' was made from another version of dataset '{dataset.name}' or "
                        "its judgments: run `lab ltr log --overwrite` again")
     feature_set = current_feature_set(log.manifest["feature_set"], f"feature log '{log.name}'")
+    models = check_models(lab, feature_set, log.manifest.get("model_fingerprints"), f"feature log '{log.name}'")
     names = feature_set.names
     train = training_frame(log, "train", unjudged)
     val = training_frame(log, "val", "zero")
@@ -118,7 +134,8 @@ def train_model(lab: Lab, log: FeatureLog, name: str, unjudged: str = "zero", ro
     after = mean_metrics(evaluate_ranking(qrels, _with_unlogged(reranked, qrels), list(VAL_METRICS)))
     gain = booster.get_score(importance_type="gain")
     card = {"name": name, "kind": "xgboost rank:ndcg (LambdaMART)", "created": datetime.now(timezone.utc).isoformat(),
-            "feature_set": feature_set.record(), "log": log.name, "first_stage": log.manifest["first_stage"],
+            "feature_set": feature_set.record(), "model_fingerprints": models, "log": log.name,
+            "first_stage": log.manifest["first_stage"],
             "depth": log.manifest["depth"], "dataset": dataset.run_record(judgments=True), "unjudged": unjudged,
             "params": settings, "rounds": rounds, "early_stopping_rounds": early_stopping, "best_iteration": best,
             "trees": best + 1, "train": {"queries": int(train["query_id"].nunique()), "rows": len(train)},

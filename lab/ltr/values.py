@@ -112,6 +112,22 @@ def _placed_scores(pairs: Pairs, results: list[SearchResult]) -> np.ndarray:
     return values
 
 
+def model_fingerprints(lab: Lab, feature_set: FeatureSet) -> dict[str, str]:
+    """The fingerprint of every model the set's built-ins read, by ``cosine:<model>`` and
+    ``cross_encoder:<reranker>``: logged values hold only for these versions of them."""
+    from ..reranker.store import load_reranker_card
+
+    found = {}
+    for feature in feature_set.features:
+        model = feature.settings.get("model")
+        if feature.builtin == "cosine":
+            found[f"cosine:{model}"] = lab.encoder(model).fingerprint
+        elif feature.builtin == "cross_encoder":
+            where = f"{feature_set.path}: feature '{feature.name}'"
+            found[f"cross_encoder:{model}"] = load_reranker_card(lab.workspace, model, where)[1]["fingerprint"]
+    return found
+
+
 def _cosine(lab: Lab, feature: Feature, texts: list[str], chosen: pd.DataFrame, pairs: Pairs) -> np.ndarray:
     from ..embeddings import encode_cached
 
