@@ -2,9 +2,10 @@
 model's weights (its classification head new, seeded), trained with pointwise binary cross-entropy on the graded
 judgments of the `train` split (label / top grade: 0, 0.5, 1 on Home Depot's 0..2) plus, per training query, up to
 ``negatives_per_query`` products from BM25's (or the base model's) top ``mine_top_k`` that nobody judged for it
-(label 0). Every evaluation reranks the `val` queries' top ``rerank_window`` hits of the first-stage strategy and
-scores nDCG@10 as the leaderboard does; the best checkpoint by it is kept, training stops early, never reads a
-`test` query, resumes after an interruption and is registered as ``rerankers/<name>`` only when complete."""
+(label 0), in batches of pairs of similar length. Every evaluation reranks the `val` queries' top
+``rerank_window`` hits of the first-stage strategy and scores nDCG@10 as the leaderboard does; the best checkpoint
+by it is kept, training stops early, never reads a `test` query, resumes after an interruption and is registered
+as ``rerankers/<name>`` only when complete."""
 
 from __future__ import annotations
 
@@ -32,7 +33,8 @@ from ..finetune.trainer import (CHECKPOINTS, SPACE_FACTOR, TRAINING_LOG, disk_er
                                 use_bf16)
 from ..progress import ProgressFactory, silent
 from ..workspace import atomic_path, refuse_overwrite, write_json
-from .scorer import predict
+from .batches import LengthGroupedSampler
+from .scorer import predict, token_lengths
 from .store import CARD_JSON, CARD_MD, files_fingerprint, reranker_dir
 
 EVAL_NAME = "val_rerank"
@@ -180,7 +182,6 @@ def train_reranker(lab: Any, config: FinetuneConfig, display: Any = None, progre
     ``rerankers/<config.name>`` (see the module's docstring)."""
     import torch
     from datasets import Dataset
-    from sentence_transformers.base.sampler import BatchSamplers
     from sentence_transformers.cross_encoder import CrossEncoder, CrossEncoderTrainer, CrossEncoderTrainingArguments
     from sentence_transformers.cross_encoder.losses import BinaryCrossEntropyLoss
 
@@ -210,8 +211,9 @@ def train_reranker(lab: Any, config: FinetuneConfig, display: Any = None, progre
                                  local_files_only=True)
         train = Dataset.from_dict({"query": pairs["query"].tolist(), "product": pairs["product"].tolist(),
                                    "label": pairs["label"].astype(float).tolist()}).shuffle(seed=config.seed)
+        batches = LengthGroupedSampler(token_lengths(model, list(train["query"]), list(train["product"])))
         args = trainer_arguments(config, staging / CHECKPOINTS, math.ceil(len(pairs) / config.batch_size), bf16,
-                                 PRIMARY_METRIC, BatchSamplers.BATCH_SAMPLER, CrossEncoderTrainingArguments)
+                                 PRIMARY_METRIC, batches, CrossEncoderTrainingArguments)
         trainer = run_trainer(model, args, train, BinaryCrossEntropyLoss(model), make_evaluator(validation, bf16),
                               config, display, checkpoint, staging, PRIMARY_METRIC, CrossEncoderTrainer)
         seconds = time.perf_counter() - started
