@@ -103,6 +103,25 @@ def test_card_fingerprint_and_files(trained):
     assert (result.path / "README.md").is_file() and (result.path / "training.log").is_file()
 
 
+def test_the_cards_fp32_val_metrics_are_the_registered_models_in_fp32(trained):
+    """The trained model's forward stays under the trainer's bf16 autocast: the card's fp32 numbers must come from
+    the model as saved (here: reloaded by sentence-transformers itself, fp32, no autocast)."""
+    import torch
+    from sentence_transformers import CrossEncoder
+
+    from lab.finetune.examples import product_texts
+    from lab.progress import silent
+    from lab.reranker.training import build_validation, rerank_metrics
+
+    lab, result, _ = trained
+    validation = build_validation(lab, tiny_config(), product_texts(lab.dataset.products, ("product_title",)), silent())
+    reference = CrossEncoder(str(result.path), device="cpu", local_files_only=True)
+    queries, texts = validation.pairs()
+    with torch.autocast("cpu", enabled=False):
+        scores = reference.predict(list(zip(queries, texts)), convert_to_numpy=True)
+    assert result.card["metrics"]["reranked"] == pytest.approx(rerank_metrics(np.asarray(scores), validation))
+
+
 def test_rerank_reorders_the_window_exactly_by_the_model_scores(trained, monkeypatch):
     from sentence_transformers import CrossEncoder
 

@@ -34,7 +34,7 @@ from ..finetune.trainer import (CHECKPOINTS, SPACE_FACTOR, TRAINING_LOG, disk_er
 from ..progress import ProgressFactory, silent
 from ..workspace import atomic_path, refuse_overwrite, write_json
 from .batches import LengthGroupedSampler
-from .scorer import predict, token_lengths
+from .scorer import load_cross_encoder, predict, token_lengths
 from .store import CARD_JSON, CARD_MD, files_fingerprint, reranker_dir
 
 EVAL_NAME = "val_rerank"
@@ -217,13 +217,14 @@ def train_reranker(lab: Any, config: FinetuneConfig, display: Any = None, progre
         trainer = run_trainer(model, args, train, BinaryCrossEntropyLoss(model), make_evaluator(validation, bf16),
                               config, display, checkpoint, staging, PRIMARY_METRIC, CrossEncoderTrainer)
         seconds = time.perf_counter() - started
-        reranked = model_metrics(model, validation, bf16=False)
-        reranked_bf16 = model_metrics(model, validation, bf16=True) if cpu_has_native_bf16() else None
-        delta = None if reranked_bf16 is None else reranked_bf16["ndcg@10"] - reranked["ndcg@10"]
         final = staging / "model"
         shutil.rmtree(final, ignore_errors=True)
         with redirect_stderr(io.StringIO()), redirect_stdout(io.StringIO()):
             model.save(str(final))
+        saved = load_cross_encoder(final)  # the trained model's forward stays under the trainer's bf16 autocast
+        reranked = model_metrics(saved, validation, bf16=False)
+        reranked_bf16 = model_metrics(saved, validation, bf16=True) if cpu_has_native_bf16() else None
+        delta = None if reranked_bf16 is None else reranked_bf16["ndcg@10"] - reranked["ndcg@10"]
         shutil.copyfile(staging / TRAINING_LOG, final / TRAINING_LOG)
         card = {
             "name": config.name, "objective": "cross-encoder", "created": datetime.now(timezone.utc).isoformat(),
