@@ -168,9 +168,10 @@ def top(scores: np.ndarray, k: int) -> np.ndarray:
         return np.zeros(0, dtype=np.int64)
     if k < n:
         kth = np.partition(scores, n - k)[n - k]
-        above = np.flatnonzero(scores > kth)
-        ties = np.flatnonzero(scores == kth)[:k - len(above)]
-        chosen = np.sort(np.concatenate([above, ties]))
+        chosen = np.flatnonzero(scores >= kth)
+        if len(chosen) > k:  # more ties at the k-th score than places left: the first of them (lowest positions)
+            tie = scores[chosen] == kth
+            chosen = chosen[~tie | (np.cumsum(tie) <= k - (len(chosen) - np.count_nonzero(tie)))]
     else:
         chosen = np.arange(n)
     return chosen[np.argsort(-scores[chosen], kind="stable")]
