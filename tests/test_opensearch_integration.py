@@ -131,11 +131,12 @@ def test_put_vectors_adds_a_model_in_place(backend, alias):
 
 
 def needs_neural_search(backend: OpenSearchBackend) -> None:
-    """Skip, saying why, on a cluster without the neural-search plugin (Maven Central does not serve it)."""
+    """Skip, saying why, on a cluster without the neural-search plugin (CI's 2.19.1 node has it: never skips there)."""
     if NEURAL_PLUGIN not in (backend.cluster.plugins or ()):
-        pytest.skip(f"the cluster at {URL} has no {NEURAL_PLUGIN} plugin (org.opensearch.plugin:"
-                    "opensearch-neural-search is not served by Maven Central, so scripts/opensearch-local "
-                    "cannot install it); test_hybrid_strategies_are_refused_without_neural_search runs instead")
+        pytest.skip(f"the cluster at {URL} has no {NEURAL_PLUGIN} plugin (Maven Central serves org.opensearch.plugin:"
+                    "neural-search for 2.19.1 only: `scripts/opensearch-local start --version 2.19.1 --plugins "
+                    "knn,neural-search` installs it, as CI does); "
+                    "test_hybrid_strategies_are_refused_without_neural_search runs instead")
 
 
 def test_hybrid_with_a_stored_pipeline_and_its_explanation(backend, alias):
@@ -330,7 +331,8 @@ def test_three_shards_score_as_one_with_dfs_query_then_fetch(backend, alias):
 # --- version gates: what the lab allows is what the cluster accepts ----------------------------------
 
 def probes(client, index: str, vector: list[float]) -> dict:
-    """For each feature of lab/backends/opensearch_features.py, a request that only a cluster with it accepts."""
+    """For each feature of lab/backends/opensearch_features.py, a request that only a cluster with it accepts (or,
+    for min_max bounds, which 2.19 accepts and ignores, applies)."""
     text = {"match": {"product_title": "deck"}}
     near = {"knn": {"text_vector_minilm": {"vector": vector, "k": 5}}}
 
