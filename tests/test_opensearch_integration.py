@@ -131,11 +131,12 @@ def test_put_vectors_adds_a_model_in_place(backend, alias):
 
 
 def needs_neural_search(backend: OpenSearchBackend) -> None:
-    """Skip, saying why, on a cluster without the neural-search plugin (Maven Central does not serve it)."""
+    """Skip, saying why, on a cluster without the neural-search plugin (CI's 2.19.1 node has it: never skips there)."""
     if NEURAL_PLUGIN not in (backend.cluster.plugins or ()):
-        pytest.skip(f"the cluster at {URL} has no {NEURAL_PLUGIN} plugin (org.opensearch.plugin:"
-                    "opensearch-neural-search is not served by Maven Central, so scripts/opensearch-local "
-                    "cannot install it); test_hybrid_strategies_are_refused_without_neural_search runs instead")
+        pytest.skip(f"the cluster at {URL} has no {NEURAL_PLUGIN} plugin (Maven Central serves org.opensearch.plugin:"
+                    "neural-search for 2.19.1 only: `scripts/opensearch-local start --version 2.19.1 --plugins "
+                    "knn,neural-search` installs it, as CI does); "
+                    "test_hybrid_strategies_are_refused_without_neural_search runs instead")
 
 
 def test_hybrid_with_a_stored_pipeline_and_its_explanation(backend, alias):
@@ -330,7 +331,8 @@ def test_three_shards_score_as_one_with_dfs_query_then_fetch(backend, alias):
 # --- version gates: what the lab allows is what the cluster accepts ----------------------------------
 
 def probes(client, index: str, vector: list[float]) -> dict:
-    """For each feature of lab/backends/opensearch_features.py, a request that only a cluster with it accepts."""
+    """For each feature of lab/backends/opensearch_features.py, a request that only a cluster with it accepts (or,
+    for min_max bounds, which 2.19 accepts and ignores, applies)."""
     text = {"match": {"product_title": "deck"}}
     near = {"knn": {"text_vector_minilm": {"vector": vector, "k": 5}}}
 
@@ -348,6 +350,28 @@ def probes(client, index: str, vector: list[float]) -> dict:
         normalization = {"technique": technique, **({"parameters": parameters} if parameters else {})}
         return pipeline({"normalization-processor": {"normalization": normalization,
                                                      "combination": {"technique": "arithmetic_mean"}}})
+
+    def bounded(**parameters):
+        """min_max bounds: neural-search 2.19 accepts any normalization ``parameters`` and ignores them (its
+        ScoreNormalizationFactory never passes them on), so a stored pipeline proves nothing there; the probe is
+        that hybrid scores through the bounds differ from plain min_max. Clip bounds outside the scores (lower
+        0, upper 100) move every sub-query's min or max, so a cluster that applies them changes the scores."""
+        def send():
+            scores = []
+            for settings in ({}, {"parameters": parameters}):
+                name = f"relevance-lab-it-probe-{uuid.uuid4().hex[:8]}"
+                client.search_pipeline.put(id=name, body={"phase_results_processors": [{"normalization-processor": {
+                    "normalization": {"technique": "min_max", **settings},
+                    "combination": {"technique": "arithmetic_mean"}}}]})
+                try:
+                    answer = client.search(index=index, body={"size": 20, "query": {"hybrid": {"queries": [text, near]}}},
+                                           params={"search_pipeline": name})
+                finally:
+                    client.search_pipeline.delete(id=name)
+                scores.append([(hit["_id"], hit["_score"]) for hit in answer["hits"]["hits"]])
+            if scores[0] == scores[1]:
+                raise RuntimeError(f"accepted {', '.join(parameters)} but scored as plain min_max: ignored")
+        return send
 
     def msearch_pipeline():
         name = f"relevance-lab-it-probe-{uuid.uuid4().hex[:8]}"
@@ -379,8 +403,8 @@ def probes(client, index: str, vector: list[float]) -> dict:
         features.HYBRID_FILTER: hybrid(filter=text),
         features.NORMALIZATION: normalization(),
         features.Z_SCORE: normalization("z_score"),
-        features.MIN_MAX_LOWER_BOUNDS: normalization(lower_bounds=[{"mode": "apply", "min_score": 0.1}] * 2),
-        features.MIN_MAX_UPPER_BOUNDS: normalization(upper_bounds=[{"mode": "apply", "max_score": 0.9}] * 2),
+        features.MIN_MAX_LOWER_BOUNDS: bounded(lower_bounds=[{"mode": "clip", "min_score": 0.0}] * 2),
+        features.MIN_MAX_UPPER_BOUNDS: bounded(upper_bounds=[{"mode": "clip", "max_score": 100.0}] * 2),
         features.SCORE_RANKER: pipeline({"score-ranker-processor": {"combination": {"technique": "rrf"}}}),
         features.RRF_WEIGHTS: pipeline({"score-ranker-processor": {"combination": {
             "technique": "rrf", "parameters": {"weights": [0.4, 0.6]}}}}),

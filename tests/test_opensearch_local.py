@@ -9,6 +9,7 @@ import importlib.util
 import socket
 import subprocess
 import sys
+import zipfile
 
 import pytest
 
@@ -54,18 +55,46 @@ def test_no_new_enough_jdk_is_one_line_naming_what_was_found(local, monkeypatch,
         local.find_java("3.5.0")
 
 
+def plugin_zip(path, name: str, extends: str = ""):
+    """A plugin zip with only its descriptor."""
+    with zipfile.ZipFile(path, "w") as zipped:
+        zipped.writestr("plugin-descriptor.properties", f"# comment\nname={name}\nversion=2.19.1.0\n"
+                                                        f"extended.plugins={extends}\nhas.native.controller=false\n")
+    return path
+
+
 def test_an_unserved_optional_plugin_is_a_note_and_a_required_one_a_refusal(local, monkeypatch, tmp_path):
-    served = {"opensearch-knn": tmp_path / "knn.zip"}
-    monkeypatch.setattr(local, "fetch", lambda coordinates: served.get(coordinates.split(":")[1]))
+    served = {"opensearch-knn": plugin_zip(tmp_path / "knn.zip", "opensearch-knn")}
+    asked = []
+    monkeypatch.setattr(local, "fetch", lambda coordinates: asked.append(coordinates) or served.get(coordinates.split(":")[1]))
     plan, notes = local.plugin_plan("3.5.0", "knn,neural-search?")
     assert plan == [("knn", served["opensearch-knn"])]
-    assert notes == ["note: org.opensearch.plugin:opensearch-neural-search:3.5.0.0@zip is not served by Maven "
-                     "Central; starting without 'neural-search'"]
-    with pytest.raises(local.Refusal, match=r"opensearch-neural-search:3.5.0.0@zip is not served by Maven Central: "
-                                            r"plugin 'neural-search' cannot be installed"):
+    assert asked == ["org.opensearch.plugin:opensearch-knn:3.5.0.0:zip", "org.opensearch.plugin:neural-search:3.5.0.0:zip"]
+    assert notes == ["note: org.opensearch.plugin:neural-search:3.5.0.0@zip is not served by Maven Central (it serves "
+                     "neural-search for 2.19.1 only); starting without 'neural-search'"]
+    with pytest.raises(local.Refusal, match=r"^org.opensearch.plugin:neural-search:3.5.0.0@zip is not served by Maven "
+                                            r"Central \(it serves neural-search for 2.19.1 only\): plugin 'neural-search' "
+                                            r"cannot be installed"):
         local.plugin_plan("3.5.0", "neural-search")
     with pytest.raises(local.Refusal, match="unknown plugin 'sql'"):
         local.plugin_plan("3.5.0", "knn,sql")
+
+
+def test_a_plugin_comes_after_the_plugins_its_descriptor_extends(local, monkeypatch, tmp_path):
+    """As the 2.19.1 zips declare: neural-search extends k-NN only, ml-commons extends job-scheduler."""
+    served = {"opensearch-knn": plugin_zip(tmp_path / "knn.zip", "opensearch-knn", "lang-painless"),  # a module
+              "neural-search": plugin_zip(tmp_path / "neural.zip", "opensearch-neural-search", "opensearch-knn"),
+              "opensearch-job-scheduler": plugin_zip(tmp_path / "js.zip", "opensearch-job-scheduler"),
+              "opensearch-ml-plugin": plugin_zip(tmp_path / "ml.zip", "opensearch-ml", "opensearch-job-scheduler")}
+    monkeypatch.setattr(local, "fetch", lambda coordinates: served.get(coordinates.split(":")[1]))
+    assert [name for name, _ in local.plugin_plan("2.19.1", "neural-search")[0]] == ["knn", "neural-search"]
+    assert [name for name, _ in local.plugin_plan("2.19.1", "knn,neural-search")[0]] == ["knn", "neural-search"]
+    assert [name for name, _ in local.plugin_plan("2.19.1", "knn,neural-search,ml")[0]] == [
+        "knn", "neural-search", "job-scheduler", "ml"]
+    served["neural-search"] = plugin_zip(tmp_path / "neural.zip", "opensearch-neural-search", "opensearch-knn,opensearch-ml")
+    with pytest.raises(local.Refusal, match=r"^neural.zip extends opensearch-ml, which opensearch-local does not install "
+                                            r"before it: plugin 'neural-search' cannot be installed$"):
+        local.plugin_plan("2.19.1", "knn,neural-search")
 
 
 def run(*args: str, env_home) -> subprocess.CompletedProcess:
