@@ -273,6 +273,22 @@ def test_the_sampled_catalogue_holds_every_val_judged_product_and_is_seeded(trai
         tiny_config(eval_catalogue=-1)
 
 
+def test_one_evaluation_an_epoch_falls_on_the_epochs_last_batch(trained, tmp_path):
+    from lab.finetune.batches import LengthGroupedSampler
+    from lab.finetune.trainer import training_arguments
+
+    lab, _, _ = trained
+    config = tiny_config(max_steps=-1, eval_steps=None, evals_per_epoch=1, negatives="none")
+    datasets = build_training_data(lab.dataset, config, product_texts(lab.dataset.products, config.text_fields),
+                                   None).to_datasets(config.seed)
+    args = training_arguments(config, tmp_path, datasets, bf16=False)
+    yielded = sum(len(list(LengthGroupedSampler(distinct=True)(part, batch_size=8, drop_last=False, seed=config.seed,
+                                                                valid_label_columns=None, generator=None)))
+                  for part in datasets.values())
+    assert args.eval_steps == yielded  # not the rows / batch size: batches without a repeated text can be more
+    assert yielded >= -(-sum(len(part) for part in datasets.values()) // 8)
+
+
 def test_compare_models_on_val(trained):
     from lab.finetune import compare_models
 

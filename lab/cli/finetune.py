@@ -40,9 +40,9 @@ from ..finetune.config import (DEFAULT_LABEL_COLUMN, DEFAULT_NAME, LOSSES, MININ
 @click.option("--max-seq-length", type=int, default=64, show_default=True, help="Tokens per text.")
 @click.option("--bf16/--no-bf16", default=None, help="bf16 autocast (default: where the CPU supports it natively).")
 @click.option("--seed", type=int, default=42, show_default=True)
-@click.option("--evals-per-epoch", type=int, default=2, show_default=True, help="Evaluations on val per epoch.")
+@click.option("--evals-per-epoch", type=int, default=1, show_default=True, help="Evaluations on val per epoch.")
 @click.option("--eval-steps", type=int, help="Evaluate every N steps (overrides --evals-per-epoch).")
-@click.option("--eval-catalogue", type=int, default=10_000, show_default=True,
+@click.option("--eval-catalogue", type=int, default=5_000, show_default=True,
               help="Evaluations during training search the val queries' judged products plus this many random others "
                    "(0: the whole catalogue; the report after training always searches it whole).")
 @click.option("--patience", "early_stopping_patience", type=int, default=2, show_default=True,

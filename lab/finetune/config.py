@@ -51,13 +51,13 @@ class FinetuneConfig:
     bf16: bool | None = None
     """None: bf16 autocast where the CPU supports it natively."""
     seed: int = 42
-    evals_per_epoch: int = 2
+    evals_per_epoch: int = 1
     eval_steps: int | None = None
     """Explicit evaluation interval in steps (overrides evals_per_epoch)."""
     early_stopping_patience: int = 2
-    similarity_pairs: int = 2000
+    similarity_pairs: int = 1000
     """Positive and as many random (query, product) pairs for the similarity evaluator."""
-    eval_catalogue: int = 10_000
+    eval_catalogue: int = 5_000
     """Evaluations during training search the val queries' judged products plus this many random others (0: the
     whole catalogue); the report after training searches the whole catalogue."""
     first_stage: str = "textsearch_boosted"

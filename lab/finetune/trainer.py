@@ -25,6 +25,7 @@ from ..progress import ProgressFactory, silent
 from ..workspace import atomic_path, read_json, refuse_overwrite, workspace_path, write_json
 from ..embeddings.models import resolve_model_dir
 from .base_models import assert_same_pipeline, pipeline_signature
+from .batches import LengthGroupedSampler
 from .card import write_card
 from .config import FinetuneConfig
 from .examples import TrainingData, build_training_data, product_texts
@@ -147,18 +148,14 @@ def prepare_staging(workspace: Path, config: FinetuneConfig, fingerprints: dict[
     return staging, None
 
 
-def steps_per_epoch(data: TrainingData, batch_size: int) -> int:
-    """Batches in one pass: pairs and triplets are batched separately."""
-    triplets = data.n_triplets
-    return math.ceil((data.n_pairs - triplets) / batch_size) + math.ceil(triplets / batch_size)
-
-
-def training_arguments(config: FinetuneConfig, output_dir: Path, data: TrainingData, bf16: bool):
-    """The arguments of a run on judged pairs: no duplicate text in a batch, the best model by val nDCG@10."""
-    from sentence_transformers.base.sampler import BatchSamplers
-
-    return trainer_arguments(config, output_dir, steps_per_epoch(data, config.batch_size), bf16, selection_metric(config),
-                             BatchSamplers.NO_DUPLICATES)
+def training_arguments(config: FinetuneConfig, output_dir: Path, datasets: Any, bf16: bool):
+    """The arguments of a run on judged pairs (``datasets``: the trainer's, by name): batches of rows of similar
+    length with no text twice (in-batch negatives), evaluations spaced on the batches the sampler makes, the best
+    model by val nDCG@10."""
+    sampler = LengthGroupedSampler(distinct=True)
+    per_epoch = sum(len(sampler(part, batch_size=config.batch_size, drop_last=False, valid_label_columns=None,
+                                generator=None, seed=config.seed)) for part in datasets.values())
+    return trainer_arguments(config, output_dir, per_epoch, bf16, selection_metric(config), sampler)
 
 
 def selection_metric(config: FinetuneConfig) -> str:
@@ -288,8 +285,9 @@ def finetune(lab: Any, config: FinetuneConfig, display: TrainingDisplay | None =
         if config.objective == "triplets":
             add_triplet_evaluator(evaluator, dataset, config)
         baseline = _baseline(lab, staging, evaluator, model, base_encoder, progress)
-        trainer = run_trainer(model, training_arguments(config, staging / CHECKPOINTS, data, bf16),
-                              data.to_datasets(config.seed), make_loss(config, model), evaluator, config,
+        datasets = data.to_datasets(config.seed)
+        trainer = run_trainer(model, training_arguments(config, staging / CHECKPOINTS, datasets, bf16),
+                              datasets, make_loss(config, model), evaluator, config,
                               display, checkpoint, staging, selection_metric(config))
         seconds = time.perf_counter() - started
         final = staging / "model"

@@ -33,7 +33,7 @@ from ..finetune.trainer import (CHECKPOINTS, SPACE_FACTOR, TRAINING_LOG, disk_er
                                 use_bf16)
 from ..progress import ProgressFactory, silent
 from ..workspace import atomic_path, refuse_overwrite, write_json
-from .batches import LengthGroupedSampler
+from ..finetune.batches import LengthGroupedSampler
 from .scorer import load_cross_encoder, predict, token_lengths
 from .store import CARD_JSON, CARD_MD, files_fingerprint, reranker_dir
 
