@@ -90,6 +90,8 @@ def _rewrite_bool(node: Bool, fixed: Fixed) -> Node:
         single = _single_clause(node)
         if single is not None:
             return single
+    if _leaf_disjunction(node):
+        return node
     children = _rewrite_children(node, fixed)
     if children is not None:
         return children
@@ -99,6 +101,18 @@ def _rewrite_bool(node: Bool, fixed: Fixed) -> Node:
         if result is not None:
             return result
     return node
+
+
+def _leaf_disjunction(node: Bool) -> bool:
+    """SHOULD clauses only, more of them than minimum_should_match, each its own fixpoint (no rule of its type,
+    not MatchNone) and none a duplicate to merge: every rule below leaves such a query as it is (a ``match`` on
+    one field, the commonest query, is one)."""
+    should = node.should
+    if node.must or node.filter or node.must_not or len(should) <= max(node.msm, 1):
+        return False
+    if any(type(clause) in _RULES or type(clause) is MatchNone for clause in should):
+        return False
+    return node.msm > 1 or len({clause.key() for clause in should}) == len(should)
 
 
 def _single_clause(node: Bool) -> Node | None:
