@@ -71,7 +71,7 @@ class Accumulator:
             wide = only.scores.astype(np.float64)
             return Union(only.docs, wide, np.ones(len(only), dtype=np.int64), wide)
         if total * DENSE_FRACTION <= self.n_docs:
-            return _sorted_union(parts)
+            return _sorted_union(parts, sums, best, counts)
         if len(self._seen) != self.n_docs:
             self._seen = np.zeros(self.n_docs, dtype=bool)
             self._counts = np.zeros(self.n_docs, dtype=np.uint16)
@@ -103,15 +103,16 @@ _NONE = np.zeros(0)
 _NO_COUNTS = np.zeros(0, dtype=np.int64)
 
 
-def _sorted_union(parts: list[Matches]) -> Union:
+def _sorted_union(parts: list[Matches], sums: bool, best: bool, counts: bool) -> Union:
     docs = np.concatenate([p.docs for p in parts])
     scores = np.concatenate([p.scores for p in parts])
     order = np.argsort(docs, kind="stable")
     sorted_docs = docs[order]
     starts = np.flatnonzero(np.concatenate(([True], sorted_docs[1:] != sorted_docs[:-1])))
     ordered = scores[order].astype(np.float64)
-    return Union(sorted_docs[starts], np.add.reduceat(ordered, starts), np.diff(np.append(starts, len(docs))),
-                 np.maximum.reduceat(ordered, starts))
+    return Union(sorted_docs[starts], np.add.reduceat(ordered, starts) if sums else _NONE,
+                 np.diff(np.append(starts, len(docs))) if counts else _NO_COUNTS,
+                 np.maximum.reduceat(ordered, starts) if best else _NONE)
 
 
 def member(docs: np.ndarray, of: np.ndarray) -> np.ndarray:
