@@ -113,7 +113,7 @@ def page(ctx: Context, request: Plan, pipeline: SearchPipeline | None) -> Page:
         found = request.query.execute(ctx, ONE)
         docs, scores = ranked(found, request.start + request.size)
         total = len(found)
-        max_score = float(found.scores.max()) if request.size and total else None
+        max_score = float(scores[0]) if request.size and total else None  # the best hit comes first
     else:
         assert pipeline is not None
         results = [sub.execute(ctx, ONE) for sub in request.hybrid]
