@@ -158,6 +158,23 @@ def test_rerank_reorders_the_window_exactly_by_the_model_scores(trained, monkeyp
     assert run.manifest["model_costs"][f"cross-encoder:{NAME}"]["kind"] == "cross-encoder"
 
 
+def test_a_pair_asked_twice_is_scored_once_and_answered_twice(trained, monkeypatch):
+    from sentence_transformers import CrossEncoder
+
+    from lab.reranker.scorer import CrossEncoderScorer, ScoringStats
+
+    _, result, _ = trained
+    monkeypatch.setenv("LAB_RERANK_PRECISION", "fp32")
+    queries = ["cordless drill", "wood glue", "cordless drill", "deck screws", "wood glue"]
+    texts = ["drill kit 18v", "glue 8 oz", "drill kit 18v", "screws 3 in.", "glue 8 oz"]
+    stats = ScoringStats()
+    scores = CrossEncoderScorer(result.path, result.card, workspace=None).score(queries, texts, stats=stats)
+    expected = CrossEncoder(str(result.path), device="cpu", local_files_only=True).predict(list(zip(queries, texts)))
+    assert np.allclose(scores, expected, atol=1e-5)
+    assert scores[0] == scores[2] and scores[1] == scores[4]
+    assert (stats.pairs, stats.scored, stats.cached) == (5, 3, 2)  # the 2 repeats are answered without the model
+
+
 def test_a_second_run_reads_every_score_from_the_cache(trained, monkeypatch):
     lab, _, _ = trained
     monkeypatch.setenv("LAB_RERANK_PRECISION", "fp32")

@@ -112,29 +112,28 @@ class CrossEncoderScorer:
               stats: ScoringStats | None = None) -> np.ndarray:
         """The score of each (``queries[i]``, ``texts[i]``) pair; ``advance`` is called with the pairs done."""
         started = time.perf_counter()
-        keys = [pair_key(q, t) for q, t in zip(queries, texts)]
-        first: dict[bytes, int] = {}
-        for i, key in enumerate(keys):
-            first.setdefault(key, i)
-        unique = list(first)
+        position: dict[bytes, int] = {}  # each distinct pair's place, in order of first appearance
+        codes = np.fromiter((position.setdefault(pair_key(q, t), len(position)) for q, t in zip(queries, texts)),
+                            dtype=np.int64, count=len(queries))
+        unique = list(position)
+        first = np.unique(codes, return_index=True)[1]  # the first pair of each distinct one
         found = self.cache.lookup(unique) if self.cache else np.full(len(unique), np.nan, dtype=np.float32)
         missing = np.flatnonzero(np.isnan(found))
         if advance:
-            advance(len(keys) - len(missing))
+            advance(len(codes) - len(missing))
         for lo in range(0, len(missing), STORE_EVERY):
             rows = missing[lo:lo + STORE_EVERY]
-            at = [first[unique[r]] for r in rows]
+            at = first[rows].tolist()
             found[rows] = predict(self.model(), [queries[i] for i in at], [texts[i] for i in at], self.batch_size,
                                   self.bf16)
             if self.cache:
                 self.cache.store([unique[r] for r in rows], found[rows])
             if advance:
                 advance(len(rows))
-        position = {key: i for i, key in enumerate(unique)}
-        out = found[[position[k] for k in keys]]
+        out = found[codes]
         if stats is not None:
-            stats.pairs += len(keys)
-            stats.cached += len(keys) - len(missing)
+            stats.pairs += len(codes)
+            stats.cached += len(codes) - len(missing)
             stats.scored += len(missing)
             stats.seconds += time.perf_counter() - started
         return out
