@@ -74,15 +74,22 @@ class LengthGroupedSampler:
     distinct: bool = False
 
     def __call__(self, dataset: Any, **kwargs: Any) -> Any:
-        columns = [c for c in dataset.column_names if c not in LABEL_COLUMNS]
-        texts = list(zip(*(list(dataset[c]) for c in columns))) if columns else [()] * len(dataset)
+        texts = _row_texts(dataset) if self.lengths is None or self.distinct else []
         lengths = self.lengths
         if lengths is None:
-            lengths = np.array([sum(len(str(t)) for t in row) for row in texts], dtype=np.int64)
+            lengths = np.array([sum(len(t) for t in row) for row in texts], dtype=np.int64)
         if len(dataset) != len(lengths):
             raise ValueError(f"{len(lengths)} lengths for a dataset of {len(dataset)} rows")
-        values = [frozenset(map(str, row)) for row in texts] if self.distinct else None
+        values = [frozenset(row) for row in texts] if self.distinct else None
         return _sampler_class()(dataset, lengths=lengths, values=values, **kwargs)
+
+
+def _row_texts(dataset: Any) -> list[tuple[str, ...]]:
+    """Each row's texts (every column but the labels), as strings."""
+    columns = [c for c in dataset.column_names if c not in LABEL_COLUMNS]
+    if not columns:
+        return [()] * len(dataset)
+    return [tuple(map(str, row)) for row in zip(*(list(dataset[c]) for c in columns))]
 
 
 @cache

@@ -36,4 +36,3 @@ def rerank_results(lab: Lab, rerank: dict[str, Any], texts: list[str], results: 
                        "reindex_basis": "none needed"},
               "seconds": round(time.perf_counter() - started, 3)}
     return reranked, record
-

@@ -25,6 +25,7 @@ import pandas as pd
 from .. import __version__
 from ..errors import DataError, LabError
 from ..evaluation.metrics import DEFAULT_METRICS, evaluate_ranking, mean_metrics
+from ..finetune.batches import LengthGroupedSampler
 from ..finetune.config import FinetuneConfig
 from ..finetune.examples import judged_pairs, product_texts, refuse_test_queries
 from ..finetune.mining import miner_for
@@ -33,7 +34,6 @@ from ..finetune.trainer import (CHECKPOINTS, SPACE_FACTOR, TRAINING_LOG, disk_er
                                 use_bf16)
 from ..progress import ProgressFactory, silent
 from ..workspace import atomic_path, refuse_overwrite, write_json
-from ..finetune.batches import LengthGroupedSampler
 from .scorer import load_cross_encoder, predict, token_lengths
 from .store import CARD_JSON, CARD_MD, files_fingerprint, reranker_dir
 
