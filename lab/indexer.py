@@ -64,12 +64,13 @@ def mapping_for(lab: Lab, models: Iterable[str]) -> dict[str, Any]:
     """The mapping file's body with vector fields for exactly the requested models."""
     models = list(models)
     body = load_mapping(lab.mapping_path)
-    for declared in body["mappings"]["_meta"][META_KEY]["models"]:
-        if declared not in models:
-            for field in vector_fields(body, declared):
-                del body["mappings"]["properties"][field]
-    for model in models:
+    declared = list(body["mappings"]["_meta"][META_KEY]["models"])
+    for model in models:  # before any declared model's fields go: a new model's are copied from the template's
         body = with_model_fields(body, model, lab.encoder(model).dimension)
+    for other in declared:
+        if other not in models:
+            for field in vector_fields(body, other):
+                del body["mappings"]["properties"][field]
     return body
 
 

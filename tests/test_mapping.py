@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import copy
 import json
+from types import SimpleNamespace
 
 import pytest
 
 from lab.context import default_mapping_path
 from lab.errors import LabError
+from lab.indexer import mapping_for
 from lab.mapping import check_mapping, load_mapping, text_fields, vector_fields, with_model_fields
 from opensearch_spec import requires_spec, spec_errors
 
@@ -71,6 +73,18 @@ def test_with_model_fields_keeps_existing_fields_and_checks_their_dimension(body
     with pytest.raises(LabError, match="field 'title_vector_minilm' has dimension 384 but model 'minilm' "
                                        "produces 768-dimensional vectors"):
         with_model_fields(body, "minilm", 768)
+
+
+@pytest.mark.parametrize("models", [["ft-mpnet"], ["minilm", "ft-mpnet"], ["finetuned"]])
+def test_the_index_body_holds_exactly_the_requested_models_fields(models):
+    """A new fine-tuned model's fields are copied from the template model's even when the template model itself
+    is not indexed (``lab index --model ft-mpnet`` once failed with KeyError 'title_vector_finetuned')."""
+    dimensions = {"minilm": 384, "finetuned": 384, "ft-mpnet": 768}
+    lab = SimpleNamespace(mapping_path=default_mapping_path(),
+                          encoder=lambda key: SimpleNamespace(dimension=dimensions[key]))
+    props = mapping_for(lab, models)["mappings"]["properties"]
+    vectors = {name: field["dimension"] for name, field in props.items() if field["type"] == "knn_vector"}
+    assert vectors == {f"{kind}_{model}": dimensions[model] for model in models for kind in KINDS}
 
 
 @pytest.mark.parametrize("key", ["models/ft", "a.b", "", "-x"])
