@@ -21,7 +21,7 @@ from .evaluation.metrics import DEFAULT_METRICS, evaluate_ranking, mean_metrics
 from .adapters import document_model
 from .indexer import indexed_models
 from .ltr.rerank import rerank_results
-from .reranker.stage import prepare_reranker, rerank_results as cross_encoder_rerank, split_rerank
+from .reranker.stage import prepare_reranker, split_rerank
 from .model_costs import model_costs
 from .progress import ProgressFactory, silent
 from .results import StoredRun, save_run
@@ -210,9 +210,8 @@ def _execute(lab: Lab, template: Template, split: str, overrides: dict[str, Any]
     search_seconds = time.perf_counter() - search_start
     response_rerank, stage_two = None, {}
     if reranker is not None:  # the pipeline's rerank response processor: the cross-encoder over the top hits
-        results, response_rerank = cross_encoder_rerank(lab, reranker, rerank_request.queries, results, progress)
-        stage_two[f"cross-encoder:{reranker.name}"] = {"fingerprint": reranker.card["fingerprint"],
-                                                       "cost": reranker.cost()}
+        results, response_rerank = reranker.apply(lab, template, rerank_request, bodies, pipeline, results, progress)
+        stage_two[f"cross-encoder:{reranker.name}"] = {"fingerprint": reranker.fingerprint, "cost": reranker.cost()}
     rerank = None
     if template.rerank is not None:  # a second stage: the LTR model and the embedding models its features read
         results, rerank = rerank_results(lab, template.rerank, texts, results, progress)

@@ -389,6 +389,12 @@ def probes(client, index: str, vector: list[float]) -> dict:
             "v": {"type": "knn_vector", "dimension": 2}}}})
         client.indices.delete(index=name)
 
+    def rerank_pipeline():
+        name = f"relevance-lab-it-probe-{uuid.uuid4().hex[:8]}"
+        client.search_pipeline.put(id=name, body={"response_processors": [{"rerank": {
+            "ml_opensearch": {"model_id": "probe"}, "context": {"document_fields": ["product_title"]}}}]})
+        client.search_pipeline.delete(id=name)
+
     def empty_pipeline():
         client.search_pipeline.put(id="relevance-lab-it-probe", body={"description": "probe"})
         client.search_pipeline.delete(id="relevance-lab-it-probe")
@@ -408,6 +414,7 @@ def probes(client, index: str, vector: list[float]) -> dict:
         features.SCORE_RANKER: pipeline({"score-ranker-processor": {"combination": {"technique": "rrf"}}}),
         features.RRF_WEIGHTS: pipeline({"score-ranker-processor": {"combination": {
             "technique": "rrf", "parameters": {"weights": [0.4, 0.6]}}}}),
+        features.RERANK_PROCESSOR: rerank_pipeline,
         features.HYBRID_EXPLANATION: pipeline(
             {"normalization-processor": {"normalization": {"technique": "min_max"}}},
             response_processors=[{"hybrid_score_explanation": {}}]),

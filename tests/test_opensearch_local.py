@@ -143,3 +143,49 @@ def test_the_failure_line_is_the_root_cause_not_the_jvm_arguments(local, tmp_pat
                        "java.lang.IllegalStateException: cannot start with [discovery.type] set to [single-node]\n")
     assert local.failure_line(tmp_path / "none.log", console) == (
         "java.lang.IllegalStateException: cannot start with [discovery.type] set to [single-node]")
+
+
+def test_ml_gets_djl_pytorch_natives_from_maven_central_in_the_node_cache(local, monkeypatch, tmp_path):
+    """The layout of the real jars (ai.djl.pytorch 2.4.0, checked 2026-12-07) and where DJL 0.31.1 looks:
+    <data>/ml_cache/pytorch/2.4.0-cpu-precxx11-linux-x86_64/ holding libtorch and 0.31.1-libdjl_torch.so."""
+    native, glue = tmp_path / "native.jar", tmp_path / "jni.jar"
+    with zipfile.ZipFile(native, "w") as jar:
+        jar.writestr("pytorch/cpu-precxx11/linux-x86_64/libtorch_cpu.so", b"torch")
+        jar.writestr("pytorch/cpu-precxx11/linux-x86_64/libc10.so", b"c10")
+        jar.writestr("pytorch/cpu-precxx11/linux-x86_64/", b"")
+        jar.writestr("pytorch/cpu-cxx11/linux-x86_64/libtorch_cpu.so", b"other abi")
+    with zipfile.ZipFile(glue, "w") as jar:
+        jar.writestr("jnilib/linux-x86_64/cpu-precxx11/libdjl_torch.so", b"glue")
+        jar.writestr("jnilib/linux-x86_64/cpu/libdjl_torch.so", b"other abi")
+    asked = []
+    jars = {"pytorch-native-cpu-precxx11": native, "pytorch-jni": glue}
+    monkeypatch.setattr(local, "fetch", lambda coordinates: asked.append(coordinates) or jars[coordinates.split(":")[1]])
+    torch, natives = local.djl_natives("2.19.1")
+    assert asked == ["ai.djl.pytorch:pytorch-native-cpu-precxx11:2.4.0:jar:linux-x86_64",
+                     "ai.djl.pytorch:pytorch-jni:2.4.0-0.30.0:jar"]
+    data = tmp_path / "data"
+    local.seed_djl_cache(data, torch, natives)
+    cache = data / "ml_cache" / "pytorch" / "2.4.0-cpu-precxx11-linux-x86_64"
+    assert {p.name: p.read_bytes() for p in cache.iterdir()} == {
+        "libtorch_cpu.so": b"torch", "libc10.so": b"c10", "0.31.1-libdjl_torch.so": b"glue"}
+    assert local.djl_natives("2.19.1") == (torch, natives) and len(asked) == 2  # unpacked once
+    with pytest.raises(local.Refusal, match="plugin 'ml' 3.5.0: which PyTorch natives its DJL needs is known for "
+                                            "2.19.1 only"):
+        local.djl_natives("3.5.0")
+
+
+def test_a_classifier_is_part_of_the_fetched_file_name(local, monkeypatch):
+    calls = []
+
+    def mvn(command, **kwargs):
+        calls.append(command)
+        out = next(a for a in command if a.startswith("-DoutputDirectory=")).split("=", 1)[1]
+        (local.Path(out)).mkdir(parents=True, exist_ok=True)
+        (local.Path(out) / "pytorch-native-cpu-precxx11-2.4.0-linux-x86_64.jar").write_bytes(b"jar")
+        return subprocess.CompletedProcess(command, 0, "", "")
+
+    monkeypatch.setattr(local.shutil, "which", lambda name: "/usr/bin/mvn")
+    monkeypatch.setattr(local.subprocess, "run", mvn)
+    path = local.fetch("ai.djl.pytorch:pytorch-native-cpu-precxx11:2.4.0:jar:linux-x86_64")
+    assert path.name == "pytorch-native-cpu-precxx11-2.4.0-linux-x86_64.jar" and path.read_bytes() == b"jar"
+    assert "-Dartifact=ai.djl.pytorch:pytorch-native-cpu-precxx11:2.4.0:jar:linux-x86_64" in calls[0]

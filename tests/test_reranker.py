@@ -343,3 +343,48 @@ def test_the_cross_encoder_score_is_a_learning_to_rank_feature(trained, tmp_path
                                               "field": "product_title"}]}), encoding="utf-8")
     with pytest.raises(LabError, match=r"ce.json: feature 'title_ce': no cross-encoder 'nope'"):
         feature_values(lab, load_feature_set(path), texts, candidates)
+
+
+def test_the_onnx_export_scores_as_the_cross_encoder_in_fp32(trained):
+    """What ml-commons runs: ONNX Runtime over the zip's graph, each pair tokenized by the zip's tokenizer.json
+    (truncated as the reranker truncates), one pair at a time as ml-commons sends them."""
+    import zipfile
+
+    import onnx
+    import onnxruntime
+    from tokenizers import Tokenizer
+
+    from lab.reranker.onnx_export import export_reranker
+    from lab.reranker.scorer import load_cross_encoder, predict
+    from lab.reranker.store import load_reranker_card
+
+    lab, result, _ = trained
+    path, card = load_reranker_card(lab.workspace, NAME)
+    export = export_reranker(lab.workspace, NAME, path, card)
+    assert export_reranker(lab.workspace, NAME, path, card) == export  # exported once, then read
+    with zipfile.ZipFile(export.path) as archive:
+        assert sorted(archive.namelist()) == ["model.onnx", "tokenizer.json"]
+        graph, tokenizer = archive.read("model.onnx"), Tokenizer.from_str(archive.read("tokenizer.json").decode())
+    model = onnx.load_from_string(graph)
+    assert model.ir_version <= 9 and {o.domain: o.version for o in model.opset_import}[""] == 17
+    session = onnxruntime.InferenceSession(graph)
+    texts = lab.dataset.products["product_title"].astype(str).tolist()[:40]
+    queries = ["deck screws " * 20] + lab.dataset.queries["query_text"].astype(str).tolist()[:39]  # one truncated
+    ours = predict(load_cross_encoder(path), queries, texts, batch_size=16, bf16=False)
+    theirs = []
+    for query, text in zip(queries, texts):
+        encoded = tokenizer.encode(query, text)
+        feed = {"input_ids": [encoded.ids], "attention_mask": [encoded.attention_mask],
+                "token_type_ids": [encoded.type_ids]}
+        theirs.append(session.run(None, {k: np.asarray(v, dtype=np.int64) for k, v in feed.items()})[0][0][0])
+    assert len(tokenizer.encode(queries[0], texts[0]).ids) == card["config"]["max_seq_length"] == 32
+    np.testing.assert_allclose(theirs, ours, atol=1e-5)
+    assert np.ptp(ours) > 1e-3  # the scores differ: the comparison can fail
+
+
+def test_deploying_needs_an_opensearch_backend(trained):
+    lab, _, _ = trained
+    result = invoke(lab.workspace, "reranker", "deploy", NAME)
+    assert result.exit_code == 1
+    assert ("`lab reranker deploy` deploys into OpenSearch's ml-commons: add --backend opensearch (the embedded "
+            "backend reranks with the lab's own model)") in result.output

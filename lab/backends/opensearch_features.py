@@ -30,6 +30,7 @@ NORMALIZATION = Feature("the normalization-processor", Version(2, 10), NEURAL_PL
 MSEARCH_PIPELINE = Feature("search_pipeline in _msearch bodies", Version(2, 18))
 SCORE_RANKER = Feature("the score-ranker-processor (RRF)", Version(2, 19), NEURAL_PLUGIN)
 HYBRID_PAGINATION = Feature("pagination_depth on the hybrid query", Version(2, 19), NEURAL_PLUGIN)
+RERANK_PROCESSOR = Feature("the rerank response processor", Version(2, 12), NEURAL_PLUGIN)
 HYBRID_EXPLANATION = Feature("the hybrid_score_explanation processor", Version(2, 19), NEURAL_PLUGIN)
 Z_SCORE = Feature("z_score normalization", Version(3, 0), NEURAL_PLUGIN)
 MIN_MAX_LOWER_BOUNDS = Feature("lower_bounds in min_max normalization", Version(3, 0), NEURAL_PLUGIN)
@@ -100,6 +101,8 @@ def pipeline_features(pipeline: dict[str, Any]) -> set[Feature]:
                 features.add(RRF_WEIGHTS)
     if any("hybrid_score_explanation" in p for p in pipeline.get("response_processors", [])):
         features.add(HYBRID_EXPLANATION)
+    if any("rerank" in p for p in pipeline.get("response_processors", [])):
+        features.add(RERANK_PROCESSOR)
     return features
 
 

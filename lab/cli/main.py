@@ -9,7 +9,7 @@ from typing import Any
 import click
 from rich.markup import escape
 
-from . import backend, data, eval, experiments, finetune, judge, ltr, runs
+from . import backend, data, eval, experiments, finetune, judge, ltr, reranker, runs
 from .support import err_console
 from .. import __version__
 from ..backends.factory import BACKENDS
@@ -72,6 +72,6 @@ def main() -> None:
     cli(obj={})
 
 
-for _module in (data, runs, experiments, backend, finetune, eval, ltr, judge):
+for _module in (data, runs, experiments, backend, finetune, eval, ltr, reranker, judge):
     for _command in _module.COMMANDS:
         cli.add_command(_command)

@@ -3,7 +3,8 @@ it reads, each search body carries the query text in ``ext.rerank.query_context.
 processor wants it). The processor and the ``ext`` are taken off before the backend searches; the first stage's
 top ``window`` hits of each query are then reordered by the reranker's scores (hits below keep their order after
 them). On the embedded backend this is the engine's response stage; on a cluster the lab reranks the returned
-hits client-side with the same model, and the manifest says which."""
+hits client-side with the same model — or, when the template names a model deployed in the cluster's ml-commons
+(`lab reranker deploy`), the cluster reranks them (lab.reranker.server) — and the manifest says which."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from ..engine.pipelines import RerankProcessor, split_response_processors
 from ..errors import QueryError, TemplateError
 from ..progress import ProgressFactory
 from .scorer import CrossEncoderScorer, ScoringStats
+from .server import DeployedReranker, deployed_reranker
 from .store import load_reranker_card
 
 QUERY_TEXT_PATH = "body.ext.rerank.query_context.query_text"
@@ -81,19 +83,29 @@ class Reranker:
     scorer: CrossEncoderScorer
     executed_by: str
 
+    @property
+    def fingerprint(self) -> str:
+        return self.card["fingerprint"]
+
     def cost(self) -> dict[str, Any]:
         """What the reranker cost, as ``model_costs`` records it: its training, no re-indexing."""
         return {"kind": "cross-encoder", "train_seconds": self.card["training"]["seconds"], "reindex_seconds": 0.0,
                 "reindex_basis": "none needed"}
 
+    def apply(self, lab: Any, template: Any, request: RerankRequest, bodies: list[dict[str, Any]],
+              pipeline: dict[str, Any] | None, results: list[SearchResult],
+              progress: ProgressFactory) -> tuple[list[SearchResult], dict[str, Any]]:
+        """The first stage's ``results`` reranked by the lab's cross-encoder (see :func:`rerank_results`)."""
+        return rerank_results(lab, self, request.queries, results, progress)
 
-def prepare_reranker(lab: Any, template: Any, request: RerankRequest, size: int) -> Reranker:
-    """Check the request against the workspace before anything is searched: the reranker exists and is
-    complete, the window fits in the ``size`` hits of the first stage, every document field is in the index's
-    mapping; a LabError naming the template file and the key otherwise."""
+
+def prepare_reranker(lab: Any, template: Any, request: RerankRequest, size: int) -> Reranker | DeployedReranker:
+    """Check the request against the workspace before anything is searched: the window fits in the ``size`` hits
+    of the first stage, every document field is in the index's mapping, the reranker exists and is complete (a
+    workspace cross-encoder, or on OpenSearch a model deployed in ml-commons); a LabError naming the template file
+    and the key otherwise."""
     processor = request.processor
     where = f"{template.path}: {processor.path}"
-    path, card = load_reranker_card(lab.workspace, processor.model_id, f"{where}.ml_opensearch.model_id")
     window = request.window if request.window is not None else size
     if window > size:
         raise TemplateError(f"{template.path}: {WINDOW_PATH}: {window} is larger than the {size} hits the first "
@@ -104,6 +116,10 @@ def prepare_reranker(lab: Any, template: Any, request: RerankRequest, size: int)
             texts = ", ".join(sorted(f for f, body in mapping.items() if body.get("type") in ("text", "keyword")))
             raise TemplateError(f"{where}.context.document_fields[{i}]: '{field}' is not a text field in the mapping "
                                 f"of index '{lab.index_name}' (text fields: {texts})")
+    deployed = deployed_reranker(lab, processor, window, f"{where}.ml_opensearch.model_id")
+    if deployed is not None:
+        return deployed
+    path, card = load_reranker_card(lab.workspace, processor.model_id, f"{where}.ml_opensearch.model_id")
     backend = lab.backend.name
     executed_by = ("embedded engine" if backend == "embedded"
                    else f"client-side: the lab's cross-encoder over the hits {backend} returned")
