@@ -1,6 +1,7 @@
 """Cross-encoder reranking speed: (query, product) pairs per second and seconds for N queries x the top k of a
-first stage, per batch size and precision (fp32, and bf16 where the CPU computes it natively), with the score
-cache cold (scored and stored) and warm (read back), and how far bf16 moves the order from fp32's.
+first stage, per batch size and precision (fp32, bf16 where the CPU computes it natively, int8 through ONNX
+Runtime), with the score cache cold (scored and stored) and warm (read back), and how far bf16 and int8 move the
+order from fp32's.
 
     LAB_HOME=/tmp/hd-ce python scripts/bench_rerank.py --reranker cross-encoder --queries 2000 --top 50
     python scripts/bench_rerank.py --workspace WS --queries 100 --batch-size 32 --batch-size 128 --threads 2
@@ -27,8 +28,8 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=2000, help="queries reranked (the split's first N)")
     parser.add_argument("--top", type=int, default=50, help="hits of the first stage reranked per query")
     parser.add_argument("--batch-size", type=int, action="append", help="pairs per forward pass (repeatable; 64)")
-    parser.add_argument("--precision", action="append", choices=["fp32", "bf16"],
-                        help="repeatable (default fp32, and bf16 where the CPU has it natively)")
+    parser.add_argument("--precision", action="append", choices=["fp32", "bf16", "int8"],
+                        help="repeatable (default fp32, bf16 where the CPU has it natively, and int8)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     args = parser.parse_args()
 
@@ -39,7 +40,7 @@ def main() -> None:
     from lab.context import Lab
     from lab.embeddings.precision import cpu_has_native_bf16
     from lab.finetune.examples import product_texts
-    from lab.reranker.scorer import CrossEncoderScorer, ScoringStats, load_cross_encoder
+    from lab.reranker.scorer import CrossEncoderScorer, ScoringStats, card_precision, load_cross_encoder
     from lab.reranker.store import load_reranker_card
     from lab.runner import execute_strategy
     from lab.templates import load_templates
@@ -67,32 +68,33 @@ def main() -> None:
     load_cross_encoder(path)
     print(f"model load {time.perf_counter() - started:.2f}s")
 
-    precisions = args.precision or (["fp32", "bf16"] if cpu_has_native_bf16() else ["fp32"])
+    precisions = args.precision or (["fp32", "bf16", "int8"] if cpu_has_native_bf16() else ["fp32", "int8"])
     print(f"{'batch':>6} {'precision':>9} {'cache':>6} {'seconds':>9} {'pairs/s':>9}")
     scores: dict[str, np.ndarray] = {}
     for batch_size in args.batch_size or [64]:
         for precision in precisions:
             with tempfile.TemporaryDirectory() as cache_home:
-                scorer = CrossEncoderScorer(path, card, cache_home, batch_size=batch_size, bf16=precision == "bf16")
-                scorer.model()  # loaded before the clock starts (timed above)
+                scorer = CrossEncoderScorer(path, card, cache_home, batch_size=batch_size, precision=precision)
+                scorer.model()  # loaded (int8: quantized once) before the clock starts
                 for cache in ("cold", "warm"):
                     stats = ScoringStats()
                     scores[precision] = scorer.score(queries, products, stats=stats)
                     record = stats.record()
                     print(f"{batch_size:>6} {scorer.precision:>9} {cache:>6} {record['seconds']:>9.2f} "
                           f"{record['pairs_per_second'] or 0:>9,.0f}")
-    if "fp32" in scores and "bf16" in scores:
+    for other in ("bf16", "int8"):
+        if "fp32" not in scores or other not in scores:
+            continue
         same_top10, offset = 0, 0
         for _, group in ranking.groupby("query_id", sort=False):
             n = len(group)
-            a, b = scores["fp32"][offset:offset + n], scores["bf16"][offset:offset + n]
+            a, b = scores["fp32"][offset:offset + n], scores[other][offset:offset + n]
             same_top10 += np.array_equal(np.argsort(-a, kind="stable")[:10], np.argsort(-b, kind="stable")[:10])
             offset += n
-        print(f"bf16 vs fp32: max |score difference| {np.abs(scores['fp32'] - scores['bf16']).max():.4f}, "
-              f"identical top 10 for {same_top10 / len(query_ids):.1%} of the queries; the card chose "
-              f"{'bf16' if card['inference']['bf16'] else 'fp32'} (val nDCG@10 delta "
-              f"{card['inference']['bf16_ndcg@10_delta']})")
-
+        print(f"{other} vs fp32: max |score difference| {np.abs(scores['fp32'] - scores[other]).max():.4f}, "
+              f"identical top 10 for {same_top10 / len(query_ids):.1%} of the queries; val nDCG@10 delta on the "
+              f"card {card['inference'].get(f'{other}_ndcg@10_delta')}")
+    print(f"the card chose {card_precision(card)}")
 
 if __name__ == "__main__":
     main()

@@ -192,6 +192,31 @@ def test_a_second_run_reads_every_score_from_the_cache(trained, monkeypatch):
                                                                   if cpu_has_native_bf16() else 0)
 
 
+def test_int8_is_the_quantized_onnx_graph_chosen_only_within_the_val_tolerance(trained, monkeypatch):
+    import onnx
+
+    from lab.reranker.quantized import int8_graph
+    from lab.reranker.scorer import CrossEncoderScorer
+
+    lab, result, _ = trained
+    card, inference = result.card, result.card["inference"]
+    fp32_ndcg = card["metrics"]["reranked"]["ndcg@10"]
+    assert inference["int8_ndcg@10_delta"] == pytest.approx(card["metrics"]["reranked_int8"]["ndcg@10"] - fp32_ndcg)
+    within = [name for name in ("int8", "bf16") if inference[f"{name}_ndcg@10_delta"] is not None
+              and abs(inference[f"{name}_ndcg@10_delta"]) <= 0.002]
+    assert inference["precision"] == (within[0] if within else "fp32")
+    graph = int8_graph(lab.workspace, NAME, result.path, card["fingerprint"], 32)
+    assert {"MatMulInteger", "DynamicQuantizeLinear"} <= {node.op_type for node in onnx.load(str(graph)).graph.node}
+    queries = lab.dataset.queries["query_text"].astype(str).tolist()[:30]
+    texts = lab.dataset.products["product_title"].astype(str).tolist()[:30]
+    int8 = CrossEncoderScorer(result.path, card, None, precision="int8").score(queries, texts)
+    fp32 = CrossEncoderScorer(result.path, card, None, precision="fp32").score(queries, texts)
+    assert 0 < np.abs(int8 - fp32).max() < 0.05  # quantized: close, not equal
+    monkeypatch.setenv("LAB_RERANK_PRECISION", "int8")
+    run = run_strategy(lab, rerank_template(lab), split="val", overrides={"reranker": NAME, "rerank_window": 10})
+    assert run.manifest["rerank_processor"]["precision"] == "int8"
+
+
 def test_leaderboard_rows_show_the_rerank_cost(trained):
     lab, _, _ = trained
     runs = [run_strategy(lab, lab.templates()["textsearch"], split="val"),
@@ -360,8 +385,8 @@ def test_the_onnx_export_scores_as_the_cross_encoder_in_fp32(trained):
 
     lab, result, _ = trained
     path, card = load_reranker_card(lab.workspace, NAME)
-    export = export_reranker(lab.workspace, NAME, path, card)
-    assert export_reranker(lab.workspace, NAME, path, card) == export  # exported once, then read
+    export = export_reranker(lab.workspace, NAME, path, card["fingerprint"], card["config"]["max_seq_length"])
+    assert export_reranker(lab.workspace, NAME, path, card["fingerprint"], 32) == export  # exported once, then read
     with zipfile.ZipFile(export.path) as archive:
         assert sorted(archive.namelist()) == ["model.onnx", "tokenizer.json"]
         graph, tokenizer = archive.read("model.onnx"), Tokenizer.from_str(archive.read("tokenizer.json").decode())

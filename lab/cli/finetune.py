@@ -155,9 +155,11 @@ def _finetune_cross_encoder(lab: Any, config: FinetuneConfig, overwrite: bool, r
         metrics["first_stage"], metrics["reranked"], ("first stage", "reranked"),
         title=f"{card['data']['eval']['split']} · top {card['data']['eval']['window']} of "
               f"{card['data']['eval']['first_stage']} reranked · {card['data']['eval']['queries']:,} queries"))
-    inference, delta = card["inference"], card["inference"]["bf16_ndcg@10_delta"]
-    change = "not measured: no native bf16 on this CPU" if delta is None else f"bf16 moves val nDCG@10 by {delta:+.4f}"
-    console.print(f"inference precision: {'bf16' if inference['bf16'] else 'fp32'} ({change})")
+    inference = card["inference"]
+    changes = [f"{name} moves val nDCG@10 by {delta:+.4f}" if delta is not None else f"{name}: no native {name} here"
+               for name, delta in (("int8", inference["int8_ndcg@10_delta"]), ("bf16", inference["bf16_ndcg@10_delta"]))]
+    console.print(f"inference precision: {inference['precision']} ({'; '.join(changes)}; tolerance "
+                  f"{inference['tolerance']})")
     console.print(f"next: `lab run --strategy rerank_cross_encoder"
                   f"{'' if result.name == 'cross-encoder' else f' --param reranker={result.name}'}`")
 

@@ -74,7 +74,7 @@ def deploy_reranker(lab: Any, name: str, progress: ProgressFactory | None = None
         model_id = next((m.model_id for m in same if m.state == DEPLOYED), same[0].model_id)
     else:
         with progress(f"Exporting {name} to ONNX", 1) as advance:
-            export = export_reranker(lab.workspace, name, path, card)
+            export = export_reranker(lab.workspace, name, path, fingerprint, card["config"]["max_seq_length"])
             advance(1)
         model_type = json.loads((path / "config.json").read_text(encoding="utf-8")).get("model_type", "bert")
         with progress(f"Uploading {name} to ml-commons", -(-export.size // CHUNK_BYTES)) as advance:

@@ -40,15 +40,16 @@ def export_path(workspace: Path, name: str, fingerprint: str) -> Path:
     return Path(workspace) / RERANKERS / EXPORTS / f"{name}-{fingerprint[:16]}.zip"
 
 
-def export_reranker(workspace: Path, name: str, path: Path, card: dict[str, Any]) -> OnnxExport:
-    """The ONNX zip of reranker ``name`` (files in ``path``, card ``card``), written atomically on first use."""
-    target = export_path(workspace, name, card["fingerprint"])
+def export_reranker(workspace: Path, name: str, path: Path, fingerprint: str, max_length: int) -> OnnxExport:
+    """The ONNX zip of reranker ``name`` (model files in ``path`` with ``fingerprint``, pairs truncated at
+    ``max_length`` tokens), written atomically on first use."""
+    target = export_path(workspace, name, fingerprint)
     if not target.exists():
         target.parent.mkdir(parents=True, exist_ok=True)
         with atomic_path(target) as staging:
             with zipfile.ZipFile(staging, "w", zipfile.ZIP_DEFLATED) as archive:
                 archive.writestr("model.onnx", onnx_graph(path))
-                archive.writestr("tokenizer.json", truncating_tokenizer(path, card["config"]["max_seq_length"]))
+                archive.writestr("tokenizer.json", truncating_tokenizer(path, max_length))
     data = target.read_bytes()
     return OnnxExport(target, hashlib.sha256(data).hexdigest(), len(data))
 
@@ -62,7 +63,7 @@ def onnx_graph(path: Path) -> bytes:
     import torch
     from transformers import AutoModelForSequenceClassification
 
-    model = AutoModelForSequenceClassification.from_pretrained(str(path), torch_dtype=torch.float32).eval()
+    model = AutoModelForSequenceClassification.from_pretrained(str(path), dtype=torch.float32).eval()
 
     class Scorer(torch.nn.Module):
         def __init__(self) -> None:

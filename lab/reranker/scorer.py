@@ -17,7 +17,9 @@ from .store import RERANKERS
 
 DEFAULT_BATCH_SIZE = 64
 PRECISION_ENV = "LAB_RERANK_PRECISION"
-"""auto (the card's choice, made on `val`), fp32 or bf16 (bf16 only where the CPU computes it natively)."""
+"""auto (the card's choice, made on `val`), fp32, bf16 (only where the CPU computes it natively) or int8 (ONNX
+Runtime, lab.reranker.quantized)."""
+PRECISIONS = ("auto", "fp32", "bf16", "int8")
 STORE_EVERY = 8192
 """Pairs scored between two writes to the cache (what an interrupted run keeps)."""
 
@@ -62,6 +64,12 @@ def predict(model: Any, queries: list[str], texts: list[str], batch_size: int, b
     return scores
 
 
+def card_precision(card: dict[str, Any]) -> str:
+    """The precision the reranker's card chose on `val`: int8, bf16 or fp32 (cards before int8 say bf16 or not)."""
+    inference = card.get("inference", {})
+    return inference.get("precision") or ("bf16" if inference.get("bf16") else "fp32")
+
+
 @dataclass
 class ScoringStats:
     """What scoring cost: pairs asked for, answered by the cache, scored by the model, seconds."""
@@ -82,30 +90,33 @@ class CrossEncoderScorer:
     (None: no cache); the model loads only when the cache misses."""
 
     def __init__(self, path: Path, card: dict[str, Any], workspace: Path | None,
-                 batch_size: int = DEFAULT_BATCH_SIZE, bf16: bool | None = None):
-        from ..embeddings.precision import PRECISIONS, cpu_has_native_bf16
+                 batch_size: int = DEFAULT_BATCH_SIZE, precision: str | None = None):
+        from ..embeddings.precision import cpu_has_native_bf16
         from ..errors import LabError
 
         self.path, self.card, self.batch_size = path, card, batch_size
         self.fingerprint: str = card["fingerprint"]
-        requested = os.environ.get(PRECISION_ENV, "auto").strip().lower()
+        requested = precision or os.environ.get(PRECISION_ENV, "auto").strip().lower()
         if requested not in PRECISIONS:
             raise LabError(f"{PRECISION_ENV}: '{requested}' is not one of {', '.join(PRECISIONS)}")
-        if bf16 is None and requested != "auto":
-            bf16 = requested == "bf16"
-        wanted = card.get("inference", {}).get("bf16", False) if bf16 is None else bf16
-        self.bf16 = bool(wanted and cpu_has_native_bf16())
+        self.precision = card_precision(card) if requested == "auto" else requested
+        if self.precision == "bf16" and not cpu_has_native_bf16():
+            self.precision = "fp32"
         namespace = f"{self.fingerprint[:16]}-{self.precision}"
         self.cache = ScoreCache(Path(workspace) / RERANKERS / ".scores", namespace) if workspace else None
         self._model: Any = None
 
-    @property
-    def precision(self) -> str:
-        return "bf16" if self.bf16 else "fp32"
-
     def model(self) -> Any:
         if self._model is None:
-            self._model = load_cross_encoder(self.path)
+            if self.precision == "int8":
+                from .quantized import Int8CrossEncoder, int8_graph
+
+                max_length = self.card["config"]["max_seq_length"]
+                workspace = self.path.parent.parent  # <workspace>/rerankers/<name>
+                graph = int8_graph(workspace, self.path.name, self.path, self.fingerprint, max_length)
+                self._model = Int8CrossEncoder(graph, self.path, max_length)
+            else:
+                self._model = load_cross_encoder(self.path)
         return self._model
 
     def score(self, queries: list[str], texts: list[str], advance: Advance | None = None,
@@ -125,7 +136,7 @@ class CrossEncoderScorer:
             rows = missing[lo:lo + STORE_EVERY]
             at = first[rows].tolist()
             found[rows] = predict(self.model(), [queries[i] for i in at], [texts[i] for i in at], self.batch_size,
-                                  self.bf16)
+                                  self.precision == "bf16")
             if self.cache:
                 self.cache.store([unique[r] for r in rows], found[rows])
             if advance:

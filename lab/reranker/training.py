@@ -34,14 +34,16 @@ from ..finetune.trainer import (CHECKPOINTS, SPACE_FACTOR, TRAINING_LOG, disk_er
                                 use_bf16)
 from ..progress import ProgressFactory, silent
 from ..workspace import atomic_path, refuse_overwrite, write_json
+from .quantized import Int8CrossEncoder, int8_graph
 from .scorer import load_cross_encoder, predict, token_lengths
 from .store import CARD_JSON, CARD_MD, files_fingerprint, reranker_dir
 
 EVAL_NAME = "val_rerank"
 PRIMARY_METRIC = f"eval_{EVAL_NAME}_ndcg@10"
 EVAL_BATCH_SIZE = 64
-BF16_TOLERANCE = 0.002
-"""bf16 inference is used where it moves the val rerank nDCG@10 of the trained model by at most this."""
+PRECISION_TOLERANCE = 0.002
+"""int8 (ONNX Runtime) or else bf16 inference is used where it moves the val rerank nDCG@10 of the trained model by
+at most this; fp32 otherwise."""
 
 
 @dataclass
@@ -222,9 +224,15 @@ def train_reranker(lab: Any, config: FinetuneConfig, display: Any = None, progre
         with redirect_stderr(io.StringIO()), redirect_stdout(io.StringIO()):
             model.save(str(final))
         saved = load_cross_encoder(final)  # the trained model's forward stays under the trainer's bf16 autocast
+        fingerprint = files_fingerprint(final)
         reranked = model_metrics(saved, validation, bf16=False)
         reranked_bf16 = model_metrics(saved, validation, bf16=True) if cpu_has_native_bf16() else None
-        delta = None if reranked_bf16 is None else reranked_bf16["ndcg@10"] - reranked["ndcg@10"]
+        int8 = int8_graph(workspace, config.name, final, fingerprint, config.max_seq_length)
+        reranked_int8 = model_metrics(Int8CrossEncoder(int8, final, config.max_seq_length), validation, bf16=False)
+        deltas = {name: None if metrics is None else metrics["ndcg@10"] - reranked["ndcg@10"]
+                  for name, metrics in (("int8", reranked_int8), ("bf16", reranked_bf16))}
+        precision = next((name for name, delta in deltas.items()
+                          if delta is not None and abs(delta) <= PRECISION_TOLERANCE), "fp32")
         shutil.copyfile(staging / TRAINING_LOG, final / TRAINING_LOG)
         card = {
             "name": config.name, "objective": "cross-encoder", "created": datetime.now(timezone.utc).isoformat(),
@@ -238,10 +246,11 @@ def train_reranker(lab: Any, config: FinetuneConfig, display: Any = None, progre
             "config": config.to_dict(),
             "training": training_summary(trainer.state, PRIMARY_METRIC, seconds, bf16, checkpoint),
             "metrics": {"split": validation.split, "first_stage": first_stage_metrics(validation),
-                        "reranked": reranked, "reranked_bf16": reranked_bf16},
-            "inference": {"bf16": delta is not None and abs(delta) <= BF16_TOLERANCE,
-                          "bf16_ndcg@10_delta": delta, "bf16_tolerance": BF16_TOLERANCE},
-            "fingerprint": files_fingerprint(final),
+                        "reranked": reranked, "reranked_bf16": reranked_bf16, "reranked_int8": reranked_int8},
+            "inference": {"precision": precision, "bf16": precision == "bf16",
+                          "bf16_ndcg@10_delta": deltas["bf16"], "int8_ndcg@10_delta": deltas["int8"],
+                          "tolerance": PRECISION_TOLERANCE},
+            "fingerprint": fingerprint,
         }
         write_json(final / CARD_JSON, card)
         (final / CARD_MD).write_text(render_card(card), encoding="utf-8")
