@@ -413,3 +413,16 @@ def test_deploying_needs_an_opensearch_backend(trained):
     assert result.exit_code == 1
     assert ("`lab reranker deploy` deploys into OpenSearch's ml-commons: add --backend opensearch (the embedded "
             "backend reranks with the lab's own model)") in result.output
+
+
+def test_a_cluster_reranked_window_is_merged_over_the_first_stage_hits_below_it():
+    from lab.backends.base import SearchResult
+    from lab.reranker.server import _merge
+
+    first = SearchResult.from_columns(["a", "b", "c", "d"], [4.0, 3.0, 2.0, 1.0], 9)
+    server = SearchResult.from_columns(["c", "a", "b"], [0.9, 0.5, 0.5], 9)  # the cluster's order and CE scores
+    merged = _merge(first, server, 3, 0, "s")
+    assert merged.doc_ids == ["c", "a", "b", "d"] and merged.total == 9  # a tie keeps the first-stage order
+    assert merged.scores[:3] == pytest.approx([0.9, 0.5, 0.5]) and merged.scores[3] < 0.5
+    with pytest.raises(QueryError, match="query 1: the reranked search returned other hits"):
+        _merge(first, SearchResult.from_columns(["a", "b", "x"], [3.0, 2.0, 1.0], 9), 3, 0, "s")

@@ -58,16 +58,18 @@ class DeployedReranker:
                               "context": {"document_fields": list(self.processor.document_fields)}}}
         sent_pipeline = {**(pipeline or {}), "response_processors": [processor]}
         fields = list(self.processor.document_fields)
-        sent = [{**body, "size": self.window, "_source": {"includes": fields},
-                 "ext": {**body.get("ext", {}), RERANK: {"query_context": {"query_text": text}}}}
-                for body, text in zip(bodies, request.queries)]
+        hit = [i for i, result in enumerate(results) if result.hits]  # a failed or empty query has none to rerank
+        sent = [{**bodies[i], "size": self.window, "_source": {"includes": fields},
+                 "ext": {**bodies[i].get("ext", {}), RERANK: {"query_context": {"query_text": request.queries[i]}}}}
+                for i in hit]
         started = time.perf_counter()
         with progress(f"Reranking in OpenSearch ({self.model.model_id})", len(sent)) as advance:
             reranked = lab.backend.search_batch(lab.index_name, sent, sent_pipeline, strategy=template.name,
-                                                progress=advance)
+                                                progress=advance) if sent else []
         seconds = time.perf_counter() - started
-        merged = [_merge(first, server, self.window, i, template.name)
-                  for i, (first, server) in enumerate(zip(results, reranked))]
+        merged = list(results)
+        for i, server in zip(hit, reranked):
+            merged[i] = _merge(results[i], server, self.window, i, template.name)
         pairs = sum(len(r.hits) for r in reranked)
         deployed = lab_reranker_of(self.model)
         record = {"model": deployed[0] if deployed else None, "model_id": self.model.model_id,
