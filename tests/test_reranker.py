@@ -426,3 +426,45 @@ def test_a_cluster_reranked_window_is_merged_over_the_first_stage_hits_below_it(
     assert merged.scores[:3] == pytest.approx([0.9, 0.5, 0.5]) and merged.scores[3] < 0.5
     with pytest.raises(QueryError, match="query 1: the reranked search returned other hits"):
         _merge(first, SearchResult.from_columns(["a", "b", "x"], [3.0, 2.0, 1.0], 9), 3, 0, "s")
+
+
+def test_a_teacher_labels_each_querys_pairs_by_its_ltr_scores_scaled_within_the_query(trained, tmp_path):
+    """The reference: xgboost's own predictions on the feature rows `lab ltr log` stored for the same pairs."""
+    import xgboost as xgb
+
+    from lab.finetune.examples import product_texts
+    from lab.ltr.features import load_feature_set
+    from lab.ltr.logging import log_features
+    from lab.ltr.training import load_model, train_model, training_frame
+    from lab.progress import silent
+
+    lab, _, _ = trained
+    path = tmp_path / "teach.json"
+    path.write_text(json.dumps({"description": "a tiny teacher", "features": [
+        {"name": "title_bm25", "query": {"match": {"product_title": {"query": "{{query_text}}"}}}},
+        {"name": "title_coverage", "builtin": "coverage", "field": "product_title"}]}), encoding="utf-8")
+    log = log_features(lab, load_feature_set(path), lab.templates()["textsearch"], "teach", depth=10)
+    train_model(lab, log, "teach", rounds=20, early_stopping=20)
+    texts = product_texts(lab.dataset.products, ("product_title",))
+    pairs, summary = training_pairs(lab, tiny_config(teacher="teach"), texts, silent())
+    assert summary["label"] == "LTR model 'teach' score, min-max within the query"
+    assert summary["teacher"]["ltr_model"] == "teach" and summary["teacher"]["fingerprint"]
+    logged = training_frame(log, "train", "zero")
+    booster = load_model(lab, "teach").booster
+    names = ["title_bm25", "title_coverage"]
+    logged = logged.assign(expected=booster.predict(xgb.DMatrix(logged[names].to_numpy(np.float32),
+                                                                feature_names=names)))
+    joined = pairs.merge(logged[["query_id", "product_id", "expected"]], on=["query_id", "product_id"], how="left")
+    checked = 0
+    for _, group in joined.groupby("query_id"):
+        assert group["label"].min() == 0 and group["label"].max() == 1 or group["label"].nunique() == 1
+        seen = group.dropna(subset=["expected"])  # judged pairs outside the logged top 10 have no reference
+        if seen["expected"].nunique() < 2:
+            continue
+        low, high = seen.loc[seen["expected"].idxmin()], seen.loc[seen["expected"].idxmax()]
+        slope = (high["label"] - low["label"]) / (high["expected"] - low["expected"])
+        assert slope > 0  # one increasing affine map of the teacher's scores within the query
+        np.testing.assert_allclose(seen["label"], low["label"] + slope * (seen["expected"] - low["expected"]),
+                                   atol=1e-6)
+        checked += 1
+    assert checked >= 10

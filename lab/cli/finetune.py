@@ -62,6 +62,8 @@ from ..finetune.config import (DEFAULT_LABEL_COLUMN, DEFAULT_NAME, LOSSES, MININ
               help="--objective cross-encoder: mined unjudged top-k products added per training query (label 0).")
 @click.option("--max-eval-queries", type=int, default=0, show_default=True,
               help="--objective cross-encoder: val queries reranked per evaluation (0: all; else a seeded sample).")
+@click.option("--teacher", help="--objective cross-encoder: an LTR model (lab ltr train) whose scores, min-max scaled "
+                                "within each query, label the training pairs instead of the grades (distillation).")
 @click.option("--adapter", type=click.Choice(["linear", "mlp"]),
               help="Train a query-side adapter on frozen base vectors instead (no re-indexing; defaults: --name adapter "
                    "--epochs 30 --batch-size 128 --lr 3e-4 --patience 3).")
@@ -98,7 +100,7 @@ def finetune(ctx: click.Context, overwrite: bool, restart: bool, text_fields: st
 
 PAIR_SELECTION = ("min_label", "negatives", "mine_from", "mine_top_k")
 """Options that choose judged (query, product) pairs and their mined negatives."""
-RERANKING = ("first_stage", "rerank_window", "negatives_per_query", "max_eval_queries")
+RERANKING = ("first_stage", "rerank_window", "negatives_per_query", "max_eval_queries", "teacher")
 """Options of the cross-encoder objective alone."""
 INAPPLICABLE = {
     "pairs": ("label_column", "learning_curve", "ks", "pool", "hidden", *RERANKING),

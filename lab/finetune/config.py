@@ -68,6 +68,9 @@ class FinetuneConfig:
     """cross-encoder: mined hard negatives (label 0) added per training query."""
     max_eval_queries: int = 0
     """cross-encoder: val queries reranked at each evaluation (0: all; a seeded sample otherwise)."""
+    teacher: str | None = None
+    """cross-encoder: an LTR model whose scores, min-max scaled within each query, are the labels (distillation)
+    instead of the grades (lab.reranker.distill)."""
 
     def __post_init__(self) -> None:
         from ..embeddings.models import base_models

@@ -2,7 +2,8 @@
 model's weights (its classification head new, seeded), trained with pointwise binary cross-entropy on the graded
 judgments of the `train` split (label / top grade: 0, 0.5, 1 on Home Depot's 0..2) plus, per training query, up to
 ``negatives_per_query`` products from BM25's (or the base model's) top ``mine_top_k`` that nobody judged for it
-(label 0), in batches of pairs of similar length. Every evaluation reranks the `val` queries' top
+(label 0) — or, with a ``teacher``, on the same pairs labelled by an LTR model (lab.reranker.distill) —, in
+batches of pairs of similar length. Every evaluation reranks the `val` queries' top
 ``rerank_window`` hits of the first-stage strategy and scores nDCG@10 as the leaderboard does; the best checkpoint
 by it is kept, training stops early, never reads a `test` query, resumes after an interruption and is registered
 as ``rerankers/<name>`` only when complete."""
@@ -34,6 +35,7 @@ from ..finetune.trainer import (CHECKPOINTS, SPACE_FACTOR, TRAINING_LOG, disk_er
                                 use_bf16)
 from ..progress import ProgressFactory, silent
 from ..workspace import atomic_path, refuse_overwrite, write_json
+from .distill import teacher_labels
 from .quantized import Int8CrossEncoder, int8_graph
 from .scorer import load_cross_encoder, predict, token_lengths
 from .store import CARD_JSON, CARD_MD, files_fingerprint, reranker_dir
@@ -141,6 +143,10 @@ def training_pairs(lab: Any, config: FinetuneConfig, texts: pd.Series,
             rows += [(qid, query, p, texts[p], -1, 0.0) for p in fresh[:config.negatives_per_query]]
         mined = pd.DataFrame(rows, columns=["query_id", "query", "product_id", "product", "relevance", "label"])
     pairs = pd.concat([pairs, mined], ignore_index=True)
+    teacher = None
+    if config.teacher:
+        labels, teacher = teacher_labels(lab, config.teacher, pairs, progress)
+        pairs = pairs.assign(label=labels)
     if len(pairs) < config.batch_size:
         raise DataError(f"{len(pairs)} training pairs is fewer than one batch (--batch-size {config.batch_size}): "
                         "lower --batch-size")
@@ -149,7 +155,9 @@ def training_pairs(lab: Any, config: FinetuneConfig, texts: pd.Series,
                "judged_pairs": len(judged), "judged_by_grade": {str(k): int(v) for k, v in grades.items()},
                "mined_negatives": len(mined), "negatives": config.negatives,
                "mined_from": config.mine_from if config.negatives == "unjudged" else None,
-               "mine_top_k": config.mine_top_k, "label": f"grade / {top}", "test_query_overlap": overlap}
+               "mine_top_k": config.mine_top_k, "test_query_overlap": overlap,
+               "label": f"LTR model '{config.teacher}' score, min-max within the query" if teacher else f"grade / {top}",
+               "teacher": teacher}
     return pairs, summary
 
 
