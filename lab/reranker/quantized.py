@@ -6,6 +6,7 @@ within the same tolerance as bf16. The graph is built once per reranker fingerpr
 
 from __future__ import annotations
 
+import logging
 import tempfile
 import zipfile
 from pathlib import Path
@@ -28,7 +29,11 @@ def int8_graph(workspace: Path, name: str, path: Path, fingerprint: str, max_len
             fp32 = Path(scratch) / "model.onnx"
             with zipfile.ZipFile(export.path) as archive:
                 fp32.write_bytes(archive.read("model.onnx"))
-            quantize_dynamic(str(fp32), str(staging), weight_type=QuantType.QInt8)
+            logging.disable(logging.WARNING)  # its advice to pre-process the graph, printed on the root logger
+            try:
+                quantize_dynamic(str(fp32), str(staging), weight_type=QuantType.QInt8)
+            finally:
+                logging.disable(logging.NOTSET)
     return target
 
 
