@@ -49,8 +49,7 @@ class MlCommons:
             try:
                 return self.client.transport.perform_request(method, path, body=body)
             except self.backend.request_errors as exc:
-                text = str(getattr(exc, "info", "")) + str(getattr(exc, "error", ""))
-                hint = next((h for key, h in HINTS.items() if key in text), None)
+                hint = _hint(str(getattr(exc, "info", "")) + str(getattr(exc, "error", "")))
                 if hint:
                     raise LabError(f"{action} on {self.backend.endpoint.url}: {hint}") from None
                 raise
@@ -65,12 +64,8 @@ class MlCommons:
 
     def model(self, model_id: str) -> MlModel | None:
         """The model ``model_id``; None when the cluster has none of that id."""
-        from opensearchpy.exceptions import NotFoundError
-
         try:
             found = self.client.transport.perform_request("GET", f"/_plugins/_ml/models/{model_id}")
-        except NotFoundError:
-            return None
         except self.backend.request_errors as exc:
             if getattr(exc, "status_code", None) in (400, 404):  # ml-commons answers 400/404 for an unknown id
                 return None
@@ -115,7 +110,7 @@ class MlCommons:
                 return
             if task.get("state") in ("FAILED", "COMPLETED_WITH_ERROR"):
                 error = " ".join(str(task.get("error", "no error given")).split())
-                hint = next((h for key, h in HINTS.items() if key in error), None)
+                hint = _hint(error)
                 raise LabError(f"{action} on {self.backend.endpoint.url} failed: {hint or error[:300]}")
             time.sleep(0.5)
         raise LabError(f"{action} on {self.backend.endpoint.url}: its task {task_id} did not end within "
@@ -124,6 +119,11 @@ class MlCommons:
     def undeploy(self, model_id: str) -> None:
         """Free the model's memory on every node (it stays registered)."""
         self._call(f"undeploying ml-commons model '{model_id}'", "POST", f"/_plugins/_ml/models/{model_id}/_undeploy")
+
+
+def _hint(error: str) -> str | None:
+    """What to change on the cluster, for an error ml-commons is known to give when a setting is missing."""
+    return next((hint for key, hint in HINTS.items() if key in error), None)
 
 
 def _model(model_id: str, source: dict[str, Any]) -> MlModel:

@@ -79,7 +79,8 @@ def deploy_reranker(lab: Any, name: str, progress: ProgressFactory | None = None
         model_type = json.loads((path / "config.json").read_text(encoding="utf-8")).get("model_type", "bert")
         with progress(f"Uploading {name} to ml-commons", -(-export.size // CHUNK_BYTES)) as advance:
             model_id = ml.register(model_name(name, fingerprint), f"relevance-lab cross-encoder '{name}' "
-                                   f"(fingerprint {fingerprint})", export.path, export.sha256, model_type, progress=advance)
+                                   f"(fingerprint {fingerprint})", export.path, export.sha256, model_type,
+                                   progress=advance)
     current = ml.model(model_id)
     if current is None or current.state != DEPLOYED:
         with progress(f"Deploying {name}", 1) as advance:

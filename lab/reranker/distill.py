@@ -11,8 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..ltr.training import check_models, current_feature_set, load_model, predict
-from ..ltr.values import feature_values
+from ..ltr.rerank import score_candidates
 from ..progress import ProgressFactory
 
 
@@ -21,15 +20,11 @@ def teacher_labels(lab: Any, teacher: str, pairs: pd.DataFrame,
     """One label in [0, 1] per row of ``pairs`` (query_id, query, product_id): the LTR model ``teacher``'s score
     min-max scaled over the rows of the same query (0.5 for a query whose rows all score alike); and what the card
     records of the teacher. LabError when the model, its feature set or the models its features read changed."""
-    model = load_model(lab, teacher)
-    what = f"--teacher {teacher}"
-    feature_set = current_feature_set(model.card["feature_set"], what)
-    fingerprints = check_models(lab, feature_set, model.card.get("model_fingerprints"), what)
-    groups = pairs.groupby("query_id", sort=False).indices
-    rows = list(groups.values())
+    rows = list(pairs.groupby("query_id", sort=False).indices.values())
     queries = [str(pairs["query"].iat[r[0]]) for r in rows]
     candidates = [pairs["product_id"].to_numpy()[r].astype(str).tolist() for r in rows]
-    scores = predict(model, feature_values(lab, feature_set, queries, candidates, progress))
+    scored = score_candidates(lab, teacher, queries, candidates, progress, f"--teacher {teacher}")
+    scores = scored.scores
     labels = np.empty(len(pairs), dtype=np.float64)
     offset = 0
     for r in rows:
@@ -37,6 +32,7 @@ def teacher_labels(lab: Any, teacher: str, pairs: pd.DataFrame,
         offset += len(r)
         low, high = own.min(), own.max()
         labels[r] = (own - low) / (high - low) if high > low else 0.5
-    record = {"ltr_model": teacher, "fingerprint": model.card["fingerprint"], "feature_set": feature_set.record(),
-              "model_fingerprints": fingerprints, "scaling": "min-max within each query's training pairs"}
+    record = {"ltr_model": teacher, "fingerprint": scored.model.card["fingerprint"],
+              "feature_set": scored.feature_set.record(), "model_fingerprints": scored.model_fingerprints,
+              "scaling": "min-max within each query's training pairs"}
     return labels, record

@@ -41,13 +41,13 @@ class Int8CrossEncoder:
     """The int8 graph behind the part of the ``CrossEncoder`` interface that :func:`.scorer.predict` uses:
     ``tokenizer``, ``max_seq_length`` and ``predict`` (sigmoid scores, as the graph ends in one)."""
 
-    def __init__(self, graph: Path, model_dir: Path, max_length: int, threads: int | None = None):
+    def __init__(self, graph: Path, model_dir: Path, max_length: int):
         import onnxruntime
         import torch
         from transformers import AutoTokenizer
 
         options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = threads or torch.get_num_threads()
+        options.intra_op_num_threads = torch.get_num_threads()
         options.inter_op_num_threads = 1
         self.session = onnxruntime.InferenceSession(str(graph), options, providers=["CPUExecutionProvider"])
         self.tokenizer = AutoTokenizer.from_pretrained(str(model_dir), local_files_only=True)
@@ -63,4 +63,3 @@ class Int8CrossEncoder:
             feed = {name: encoded[name].astype(np.int64) for name in INPUTS}
             scores[lo:lo + len(batch)] = self.session.run(None, feed)[0][:, 0]
         return scores
-
