@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from ..errors import LabError
 
@@ -100,21 +101,30 @@ class MlCommons:
         return model_id
 
     def deploy(self, model_id: str, timeout: float = DEPLOY_TIMEOUT) -> None:
-        """Deploy the model and wait until its deploy task ends; LabError with the task's error if it fails."""
+        """Deploy the model and wait until its deploy task ends and the model reads DEPLOYED (the model's state
+        is written after the task's, so it can still read DEPLOYING); LabError with the task's error if it fails."""
         action = f"deploying ml-commons model '{model_id}'"
         task_id = self._call(action, "POST", f"/_plugins/_ml/models/{model_id}/_deploy")["task_id"]
         deadline = time.monotonic() + timeout
+        completed = False
         while time.monotonic() < deadline:
+            if completed:
+                model = self.model(model_id)
+                if model is not None and model.state == "DEPLOYED":
+                    return
+                time.sleep(0.5)
+                continue
             task = self._call(action, "GET", f"/_plugins/_ml/tasks/{task_id}")
             if task.get("state") == "COMPLETED":
-                return
+                completed = True
+                continue
             if task.get("state") in ("FAILED", "COMPLETED_WITH_ERROR"):
                 error = " ".join(str(task.get("error", "no error given")).split())
                 hint = _hint(error)
                 raise LabError(f"{action} on {self.backend.endpoint.url} failed: {hint or error[:300]}")
             time.sleep(0.5)
-        raise LabError(f"{action} on {self.backend.endpoint.url}: its task {task_id} did not end within "
-                       f"{timeout:g} s")
+        waited_for = "the model did not read DEPLOYED" if completed else f"its task {task_id} did not end"
+        raise LabError(f"{action} on {self.backend.endpoint.url}: {waited_for} within {timeout:g} s")
 
     def undeploy(self, model_id: str) -> None:
         """Free the model's memory on every node (it stays registered)."""
