@@ -466,5 +466,33 @@ def test_a_teacher_labels_each_querys_pairs_by_its_ltr_scores_scaled_within_the_
         assert slope > 0  # one increasing affine map of the teacher's scores within the query
         np.testing.assert_allclose(seen["label"], low["label"] + slope * (seen["expected"] - low["expected"]),
                                    atol=1e-6)
+        np.testing.assert_allclose(seen["target"], seen["expected"], rtol=1e-6)  # listnet's: the raw scores
         checked += 1
     assert checked >= 10
+
+
+def test_listnet_trains_on_one_row_per_query_holding_all_its_pairs_and_targets(trained):
+    from lab.finetune.examples import product_texts
+    from lab.progress import silent
+    from lab.reranker.scorer import load_cross_encoder
+    from lab.reranker.training import training_data
+
+    lab, result, _ = trained
+    config = tiny_config(rank_loss="listnet", name="tiny-listnet", batch_size=2)
+    pairs, summary = training_pairs(lab, config, product_texts(lab.dataset.products, ("product_title",)), silent())
+    assert summary["loss"] == ("ListNet: cross-entropy between the softmax of the model's scores and the softmax of "
+                               "the grades (unjudged: 0) over each query's pairs")
+    train, loss, _ = training_data(load_cross_encoder(result.path), pairs, config)
+    assert type(loss).__name__ == "ListNetLoss" and len(train) == pairs["query_id"].nunique()
+    judged = lab.dataset.qrels_dict("train")
+    for row in train:
+        qid = pairs.loc[pairs["query"] == row["query"], "query_id"].iat[0]
+        own = pairs[pairs["query_id"] == qid]
+        assert sorted(zip(row["docs"], row["labels"])) == sorted(zip(own["product"], own["target"]))
+        by_product = dict(zip(own["product_id"], own["target"]))
+        assert all(by_product.get(p, g) == g for p, g in judged[qid].items())  # the grades; mined ones at 0
+        assert sum(t == 0 for t in row["labels"]) >= len(own) - len(judged[qid])
+    registered = train_reranker(lab, config)
+    assert registered.card["config"]["rank_loss"] == "listnet"
+    assert registered.card["data"]["train"]["loss"].startswith("ListNet")
+    assert registered.card["training"]["steps"] == 4

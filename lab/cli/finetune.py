@@ -10,7 +10,7 @@ from rich.table import Table
 from .support import before_after_table, console, lab_for, progress_bars, training_display
 from ..mapping import model_text_fields
 from ..finetune.config import (DEFAULT_LABEL_COLUMN, DEFAULT_NAME, LOSSES, MINING_SOURCES, NEGATIVE_MODES, OBJECTIVES,
-                              FinetuneConfig)
+                              RANK_LOSSES, FinetuneConfig)
 
 
 @click.group(invoke_without_command=True)
@@ -64,6 +64,9 @@ from ..finetune.config import (DEFAULT_LABEL_COLUMN, DEFAULT_NAME, LOSSES, MININ
               help="--objective cross-encoder: val queries reranked per evaluation (0: all; else a seeded sample).")
 @click.option("--teacher", help="--objective cross-encoder: an LTR model (lab ltr train) whose scores, min-max scaled "
                                 "within each query, label the training pairs instead of the grades (distillation).")
+@click.option("--rank-loss", type=click.Choice(RANK_LOSSES), default="pointwise", show_default=True,
+              help="--objective cross-encoder: binary cross-entropy per pair, or listnet over each query's pairs "
+                   "(--batch-size then counts queries).")
 @click.option("--adapter", type=click.Choice(["linear", "mlp"]),
               help="Train a query-side adapter on frozen base vectors instead (no re-indexing; defaults: --name adapter "
                    "--epochs 30 --batch-size 128 --lr 3e-4 --patience 3).")
@@ -100,7 +103,8 @@ def finetune(ctx: click.Context, overwrite: bool, restart: bool, text_fields: st
 
 PAIR_SELECTION = ("min_label", "negatives", "mine_from", "mine_top_k")
 """Options that choose judged (query, product) pairs and their mined negatives."""
-RERANKING = ("first_stage", "rerank_window", "negatives_per_query", "max_eval_queries", "teacher")
+RERANKING = ("first_stage", "rerank_window", "negatives_per_query", "max_eval_queries", "teacher",
+             "rank_loss")
 """Options of the cross-encoder objective alone."""
 INAPPLICABLE = {
     "pairs": ("label_column", "learning_curve", "ks", "pool", "hidden", *RERANKING),

@@ -14,6 +14,9 @@ DEFAULT_NAME = "finetuned"
 NEGATIVE_MODES = ("none", "judged", "unjudged")
 MINING_SOURCES = ("base", "bm25")
 LOSSES = ("mnrl", "cached-mnrl")
+RANK_LOSSES = ("pointwise", "listnet")
+"""cross-encoder: binary cross-entropy on each pair's label; or ListNet, the cross-entropy between the softmax of the
+model's scores and that of the targets over each query's pairs (the teacher's raw scores, else the grades)."""
 OBJECTIVES = ("pairs", "labels", "triplets", "cross-encoder")
 """pairs: judged (query, product) positives; labels: products sharing a class label; triplets: imported
 (anchor, positive, negative) rows; cross-encoder: a reranker trained on the graded judgments (lab/reranker)."""
@@ -71,6 +74,8 @@ class FinetuneConfig:
     teacher: str | None = None
     """cross-encoder: an LTR model whose scores, min-max scaled within each query, are the labels (distillation)
     instead of the grades (lab.reranker.distill)."""
+    rank_loss: str = "pointwise"
+    """cross-encoder: one of RANK_LOSSES; with listnet a batch is ``batch_size`` queries with all their pairs."""
 
     def __post_init__(self) -> None:
         from ..embeddings.models import base_models
@@ -87,6 +92,8 @@ class FinetuneConfig:
             raise LabError(f"--mine-from '{self.mine_from}': expected one of {', '.join(MINING_SOURCES)}")
         if self.loss not in LOSSES:
             raise LabError(f"--loss '{self.loss}': expected one of {', '.join(LOSSES)}")
+        if self.rank_loss not in RANK_LOSSES:
+            raise LabError(f"--rank-loss '{self.rank_loss}': expected one of {', '.join(RANK_LOSSES)}")
         if self.train_split == "test" or self.eval_split == "test":
             raise LabError("the test split is for the leaderboard only: train on 'train', evaluate on 'val'")
         for name in ("batch_size", "max_seq_length", "mine_top_k", "mini_batch_size", "evals_per_epoch",

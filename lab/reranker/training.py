@@ -3,10 +3,11 @@ model's weights (its classification head new, seeded), trained with pointwise bi
 judgments of the `train` split (label / top grade: 0, 0.5, 1 on Home Depot's 0..2) plus, per training query, up to
 ``negatives_per_query`` products from BM25's (or the base model's) top ``mine_top_k`` that nobody judged for it
 (label 0) — or, with a ``teacher``, on the same pairs labelled by an LTR model (lab.reranker.distill) —, in
-batches of pairs of similar length. Every evaluation reranks the `val` queries' top
-``rerank_window`` hits of the first-stage strategy and scores nDCG@10 as the leaderboard does; the best checkpoint
-by it is kept, training stops early, never reads a `test` query, resumes after an interruption and is registered
-as ``rerankers/<name>`` only when complete."""
+batches of pairs of similar length; or (``rank_loss`` listnet) listwise, a batch of queries with all their pairs, the
+model's softmax over each query's pairs brought to the targets' (the teacher's raw scores, else the grades). Every
+evaluation reranks the `val` queries' top ``rerank_window`` hits of the first-stage strategy and scores nDCG@10 as
+the leaderboard does; the best checkpoint by it is kept, training stops early, never reads a `test` query, resumes
+after an interruption and is registered as ``rerankers/<name>`` only when complete."""
 
 from __future__ import annotations
 
@@ -43,6 +44,11 @@ from .store import CARD_JSON, CARD_MD, files_fingerprint, reranker_dir
 EVAL_NAME = "val_rerank"
 PRIMARY_METRIC = f"eval_{EVAL_NAME}_ndcg@10"
 EVAL_BATCH_SIZE = 64
+RANK_LOSS_DESCRIPTIONS = {
+    "pointwise": "binary cross-entropy on each pair's label",
+    "listnet": "ListNet: cross-entropy between the softmax of the model's scores and the softmax of the {target} "
+               "over each query's pairs",
+}
 PRECISION_TOLERANCE = 0.002
 """int8 (ONNX Runtime) or else bf16 inference is used where it moves the val rerank nDCG@10 of the trained model by
 at most this; fp32 otherwise."""
@@ -122,8 +128,9 @@ def build_validation(lab: Any, config: FinetuneConfig, texts: pd.Series,
 
 def training_pairs(lab: Any, config: FinetuneConfig, texts: pd.Series,
                    progress: ProgressFactory) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """query_id, query, product_id, product, label: every judged pair of the training split (label = grade / top
-    grade) and, with ``negatives`` unjudged, mined unjudged products at label 0; and the card's summary."""
+    """query_id, query, product_id, product, label, target: every judged pair of the training split (label = grade /
+    top grade, target = grade) and, with ``negatives`` unjudged, mined unjudged products (label and target 0) — with
+    a ``teacher``, label and target are its scaled and raw scores —; and the card's summary."""
     dataset = lab.dataset
     judged = judged_pairs(dataset, config.train_split, texts)
     if judged.empty:
@@ -143,10 +150,11 @@ def training_pairs(lab: Any, config: FinetuneConfig, texts: pd.Series,
             rows += [(qid, query, p, texts[p], -1, 0.0) for p in fresh[:config.negatives_per_query]]
         mined = pd.DataFrame(rows, columns=["query_id", "query", "product_id", "product", "relevance", "label"])
     pairs = pd.concat([pairs, mined], ignore_index=True)
+    pairs = pairs.assign(target=pairs["relevance"].clip(lower=0).astype(float))
     teacher = None
     if config.teacher:
-        labels, teacher = teacher_labels(lab, config.teacher, pairs, progress)
-        pairs = pairs.assign(label=labels)
+        taught = teacher_labels(lab, config.teacher, pairs, progress)
+        pairs, teacher = pairs.assign(label=taught.scaled, target=taught.scores), taught.record
     if len(pairs) < config.batch_size:
         raise DataError(f"{len(pairs)} training pairs is fewer than one batch (--batch-size {config.batch_size}): "
                         "lower --batch-size")
@@ -157,8 +165,30 @@ def training_pairs(lab: Any, config: FinetuneConfig, texts: pd.Series,
                "mined_from": config.mine_from if config.negatives == "unjudged" else None,
                "mine_top_k": config.mine_top_k, "test_query_overlap": overlap,
                "label": f"LTR model '{config.teacher}' score, min-max within the query" if teacher else f"grade / {top}",
+               "loss": RANK_LOSS_DESCRIPTIONS[config.rank_loss].format(
+                   target=f"LTR model '{config.teacher}' raw scores" if teacher else "grades (unjudged: 0)"),
                "teacher": teacher}
     return pairs, summary
+
+
+def training_data(model: Any, pairs: pd.DataFrame, config: FinetuneConfig) -> tuple[Any, Any, Any]:
+    """The trainer's dataset, loss and batch sampler for ``config.rank_loss``: pairs in batches of similar length
+    (pointwise), or one row per query holding all its pairs (listnet)."""
+    from datasets import Dataset
+    from sentence_transformers.base.sampler import BatchSamplers
+    from sentence_transformers.cross_encoder.losses import BinaryCrossEntropyLoss, ListNetLoss
+
+    if config.rank_loss == "listnet":
+        groups = pairs.groupby("query_id", sort=False)
+        train = Dataset.from_dict({"query": groups["query"].first().tolist(),
+                                   "docs": groups["product"].agg(list).tolist(),
+                                   "labels": groups["target"].agg(lambda t: t.astype(float).tolist()).tolist()})
+        return (train.shuffle(seed=config.seed), ListNetLoss(model, mini_batch_size=EVAL_BATCH_SIZE),
+                BatchSamplers.BATCH_SAMPLER)
+    train = Dataset.from_dict({"query": pairs["query"].tolist(), "product": pairs["product"].tolist(),
+                               "label": pairs["label"].astype(float).tolist()}).shuffle(seed=config.seed)
+    batches = LengthGroupedSampler(token_lengths(model, list(train["query"]), list(train["product"])))
+    return train, BinaryCrossEntropyLoss(model), batches
 
 
 def make_evaluator(validation: RerankValidation, bf16: bool) -> Any:
@@ -191,9 +221,7 @@ def train_reranker(lab: Any, config: FinetuneConfig, display: Any = None, progre
     """Train a cross-encoder from ``config.base`` on the current dataset and register it as
     ``rerankers/<config.name>`` (see the module's docstring)."""
     import torch
-    from datasets import Dataset
     from sentence_transformers.cross_encoder import CrossEncoder, CrossEncoderTrainer, CrossEncoderTrainingArguments
-    from sentence_transformers.cross_encoder.losses import BinaryCrossEntropyLoss
 
     from ..embeddings.models import model_files_digest, resolve_model_dir
     from ..embeddings.precision import cpu_has_native_bf16
@@ -219,12 +247,10 @@ def train_reranker(lab: Any, config: FinetuneConfig, display: Any = None, progre
         with redirect_stderr(io.StringIO()), redirect_stdout(io.StringIO()):
             model = CrossEncoder(str(base_dir), num_labels=1, max_length=config.max_seq_length, device="cpu",
                                  local_files_only=True)
-        train = Dataset.from_dict({"query": pairs["query"].tolist(), "product": pairs["product"].tolist(),
-                                   "label": pairs["label"].astype(float).tolist()}).shuffle(seed=config.seed)
-        batches = LengthGroupedSampler(token_lengths(model, list(train["query"]), list(train["product"])))
-        args = trainer_arguments(config, staging / CHECKPOINTS, math.ceil(len(pairs) / config.batch_size), bf16,
+        train, loss, batches = training_data(model, pairs, config)
+        args = trainer_arguments(config, staging / CHECKPOINTS, math.ceil(len(train) / config.batch_size), bf16,
                                  PRIMARY_METRIC, batches, CrossEncoderTrainingArguments)
-        trainer = run_trainer(model, args, train, BinaryCrossEntropyLoss(model), make_evaluator(validation, bf16),
+        trainer = run_trainer(model, args, train, loss, make_evaluator(validation, bf16),
                               config, display, checkpoint, staging, PRIMARY_METRIC, CrossEncoderTrainer)
         seconds = time.perf_counter() - started
         final = staging / "model"
