@@ -106,25 +106,19 @@ class MlCommons:
         action = f"deploying ml-commons model '{model_id}'"
         task_id = self._call(action, "POST", f"/_plugins/_ml/models/{model_id}/_deploy")["task_id"]
         deadline = time.monotonic() + timeout
-        completed = False
-        while time.monotonic() < deadline:
-            if completed:
-                model = self.model(model_id)
-                if model is not None and model.state == "DEPLOYED":
-                    return
-                time.sleep(0.5)
-                continue
-            task = self._call(action, "GET", f"/_plugins/_ml/tasks/{task_id}")
-            if task.get("state") == "COMPLETED":
-                completed = True
-                continue
+        while (task := self._call(action, "GET", f"/_plugins/_ml/tasks/{task_id}")).get("state") != "COMPLETED":
             if task.get("state") in ("FAILED", "COMPLETED_WITH_ERROR"):
                 error = " ".join(str(task.get("error", "no error given")).split())
-                hint = _hint(error)
-                raise LabError(f"{action} on {self.backend.endpoint.url} failed: {hint or error[:300]}")
+                raise LabError(f"{action} on {self.backend.endpoint.url} failed: {_hint(error) or error[:300]}")
+            if time.monotonic() >= deadline:
+                raise LabError(f"{action} on {self.backend.endpoint.url}: its task {task_id} did not end within "
+                               f"{timeout:g} s")
             time.sleep(0.5)
-        waited_for = "the model did not read DEPLOYED" if completed else f"its task {task_id} did not end"
-        raise LabError(f"{action} on {self.backend.endpoint.url}: {waited_for} within {timeout:g} s")
+        while (model := self.model(model_id)) is None or model.state != "DEPLOYED":
+            if time.monotonic() >= deadline:
+                raise LabError(f"{action} on {self.backend.endpoint.url}: the model did not read DEPLOYED within "
+                               f"{timeout:g} s")
+            time.sleep(0.5)
 
     def undeploy(self, model_id: str) -> None:
         """Free the model's memory on every node (it stays registered)."""

@@ -1,6 +1,6 @@
 """Labels from a teacher: a learning-to-rank model (`lab ltr train`) scores every training pair of the
-cross-encoder — the judged ones and the mined unjudged ones — and its scores, min-max scaled within each query, are
-the labels the cross-encoder learns (knowledge distillation). The grades say which few products of a query were
+cross-encoder — the judged ones and the mined unjudged ones — and the cross-encoder learns its scores (knowledge
+distillation): min-max scaled within each query as pointwise labels, or raw as listwise targets. The grades say which few products of a query were
 judged; the teacher ranks every candidate, unjudged ones included, with the lexical and embedding evidence its
 features hold."""
 
