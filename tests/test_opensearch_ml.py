@@ -55,22 +55,27 @@ def deployed(tmp_path_factory):
     MlCommons(cluster.backend).undeploy(model_id)
 
 
-def rerank(lab: Lab, reranker: str):
+def rerank(lab: Lab, reranker: str, first_stage_weight: float = 0.0):
     template = lab.templates()["rerank_cross_encoder"]
-    return execute_strategy(lab, template, "test", {"reranker": reranker, "rerank_window": WINDOW}, size=SIZE)
+    return execute_strategy(lab, template, "test", {"reranker": reranker, "rerank_window": WINDOW,
+                                                    "first_stage_weight": first_stage_weight}, size=SIZE)
 
 
-def test_the_cluster_reranks_as_the_lab_does(deployed, monkeypatch):
+@pytest.mark.parametrize("first_stage_weight", [0.0, 0.5])
+def test_the_cluster_reranks_as_the_lab_does(deployed, monkeypatch, first_stage_weight):
     lab, model_id = deployed
     monkeypatch.setenv("LAB_RERANK_PRECISION", "fp32")  # the ONNX graph OpenSearch runs is fp32
-    server, client = rerank(lab, model_id), rerank(lab, NAME)
+    server, client = rerank(lab, model_id, first_stage_weight), rerank(lab, NAME, first_stage_weight)
     assert server.ranking["product_id"].tolist() == client.ranking["product_id"].tolist()
-    assert (server.ranking["score"] - client.ranking["score"]).abs().max() < 1e-6
+    # blended scores are min-max scaled over the window: the tiny model's scores span ~0.01 there, which magnifies
+    # the ONNX/torch differences (~1e-7) a hundredfold
+    assert (server.ranking["score"] - client.ranking["score"]).abs().max() < (1e-4 if first_stage_weight else 1e-6)
     first_stage = execute_strategy(lab, lab.templates()["textsearch_boosted"], "test", size=SIZE).ranking
     assert server.ranking["product_id"].tolist() != first_stage["product_id"].tolist()  # it did rerank
     record = server.manifest["rerank_processor"]
     assert record["executed_by"] == f"server-side: OpenSearch's rerank processor with ml-commons model {model_id}"
     assert record["model"] == NAME and record["model_id"] == model_id
+    assert record["first_stage_weight"] == first_stage_weight
     assert record["fingerprint"] == client.manifest["rerank_processor"]["fingerprint"]
     assert record["pairs"] == sum(min(WINDOW, n) for n in first_stage.groupby("query_id").size())
     assert client.manifest["rerank_processor"]["executed_by"].startswith("client-side")

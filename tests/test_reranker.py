@@ -129,7 +129,7 @@ def test_rerank_reorders_the_window_exactly_by_the_model_scores(trained, monkeyp
     monkeypatch.setenv("LAB_RERANK_PRECISION", "fp32")
     first = run_strategy(lab, lab.templates()["textsearch_boosted"], split="test")
     run = run_strategy(lab, rerank_template(lab), split="test",
-                       overrides={"reranker": NAME, "rerank_window": WINDOW})
+                       overrides={"reranker": NAME, "rerank_window": WINDOW, "first_stage_weight": 0})
     titles = dict(zip(lab.dataset.products["product_id"].astype(str), lab.dataset.products["product_title"]))
     queries = dict(zip(lab.dataset.queries["query_id"], lab.dataset.queries["query_text"]))
     reference = CrossEncoder(str(result.path), device="cpu", local_files_only=True)
@@ -421,11 +421,84 @@ def test_a_cluster_reranked_window_is_merged_over_the_first_stage_hits_below_it(
 
     first = SearchResult.from_columns(["a", "b", "c", "d"], [4.0, 3.0, 2.0, 1.0], 9)
     server = SearchResult.from_columns(["c", "a", "b"], [0.9, 0.5, 0.5], 9)  # the cluster's order and CE scores
-    merged = _merge(first, server, 3, 0, "s")
+    merged = _merge(first, server, 3, 0, "s", 0.0)
     assert merged.doc_ids == ["c", "a", "b", "d"] and merged.total == 9  # a tie keeps the first-stage order
     assert merged.scores[:3] == pytest.approx([0.9, 0.5, 0.5]) and merged.scores[3] < 0.5
     with pytest.raises(QueryError, match="query 1: the reranked search returned other hits"):
-        _merge(first, SearchResult.from_columns(["a", "b", "x"], [3.0, 2.0, 1.0], 9), 3, 0, "s")
+        _merge(first, SearchResult.from_columns(["a", "b", "x"], [3.0, 2.0, 1.0], 9), 3, 0, "s", 0.0)
+    # blended with half the first stage's: a (CE 0 scaled, first 1) 0.5, b (0, 0.5) 0.25, c (1, 0) 0.5
+    blended = _merge(first, server, 3, 0, "s", 0.5)
+    assert blended.doc_ids == ["a", "c", "b", "d"]  # a and c tie at 0.5: first-stage order
+    assert blended.scores[:3] == pytest.approx([0.5, 0.5, 0.25])
+
+
+def test_blending_scales_both_scores_over_the_window_by_hand():
+    from lab.reranker.blend import blend_first_stage
+
+    reranker, first = np.array([2.0, 0.0, 1.0]), np.array([10.0, 30.0, 20.0])
+    # min-max: reranker [1, 0, 0.5], first stage [0, 1, 0.5]; 0.75 x the one + 0.25 x the other
+    assert blend_first_stage(reranker, first, 0.25) == pytest.approx([0.75, 0.25, 0.5])
+    assert blend_first_stage(reranker, first, 1.0) == pytest.approx([0.0, 1.0, 0.5])
+    assert blend_first_stage(reranker, first, 0.0) is reranker  # weight 0: the reranker's own scores, unscaled
+    assert blend_first_stage(reranker, np.full(3, 7.0), 0.5) == pytest.approx([0.5, 0.0, 0.25])  # a flat stage adds 0
+    assert blend_first_stage(np.array([3.0]), np.array([1.0]), 0.5) == pytest.approx([0.0])
+
+
+def test_a_blended_rerank_orders_the_window_by_the_hand_blend_of_both_runs_scores(trained, monkeypatch):
+    lab, _, _ = trained
+    monkeypatch.setenv("LAB_RERANK_PRECISION", "fp32")
+    first = run_strategy(lab, lab.templates()["textsearch_boosted"], split="test").ranking()
+    alone = run_strategy(lab, rerank_template(lab), split="test",
+                         overrides={"reranker": NAME, "rerank_window": WINDOW, "first_stage_weight": 0}).ranking()
+    run = run_strategy(lab, rerank_template(lab), split="test",
+                       overrides={"reranker": NAME, "rerank_window": WINDOW, "first_stage_weight": 0.4})
+    assert run.manifest["rerank_processor"]["first_stage_weight"] == 0.4
+    blended = run.ranking()
+    for qid, group in blended.groupby("query_id"):
+        stage = first[first.query_id == qid].sort_values("rank").head(WINDOW)
+        ce = alone[alone.query_id == qid].set_index("product_id")["score"]
+        def scaled(values):
+            values = np.asarray(values, dtype=float)
+            return (values - values.min()) / (values.max() - values.min()) if values.max() > values.min() else 0 * values
+        expected = dict(zip(stage.product_id, 0.6 * scaled(ce[stage.product_id]) + 0.4 * scaled(stage.score)))
+        top = group.sort_values("rank").head(len(stage))
+        assert sorted(top.product_id) == sorted(expected)
+        assert top.score.to_numpy() == pytest.approx([expected[p] for p in top.product_id], abs=1e-6)
+        assert (np.diff(top.score.to_numpy()) <= 1e-12).all()
+
+
+@pytest.mark.parametrize("weight, message", [
+    (-0.1, r"body.ext.rerank.first_stage_weight: must be a number from 0 to 1 .*got -0.1"),
+    (1.5, r"body.ext.rerank.first_stage_weight: must be a number from 0 to 1 .*got 1.5"),
+    ("half", r"params.first_stage_weight: expected a number like the default 0.2, got a string"),
+])
+def test_a_first_stage_weight_outside_0_to_1_is_refused(trained, weight, message):
+    lab, _, _ = trained
+    with pytest.raises(TemplateError, match=r"rerank_cross_encoder.json: " + message):
+        run_strategy(lab, rerank_template(lab), split="val",
+                     overrides={"reranker": NAME, "rerank_window": WINDOW, "first_stage_weight": weight})
+
+
+def test_tuning_a_rerank_template_runs_each_trial_as_lab_run_does(trained):
+    from lab.experiments.search_space import parse_dimension
+    from lab.experiments.tuning import tune_strategy
+
+    lab, _, _ = trained
+    template = rerank_template(lab)
+    result = tune_strategy(lab, template, [parse_dimension("first_stage_weight=0,0.5,1", template)],
+                           fixed={"reranker": NAME, "rerank_window": WINDOW})
+    for weight in (0, 0.5, 1):
+        run = run_strategy(lab, template, split="tune",
+                           overrides={"reranker": NAME, "rerank_window": WINDOW, "first_stage_weight": weight})
+        trial = result.trials[result.trials["param.first_stage_weight"] == weight].iloc[0]
+        assert trial["ndcg@10"] == pytest.approx(run.manifest["metrics"]["ndcg@10"], abs=1e-12)
+    # weight 1: the window in the first stage's order, i.e. the first stage's own ranking
+    first = run_strategy(lab, lab.templates()["textsearch_boosted"], split="tune")
+    assert result.trials[result.trials["param.first_stage_weight"] == 1].iloc[0]["ndcg@10"] == pytest.approx(
+        first.manifest["metrics"]["ndcg@10"], abs=1e-12)
+    assert result.test_run.manifest["split"] == "test"
+    assert result.test_run.manifest["rerank_processor"]["first_stage_weight"] == result.best_params[
+        "first_stage_weight"]
 
 
 def test_a_teacher_labels_each_querys_pairs_by_its_ltr_scores_scaled_within_the_query(trained, tmp_path):

@@ -88,7 +88,8 @@ def test_strategy_renders_a_tricky_query_verbatim_with_typed_values(templates, n
     fusion, rerank = split_response_processors(pipeline)
     assert (rerank is not None) == ("rerank" in name)
     if rerank is not None:  # OpenSearch's rerank processor reads the query text from the body's ext
-        assert body["ext"]["rerank"] == {"query_context": {"query_text": TRICKY_QUERY}, "window": 50}
+        assert body["ext"]["rerank"] == {"query_context": {"query_text": TRICKY_QUERY}, "window": 50,
+                                         "first_stage_weight": 0.2}
         assert (rerank.model_id, rerank.document_fields) == ("cross-encoder", ("product_title",))
     if fusion is not None:
         parse_pipeline(fusion)

@@ -27,7 +27,7 @@ from ..runner import RUN_DEPTH, check_models, execute_strategy, judged_queries, 
 from ..templates import Template
 from ..workspace import atomic_path, read_json, workspace_path, write_json
 from .search_space import Dimension, grid, grid_size, random_points
-from .trial_search import TrialSearch
+from .trial_search import RunTrials, TrialSearch, has_second_stage
 
 METHODS = ("grid", "random")
 TUNED_SUFFIX = ".tuned"
@@ -105,8 +105,12 @@ def tune_strategy(lab: Lab, template: Template, dimensions: list[Dimension], *, 
     dataset = lab.dataset
     queries, qrels = judged_queries(dataset, tune_split)
     query_ids, texts = queries["query_id"].tolist(), queries["query_text"].tolist()
-    vectors = query_vectors(lab, models[0], texts, progress) if models else None
-    searcher = TrialSearch(lab.backend.trial_searcher(lab.index_name, template.name), template, texts, vectors, size)
+    if has_second_stage(template):
+        searcher: TrialSearch | RunTrials = RunTrials(lab, template, tune_split, query_ids, size)
+    else:
+        vectors = query_vectors(lab, models[0], texts, progress) if models else None
+        searcher = TrialSearch(lab.backend.trial_searcher(lab.index_name, template.name), template, texts, vectors,
+                               size)
 
     started = time.perf_counter()
     rows = []

@@ -3,5 +3,6 @@
 response processor of a template's search pipeline that reorders a first stage's top hits with it.
 
 Modules: ``store`` (the model directory, its card and fingerprint), ``scores`` (the on-disk score cache),
-``scorer`` (batched scoring, bf16, the cache), ``stage`` (the response processor in a run), ``training``.
+``scorer`` (batched scoring, bf16, the cache), ``blend`` (the first stage blended back in), ``stage`` (the response
+processor in a run), ``training``.
 """

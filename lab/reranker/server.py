@@ -17,6 +17,7 @@ from ..backends.opensearch_ml import TEXT_SIMILARITY, MlModel
 from ..engine.pipelines import RERANK, RERANKER_TYPE, RerankProcessor
 from ..errors import LabError, QueryError
 from ..progress import ProgressFactory
+from .blend import blend_first_stage
 from .deploy import DEPLOYED, lab_reranker_of, ml_commons
 from .store import load_reranker_card, reranker_dir
 
@@ -69,11 +70,12 @@ class DeployedReranker:
         seconds = time.perf_counter() - started
         merged = list(results)
         for i, server in zip(hit, reranked):
-            merged[i] = _merge(results[i], server, self.window, i, template.name)
+            merged[i] = _merge(results[i], server, self.window, i, template.name, request.first_stage_weight)
         pairs = sum(len(r.hits) for r in reranked)
         deployed = lab_reranker_of(self.model)
         record = {"model": deployed[0] if deployed else None, "model_id": self.model.model_id,
                   "ml_commons_name": self.model.name, "fingerprint": self.fingerprint, "window": self.window,
+                  "first_stage_weight": request.first_stage_weight,
                   "document_fields": fields,
                   "trained_on_fields": self.card["config"]["text_fields"] if self.card else None,
                   "executed_by": f"server-side: OpenSearch's rerank processor with ml-commons model "
@@ -112,11 +114,14 @@ def deployed_reranker(lab: Any, processor: RerankProcessor, window: int, where: 
     return DeployedReranker(processor, model, window, card)
 
 
-def _merge(first: SearchResult, server: SearchResult, window: int, position: int, strategy: str) -> SearchResult:
-    """``first`` with its top ``window`` hits ordered and scored as the cluster's reranked search returned them."""
+def _merge(first: SearchResult, server: SearchResult, window: int, position: int, strategy: str,
+           first_stage_weight: float) -> SearchResult:
+    """``first`` with its top ``window`` hits ordered and scored as the cluster's reranked search returned them,
+    blended with ``first_stage_weight`` of the first stage's scores (as the lab's own reranking blends them)."""
     top = list(first.doc_ids[:window])
     scores = dict(zip(server.doc_ids, server.scores))
     if set(scores) != set(top):
         raise QueryError(f"strategy '{strategy}': query {position + 1}: the reranked search returned other hits "
                          f"({len(scores)}) than the first stage's top {len(top)}")
-    return first.reordered(np.array([scores[d] for d in top], dtype=np.float64))
+    own = np.array([scores[d] for d in top], dtype=np.float64)
+    return first.reordered(blend_first_stage(own, np.asarray(first.scores[:window]), first_stage_weight))

@@ -2,7 +2,9 @@
 it reads, each search body carries the query text in ``ext.rerank.query_context.query_text`` (as OpenSearch's
 processor wants it). The processor and the ``ext`` are taken off before the backend searches; the first stage's
 top ``window`` hits of each query are then reordered by the reranker's scores (hits below keep their order after
-them). On the embedded backend this is the engine's response stage; on a cluster the lab reranks the returned
+them). ``ext.rerank.first_stage_weight`` w (the lab's own key, default 0) blends the first stage back in: each
+reranked hit scores (1 - w) x the reranker's score + w x the first stage's, both min-max scaled over the query's
+window. On the embedded backend this is the engine's response stage; on a cluster the lab reranks the returned
 hits client-side with the same model — or, when the template names a model deployed in the cluster's ml-commons
 (`lab reranker deploy`), the cluster reranks them (lab.reranker.server) — and the manifest says which."""
 
@@ -18,12 +20,14 @@ from ..backends.base import SearchResult
 from ..engine.pipelines import RerankProcessor, split_response_processors
 from ..errors import QueryError, TemplateError
 from ..progress import ProgressFactory
+from .blend import blend_first_stage
 from .scorer import CrossEncoderScorer, ScoringStats
 from .server import DeployedReranker, deployed_reranker
 from .store import load_reranker_card
 
 QUERY_TEXT_PATH = "body.ext.rerank.query_context.query_text"
 WINDOW_PATH = "body.ext.rerank.window"
+WEIGHT_PATH = "body.ext.rerank.first_stage_weight"
 
 
 @dataclass(frozen=True)
@@ -35,6 +39,8 @@ class RerankRequest:
     processor: RerankProcessor
     queries: list[str]
     window: int | None
+    first_stage_weight: float = 0.0
+    """The first stage's share of a reranked hit's score (lab's own key too; 0: the reranker's score alone)."""
 
 
 def split_rerank(template: Any, bodies: list[dict[str, Any]], pipeline: dict[str, Any] | None,
@@ -48,7 +54,7 @@ def split_rerank(template: Any, bodies: list[dict[str, Any]], pipeline: dict[str
         raise TemplateError(f"{template.path}: {exc}") from None
     if processor is None:
         return bodies, pipeline, None
-    searched, queries, windows = [], [], set()
+    searched, queries, windows, weights = [], [], set(), set()
     for body in bodies:
         ext = body.get("ext") if isinstance(body.get("ext"), dict) else {}
         rerank = ext.get("rerank") if isinstance(ext.get("rerank"), dict) else {}
@@ -61,15 +67,25 @@ def split_rerank(template: Any, bodies: list[dict[str, Any]], pipeline: dict[str
         if window is not None and (not isinstance(window, int) or isinstance(window, bool) or window < 1):
             raise TemplateError(f"{template.path}: {WINDOW_PATH}: must be a positive integer (the top hits "
                                 f"reranked), got {json.dumps(window)}")
+        weight = rerank.get("first_stage_weight", 0)
+        if not isinstance(weight, (int, float)) or isinstance(weight, bool) or not 0 <= weight <= 1:
+            raise TemplateError(f"{template.path}: {WEIGHT_PATH}: must be a number from 0 to 1 (the first stage's "
+                                f"share of a reranked hit's score), got {json.dumps(weight)}")
         queries.append(text)
         windows.add(window)
+        weights.add(float(weight))
         body = {k: v for k, v in body.items() if k != "ext"}
         others = {k: v for k, v in ext.items() if k != "rerank"}
         searched.append({**body, "ext": others} if others else body)
     if len(windows) > 1:
         raise TemplateError(f"{template.path}: {WINDOW_PATH}: differs between queries; it must not depend on the "
                             "query")
-    return searched, rest, RerankRequest(processor, queries, windows.pop() if windows else None)
+    if len(weights) > 1:
+        raise TemplateError(f"{template.path}: {WEIGHT_PATH}: differs between queries; it must not depend on the "
+                            "query")
+    return searched, rest, RerankRequest(processor, queries, windows.pop() if windows else None,
+                                         weights.pop() if weights else 0.0)
+
 
 
 @dataclass
@@ -96,7 +112,7 @@ class Reranker:
               pipeline: dict[str, Any] | None, results: list[SearchResult],
               progress: ProgressFactory) -> tuple[list[SearchResult], dict[str, Any]]:
         """The first stage's ``results`` reranked by the lab's cross-encoder (see :func:`rerank_results`)."""
-        return rerank_results(lab, self, request.queries, results, progress)
+        return rerank_results(lab, self, request.queries, results, progress, request.first_stage_weight)
 
 
 def prepare_reranker(lab: Any, template: Any, request: RerankRequest, size: int) -> Reranker | DeployedReranker:
@@ -128,9 +144,11 @@ def prepare_reranker(lab: Any, template: Any, request: RerankRequest, size: int)
 
 
 def rerank_results(lab: Any, reranker: Reranker, queries: list[str], results: list[SearchResult],
-                   progress: ProgressFactory) -> tuple[list[SearchResult], dict[str, Any]]:
+                   progress: ProgressFactory, first_stage_weight: float = 0.0,
+                   ) -> tuple[list[SearchResult], dict[str, Any]]:
     """``results`` with each query's top ``window`` hits reordered by the reranker's scores of (query, the
-    document fields' text), best first, equal scores in first-stage order; and what the manifest records."""
+    document fields' text) blended with ``first_stage_weight`` of the first stage's (:func:`blend_first_stage`),
+    best first, equal scores in first-stage order; and what the manifest records."""
     from ..finetune.examples import product_texts
 
     texts = product_texts(lab.dataset.products, reranker.processor.document_fields)
@@ -141,8 +159,10 @@ def rerank_results(lab: Any, reranker: Reranker, queries: list[str], results: li
     with progress(f"Reranking ({reranker.name})", len(flat_texts)) as advance:
         scores = reranker.scorer.score(flat_queries, flat_texts, advance, stats)
     ends = np.cumsum([len(ids) for ids in candidates])
-    reranked = [result.reordered(own) for result, own in zip(results, np.split(scores, ends[:-1]))]
+    reranked = [result.reordered(blend_first_stage(own, result.scores[:len(own)], first_stage_weight))
+                for result, own in zip(results, np.split(scores, ends[:-1]))]
     record = {"model": reranker.name, "fingerprint": reranker.card["fingerprint"], "window": reranker.window,
+              "first_stage_weight": first_stage_weight,
               "document_fields": list(reranker.processor.document_fields),
               "trained_on_fields": reranker.card["config"]["text_fields"], "executed_by": reranker.executed_by,
               "precision": reranker.scorer.precision, "batch_size": reranker.scorer.batch_size, **stats.record()}
