@@ -16,7 +16,7 @@ from lab.context import default_mapping_path, default_queries_dir
 from lab.data import generate_demo
 from lab.engine import EmbeddedIndex, TrialSearcher
 from lab.backends.base import BatchSearcher
-from lab.experiments.trial_search import TrialSearch
+from lab.experiments.trial_search import TrialSearch, has_second_stage
 from lab.mapping import META_KEY, load_mapping, text_fields, vector_fields
 from lab.runner import render_bodies
 from lab.templates import load_templates
@@ -126,3 +126,9 @@ def test_other_backends_search_every_trial(engine):
 def test_the_embedded_backend_searches_trials_with_the_engine(engine):
     backend, _, _ = engine
     assert isinstance(backend.trial_searcher("demo", "rrf"), TrialSearcher)
+
+
+def test_the_shipped_templates_with_a_second_stage_are_the_ltr_and_rerank_ones():
+    templates = load_templates(default_queries_dir())
+    staged = {name for name in templates if has_second_stage(templates[name])}
+    assert staged == {"ltr_textsearch_boosted", "ltr_finetune", "rerank_cross_encoder", "rrf_finetune_rerank"}

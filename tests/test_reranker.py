@@ -337,6 +337,8 @@ def test_cli_trains_reranks_and_shows_the_cost(trained):
     (("--objective", "cross-encoder", "--loss", "cached-mnrl"), "--loss does not apply to --objective cross-encoder"),
     (("--first-stage", "rrf"), "--first-stage does not apply to --objective pairs (it needs --objective cross-encoder)"),
     (("--objective", "cross-encoder", "--rerank-window", "0"), "--rerank-window must be at least 1"),
+    (("--layers", "3"), "--layers does not apply to --objective pairs (it needs --objective cross-encoder)"),
+    (("--objective", "cross-encoder", "--layers", "0"), "--layers must be at least 1, got 0"),
 ])
 def test_cli_refuses_options_of_another_objective(tmp_path, args, message):
     result = invoke(tmp_path, "finetune", *args)
@@ -569,3 +571,18 @@ def test_listnet_trains_on_one_row_per_query_holding_all_its_pairs_and_targets(t
     assert registered.card["config"]["rank_loss"] == "listnet"
     assert registered.card["data"]["train"]["loss"].startswith("ListNet")
     assert registered.card["training"]["steps"] == 4
+
+
+def test_layers_keeps_the_base_models_first_layers_and_more_than_it_has_is_refused(trained):
+    from sentence_transformers import CrossEncoder
+
+    lab, _, _ = trained
+    with pytest.raises(LabError, match="--layers 7: the base model 'minilm' has 6 transformer layers"):
+        train_reranker(lab, tiny_config(name="ce-deep", layers=7))
+    assert not reranker_dir(lab.workspace, "ce-deep").exists()
+    result = train_reranker(lab, tiny_config(name="ce-two", layers=2))
+    model = CrossEncoder(str(result.path), device="cpu", local_files_only=True)
+    assert len(model.model.base_model.encoder.layer) == 2 and model.model.config.num_hidden_layers == 2
+    assert result.card["config"]["layers"] == 2
+    pairs = [("deck paint", "Exterior deck paint, 1 gal."), ("drill", "Cordless drill 18 V")]
+    assert np.isfinite(model.predict(pairs)).all()

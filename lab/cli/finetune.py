@@ -67,6 +67,8 @@ from ..finetune.config import (DEFAULT_LABEL_COLUMN, DEFAULT_NAME, LOSSES, MININ
 @click.option("--rank-loss", type=click.Choice(RANK_LOSSES), default="pointwise", show_default=True,
               help="--objective cross-encoder: binary cross-entropy per pair, or listnet over each query's pairs "
                    "(--batch-size then counts queries).")
+@click.option("--layers", type=int, help="--objective cross-encoder: keep only the base model's first N transformer "
+                                      "layers (default: all); a shallower reranker scores faster.")
 @click.option("--adapter", type=click.Choice(["linear", "mlp"]),
               help="Train a query-side adapter on frozen base vectors instead (no re-indexing; defaults: --name adapter "
                    "--epochs 30 --batch-size 128 --lr 3e-4 --patience 3).")
@@ -104,7 +106,7 @@ def finetune(ctx: click.Context, overwrite: bool, restart: bool, text_fields: st
 PAIR_SELECTION = ("min_label", "negatives", "mine_from", "mine_top_k")
 """Options that choose judged (query, product) pairs and their mined negatives."""
 RERANKING = ("first_stage", "rerank_window", "negatives_per_query", "max_eval_queries", "teacher",
-             "rank_loss")
+             "rank_loss", "layers")
 """Options of the cross-encoder objective alone."""
 INAPPLICABLE = {
     "pairs": ("label_column", "learning_curve", "ks", "pool", "hidden", *RERANKING),

@@ -76,6 +76,8 @@ class FinetuneConfig:
     instead of the grades (lab.reranker.distill)."""
     rank_loss: str = "pointwise"
     """cross-encoder: one of RANK_LOSSES; with listnet a batch is ``batch_size`` queries with all their pairs."""
+    layers: int | None = None
+    """cross-encoder: keep the base model's first ``layers`` transformer layers (None: all); fewer rerank faster."""
 
     def __post_init__(self) -> None:
         from ..embeddings.models import base_models
@@ -108,6 +110,8 @@ class FinetuneConfig:
             raise LabError(f"--lr {self.learning_rate}: expected a small positive number such as 5e-5")
         if not 0 <= self.warmup_ratio < 1:
             raise LabError(f"--warmup {self.warmup_ratio}: expected a fraction of the steps in [0, 1)")
+        if self.layers is not None and self.layers < 1:
+            raise LabError(f"--layers must be at least 1, got {self.layers}")
         for name in ("negatives_per_query", "max_eval_queries", "eval_catalogue"):
             if getattr(self, name) < 0:
                 raise LabError(f"--{name.replace('_', '-')} must be at least 0, got {getattr(self, name)}")

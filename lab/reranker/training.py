@@ -35,7 +35,7 @@ from ..finetune.trainer import (CHECKPOINTS, SPACE_FACTOR, TRAINING_LOG, disk_er
                                 prepare_staging, quiet_libraries, run_trainer, trainer_arguments, training_summary,
                                 use_bf16)
 from ..progress import ProgressFactory, silent
-from ..workspace import atomic_path, refuse_overwrite, write_json
+from ..workspace import atomic_path, read_json, refuse_overwrite, write_json
 from .distill import teacher_labels
 from .quantized import Int8CrossEncoder, int8_graph
 from .scorer import load_cross_encoder, predict, token_lengths
@@ -216,6 +216,23 @@ class RerankerResult:
     card: dict[str, Any]
 
 
+def check_layers(base_dir: Path, layers: int | None, base: str) -> None:
+    """LabError when ``--layers`` asks for more transformer layers than the base model has."""
+    if layers is None:
+        return
+    config = read_json(base_dir / "config.json")
+    have = config.get("num_hidden_layers")
+    if have is None or layers > have:
+        raise LabError(f"--layers {layers}: the base model '{base}' has {have or 'no count of'} transformer layers")
+
+
+def keep_first_layers(model: Any, layers: int) -> None:
+    """Cut ``model``'s transformer to its first ``layers`` layers; the config saved with it says so."""
+    backbone = model.model.base_model
+    backbone.encoder.layer = backbone.encoder.layer[:layers]
+    model.model.config.num_hidden_layers = layers
+
+
 def train_reranker(lab: Any, config: FinetuneConfig, display: Any = None, progress: ProgressFactory | None = None,
                    overwrite: bool = False, restart: bool = False) -> RerankerResult:
     """Train a cross-encoder from ``config.base`` on the current dataset and register it as
@@ -232,6 +249,7 @@ def train_reranker(lab: Any, config: FinetuneConfig, display: Any = None, progre
     target = reranker_dir(workspace, config.name)
     refuse_overwrite(target, f"cross-encoder '{config.name}'", overwrite)
     base_dir = resolve_model_dir(config.base, workspace)
+    check_layers(base_dir, config.layers, config.base)
     dataset = lab.dataset
     texts = product_texts(dataset.products, config.text_fields)
     pairs, summary = training_pairs(lab, config, texts, progress)
@@ -247,6 +265,8 @@ def train_reranker(lab: Any, config: FinetuneConfig, display: Any = None, progre
         with redirect_stderr(io.StringIO()), redirect_stdout(io.StringIO()):
             model = CrossEncoder(str(base_dir), num_labels=1, max_length=config.max_seq_length, device="cpu",
                                  local_files_only=True)
+        if config.layers is not None:
+            keep_first_layers(model, config.layers)
         train, loss, batches = training_data(model, pairs, config)
         args = trainer_arguments(config, staging / CHECKPOINTS, math.ceil(len(train) / config.batch_size), bf16,
                                  PRIMARY_METRIC, batches, CrossEncoderTrainingArguments)
