@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from ..backends.base import TrialRanker
+from ..context import Lab
 from ..runner import execute_strategy, render_bodies
 from ..templates import Template
 
@@ -41,7 +42,7 @@ class RunTrials:
 
     description = "a normal run per trial (first stage, then its second stage; reranker scores cached)"
 
-    def __init__(self, lab: Any, template: Template, split: str, query_ids: list[str], size: int):
+    def __init__(self, lab: Lab, template: Template, split: str, query_ids: list[str], size: int):
         self.lab, self.template, self.split, self.query_ids, self.size = lab, template, split, query_ids, size
 
     def rankings(self, params: dict[str, Any]) -> list[list[str]]:
