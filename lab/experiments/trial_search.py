@@ -46,7 +46,7 @@ class RunTrials:
         self.lab, self.template, self.split, self.query_ids, self.size = lab, template, split, query_ids, size
 
     def rankings(self, params: dict[str, Any]) -> list[list[str]]:
-        ranking = execute_strategy(self.lab, self.template, self.split, params, self.size).ranking
-        ids = ranking.sort_values(["query_id", "rank"], kind="stable").groupby("query_id", sort=False)["product_id"]
-        by_query = {query_id: list(products) for query_id, products in ids}
+        ranking = execute_strategy(self.lab, self.template, self.split, params, self.size).ranking  # in rank order
+        hits = ranking.groupby("query_id", sort=False)["product_id"]
+        by_query = {query_id: list(products) for query_id, products in hits}
         return [by_query.get(query_id, []) for query_id in self.query_ids]
