@@ -1,10 +1,11 @@
 """Cross-encoder reranking speed: (query, product) pairs per second and seconds for N queries x the top k of a
 first stage, per batch size and precision (fp32, bf16 where the CPU computes it natively, int8 through ONNX
-Runtime), with the score cache cold (scored and stored) and warm (read back), and how far bf16 and int8 move the
+Runtime) and number of parallel streams the torch threads are shared between, with the score cache cold (scored and stored) and warm (read back), and how far bf16 and int8 move the
 order from fp32's.
 
     LAB_HOME=/tmp/hd-ce python scripts/bench_rerank.py --reranker cross-encoder --queries 2000 --top 50
     python scripts/bench_rerank.py --workspace WS --queries 100 --batch-size 32 --batch-size 128 --threads 2
+    python scripts/bench_rerank.py --workspace WS --threads 2 --streams 1 --streams 2 --precision bf16
 
 It needs a trained reranker (`lab finetune --objective cross-encoder`) and the first stage's index. The cache of
 the benchmark lives in a temporary directory: the workspace's own score cache is neither read nor written.
@@ -13,6 +14,7 @@ the benchmark lives in a temporary directory: the workspace's own score cache is
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import tempfile
 import time
@@ -31,6 +33,9 @@ def main() -> None:
     parser.add_argument("--precision", action="append", choices=["fp32", "bf16", "int8"],
                         help="repeatable (default fp32, bf16 where the CPU has it natively, and int8)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    parser.add_argument("--streams", type=int, action="append",
+                        help="batches run side by side, the threads shared between them (repeatable; default one "
+                             "per thread, as `lab run` scores; 1: every batch on all the threads)")
     args = parser.parse_args()
 
     import numpy as np
@@ -69,19 +74,20 @@ def main() -> None:
     print(f"model load {time.perf_counter() - started:.2f}s")
 
     precisions = args.precision or (["fp32", "bf16", "int8"] if cpu_has_native_bf16() else ["fp32", "int8"])
-    print(f"{'batch':>6} {'precision':>9} {'cache':>6} {'seconds':>9} {'pairs/s':>9}")
+    print(f"{'batch':>6} {'precision':>9} {'streams':>7} {'cache':>6} {'seconds':>9} {'pairs/s':>9}")
     scores: dict[str, np.ndarray] = {}
-    for batch_size in args.batch_size or [64]:
-        for precision in precisions:
-            with tempfile.TemporaryDirectory() as cache_home:
-                scorer = CrossEncoderScorer(path, card, cache_home, batch_size=batch_size, precision=precision)
-                scorer.model()  # loaded (int8: quantized once) before the clock starts
-                for cache in ("cold", "warm"):
-                    stats = ScoringStats()
-                    scores[precision] = scorer.score(queries, products, stats=stats)
-                    record = stats.record()
-                    print(f"{batch_size:>6} {scorer.precision:>9} {cache:>6} {record['seconds']:>9.2f} "
-                          f"{record['pairs_per_second'] or 0:>9,.0f}")
+    for batch_size, streams, precision in itertools.product(args.batch_size or [64], args.streams or [args.threads],
+                                                            precisions):
+        with tempfile.TemporaryDirectory() as cache_home:
+            scorer = CrossEncoderScorer(path, card, cache_home, batch_size=batch_size, precision=precision,
+                                        streams=streams)
+            scorer.model()  # loaded (int8: quantized once) before the clock starts
+            for cache in ("cold", "warm"):
+                stats = ScoringStats()
+                scores[precision] = scorer.score(queries, products, stats=stats)
+                record = stats.record()
+                print(f"{batch_size:>6} {scorer.precision:>9} {streams:>7} {cache:>6} {record['seconds']:>9.2f} "
+                      f"{record['pairs_per_second'] or 0:>9,.0f}")
     for other in ("bf16", "int8"):
         if "fp32" not in scores or other not in scores:
             continue

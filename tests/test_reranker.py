@@ -192,6 +192,35 @@ def test_a_second_run_reads_every_score_from_the_cache(trained, monkeypatch):
                                                                   if cpu_has_native_bf16() else 0)
 
 
+@pytest.mark.parametrize("precision", ["fp32", "int8"])
+def test_batches_scored_side_by_side_equal_one_stream_and_the_threads_are_given_back(trained, precision):
+    """predict runs its batches as parallel streams: every pair's score is the one the model gives it alone
+    (fp32: sentence-transformers' own predict; int8: the same graph with one stream), and torch's thread setting
+    is as it was afterwards."""
+    import torch
+    from sentence_transformers import CrossEncoder
+
+    from lab.reranker.scorer import CrossEncoderScorer, predict
+
+    lab, result, _ = trained
+    queries = lab.dataset.queries["query_text"].astype(str).tolist()[:70]
+    texts = lab.dataset.products["product_title"].astype(str).tolist()[:70]
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        model = CrossEncoderScorer(result.path, result.card, None, precision=precision).model()
+        side_by_side = predict(model, queries, texts, batch_size=8, bf16=False, streams=2)
+        assert torch.get_num_threads() == 2
+        if precision == "fp32":
+            reference = CrossEncoder(str(result.path), device="cpu", local_files_only=True)
+            expected = reference.predict(list(zip(queries, texts)), batch_size=8, convert_to_numpy=True)
+        else:
+            expected = predict(model, queries, texts, batch_size=8, bf16=False, streams=1)
+    finally:
+        torch.set_num_threads(before)
+    np.testing.assert_allclose(side_by_side, expected, rtol=0, atol=1e-6)
+
+
 def test_int8_is_the_quantized_onnx_graph_chosen_only_within_the_val_tolerance(trained, monkeypatch):
     import onnx
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import tempfile
+import threading
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -39,27 +40,40 @@ def int8_graph(workspace: Path, name: str, path: Path, fingerprint: str, max_len
 
 class Int8CrossEncoder:
     """The int8 graph behind the part of the ``CrossEncoder`` interface that :func:`.scorer.predict` uses:
-    ``tokenizer``, ``max_seq_length`` and ``predict`` (sigmoid scores, as the graph ends in one)."""
+    ``tokenizer``, ``max_seq_length``, ``preprocess`` (pairs to the graph's inputs) and ``forward`` (sigmoid
+    scores, as the graph ends in one). ``forward`` runs on as many threads as torch's setting on the calling thread
+    (``predict`` shares them out between its streams): one ONNX Runtime session per thread count."""
 
     def __init__(self, graph: Path, model_dir: Path, max_length: int):
-        import onnxruntime
-        import torch
         from transformers import AutoTokenizer
 
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = torch.get_num_threads()
-        options.inter_op_num_threads = 1
-        self.session = onnxruntime.InferenceSession(str(graph), options, providers=["CPUExecutionProvider"])
+        self.graph = graph
         self.tokenizer = AutoTokenizer.from_pretrained(str(model_dir), local_files_only=True)
         self.max_seq_length = max_length
+        self._sessions: dict[int, Any] = {}
+        self._lock = threading.Lock()
 
-    def predict(self, pairs: list[tuple[str, str]], batch_size: int = 64, **_: Any) -> np.ndarray:
-        """The score of each (query, text) pair."""
-        scores = np.empty(len(pairs), dtype=np.float32)
-        for lo in range(0, len(pairs), batch_size):
-            batch = pairs[lo:lo + batch_size]
-            encoded = self.tokenizer([q for q, _ in batch], [t for _, t in batch], truncation=True,
-                                     max_length=self.max_seq_length, padding=True, return_tensors="np")
-            feed = {name: encoded[name].astype(np.int64) for name in INPUTS}
-            scores[lo:lo + len(batch)] = self.session.run(None, feed)[0][:, 0]
-        return scores
+    def preprocess(self, pairs: list[tuple[str, str]]) -> dict[str, np.ndarray]:
+        """The graph's inputs for a batch of (query, text) pairs, truncated and padded as the CrossEncoder does."""
+        encoded = self.tokenizer([q for q, _ in pairs], [t for _, t in pairs], truncation=True,
+                                 max_length=self.max_seq_length, padding=True, return_tensors="np")
+        return {name: encoded[name].astype(np.int64) for name in INPUTS}
+
+    def forward(self, features: dict[str, np.ndarray]) -> np.ndarray:
+        """The score of each pair of a batch (ONNX Runtime releases the GIL while it runs)."""
+        return self.session().run(None, features)[0][:, 0].astype(np.float32)
+
+    def session(self) -> Any:
+        """The session running on torch's current number of threads."""
+        import onnxruntime
+        import torch
+
+        threads = torch.get_num_threads()
+        with self._lock:
+            if threads not in self._sessions:
+                options = onnxruntime.SessionOptions()
+                options.intra_op_num_threads = threads
+                options.inter_op_num_threads = 1
+                self._sessions[threads] = onnxruntime.InferenceSession(str(self.graph), options,
+                                                                       providers=["CPUExecutionProvider"])
+            return self._sessions[threads]

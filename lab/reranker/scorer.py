@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -48,20 +49,56 @@ def token_lengths(model: Any, queries: list[str], texts: list[str]) -> np.ndarra
     return np.asarray(encoded["length"], dtype=np.int64)
 
 
-def predict(model: Any, queries: list[str], texts: list[str], batch_size: int, bf16: bool) -> np.ndarray:
+def predict(model: Any, queries: list[str], texts: list[str], batch_size: int, bf16: bool,
+            streams: int | None = None) -> np.ndarray:
     """The model's scores (sigmoid of its logit) of each (query, text) pair, float32. Batches are cut from the
     pairs sorted by token count, so each pads to nearly its own length (sentence-transformers sorts by characters,
-    which pads Home Depot's unit-laden titles a third longer)."""
+    which pads Home Depot's unit-laden titles a third longer). They run as ``streams`` parallel streams (default:
+    one per torch thread, each batch on one core — splitting MiniLM's small matrices across the cores instead
+    spends a share of every layer waiting for the other core); torch's threads are shared out between the streams.
+    Tokenizing stays on the calling thread (a fast tokenizer is not safe to share between threads)."""
     import torch
 
     scores = np.empty(len(queries), dtype=np.float32)
-    order = np.argsort(token_lengths(model, queries, texts), kind="stable") if queries else np.empty(0, np.int64)
-    with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-        for lo in range(0, len(order), batch_size):
-            rows = order[lo:lo + batch_size]
-            scores[rows] = model.predict([(queries[i], texts[i]) for i in rows], batch_size=len(rows),
-                                         show_progress_bar=False, convert_to_numpy=True)
+    if not queries:
+        return scores
+    order = np.argsort(token_lengths(model, queries, texts), kind="stable")
+    batches = [order[lo:lo + batch_size] for lo in range(0, len(order), batch_size)]
+    forward = batch_forward(model, bf16)
+    threads = torch.get_num_threads()
+    streams = max(1, min(streams or threads, len(batches)))
+
+    def run(rows: np.ndarray, features: Any) -> None:
+        scores[rows] = forward(features)
+
+    torch.set_num_threads(max(1, threads // streams))
+    try:
+        with ThreadPoolExecutor(streams) as pool:
+            pending = [pool.submit(run, rows, model.preprocess([(queries[i], texts[i]) for i in rows]))
+                       for rows in batches]
+            for done in pending:
+                done.result()
+    finally:
+        torch.set_num_threads(threads)
     return scores
+
+
+def batch_forward(model: Any, bf16: bool) -> Callable[[Any], np.ndarray]:
+    """What scores one tokenized batch of ``model`` (its ``preprocess`` output) on the calling thread: the
+    CrossEncoder's forward and activation, as its ``predict`` applies them, under bf16 autocast if asked; the int8
+    graph's own ``forward``."""
+    import torch
+
+    if not hasattr(model, "activation_fn"):
+        return model.forward
+    model.eval()
+
+    def forward(features: Any) -> np.ndarray:
+        with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            logits = model(features)["scores"].float()
+            return model.activation_fn(logits).reshape(-1).numpy()
+
+    return forward
 
 
 def card_precision(card: dict[str, Any]) -> str:
@@ -87,14 +124,14 @@ class ScoringStats:
 
 class CrossEncoderScorer:
     """Scores of one reranker (``path``, ``card``) with a score cache under ``<workspace>/rerankers/.scores``
-    (None: no cache); the model loads only when the cache misses."""
+    (None: no cache); the model loads only when the cache misses. ``streams``: see :func:`predict`."""
 
     def __init__(self, path: Path, card: dict[str, Any], workspace: Path | None,
-                 batch_size: int = DEFAULT_BATCH_SIZE, precision: str | None = None):
+                 batch_size: int = DEFAULT_BATCH_SIZE, precision: str | None = None, streams: int | None = None):
         from ..embeddings.precision import cpu_has_native_bf16
         from ..errors import LabError
 
-        self.path, self.card, self.batch_size = path, card, batch_size
+        self.path, self.card, self.batch_size, self.streams = path, card, batch_size, streams
         self.fingerprint: str = card["fingerprint"]
         requested = precision or os.environ.get(PRECISION_ENV, "auto").strip().lower()
         if requested not in PRECISIONS:
@@ -136,7 +173,7 @@ class CrossEncoderScorer:
             rows = missing[lo:lo + STORE_EVERY]
             at = first[rows].tolist()
             found[rows] = predict(self.model(), [queries[i] for i in at], [texts[i] for i in at], self.batch_size,
-                                  self.precision == "bf16")
+                                  self.precision == "bf16", self.streams)
             if self.cache:
                 self.cache.store([unique[r] for r in rows], found[rows])
             if advance:
