@@ -145,6 +145,26 @@ def test_the_failure_line_is_the_root_cause_not_the_jvm_arguments(local, tmp_pat
         "java.lang.IllegalStateException: cannot start with [discovery.type] set to [single-node]")
 
 
+def test_the_keystore_is_made_once_before_the_nodes_start_and_a_failure_names_it(local, tmp_path):
+    """Nodes sharing a distribution each create its keystore at start-up where it is missing; two at once collided
+    on opensearch.keystore.tmp (a fresh machine's 2-node CI start). The script makes it first, once."""
+    dist = tmp_path / "dist"
+    (dist / "bin").mkdir(parents=True)
+    (dist / "config").mkdir()
+    tool = dist / "bin" / "opensearch-keystore"
+    tool.write_text('#!/bin/sh\necho "$1" >> "$(dirname "$0")/calls"\n'
+                    'touch "$(dirname "$0")/../config/opensearch.keystore"\n')
+    tool.chmod(0o755)
+    local.create_keystore(dist, tmp_path / "jdk")
+    local.create_keystore(dist, tmp_path / "jdk")
+    assert (dist / "bin" / "calls").read_text() == "create\n"
+    assert (dist / "config" / "opensearch.keystore").exists()
+    (dist / "config" / "opensearch.keystore").unlink()
+    tool.write_text("#!/bin/sh\necho 'ERROR: cannot write the keystore' >&2\nexit 1\n")
+    with pytest.raises(local.Refusal, match=r"opensearch-keystore create failed in .*dist: ERROR: cannot write"):
+        local.create_keystore(dist, tmp_path / "jdk")
+
+
 def test_ml_gets_djl_pytorch_natives_from_maven_central_in_the_node_cache(local, monkeypatch, tmp_path):
     """The layout of the real jars (ai.djl.pytorch 2.4.0, checked 2026-12-07) and where DJL 0.31.1 looks:
     <data>/ml_cache/pytorch/2.4.0-cpu-precxx11-linux-x86_64/ holding libtorch and 0.31.1-libdjl_torch.so."""
