@@ -1,7 +1,7 @@
 """Cross-encoder reranking speed: (query, product) pairs per second and seconds for N queries x the top k of a
-first stage, per batch size and precision (fp32, bf16 where the CPU computes it natively, int8 through ONNX
-Runtime) and number of parallel streams the torch threads are shared between, with the score cache cold (scored and stored) and warm (read back), and how far bf16 and int8 move the
-order from fp32's.
+first stage, per batch size, precision (fp32, bf16 where the CPU computes it natively, int8 through ONNX Runtime)
+and number of parallel streams the torch threads are shared between, with the score cache cold (scored and
+stored) and warm (read back), and how far bf16 and int8 move the order from fp32's.
 
     LAB_HOME=/tmp/hd-ce python scripts/bench_rerank.py --reranker cross-encoder --queries 2000 --top 50
     python scripts/bench_rerank.py --workspace WS --queries 100 --batch-size 32 --batch-size 128 --threads 2
