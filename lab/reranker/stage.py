@@ -77,15 +77,11 @@ def split_rerank(template: Any, bodies: list[dict[str, Any]], pipeline: dict[str
         body = {k: v for k, v in body.items() if k != "ext"}
         others = {k: v for k, v in ext.items() if k != "rerank"}
         searched.append({**body, "ext": others} if others else body)
-    if len(windows) > 1:
-        raise TemplateError(f"{template.path}: {WINDOW_PATH}: differs between queries; it must not depend on the "
-                            "query")
-    if len(weights) > 1:
-        raise TemplateError(f"{template.path}: {WEIGHT_PATH}: differs between queries; it must not depend on the "
-                            "query")
+    for values, path in ((windows, WINDOW_PATH), (weights, WEIGHT_PATH)):
+        if len(values) > 1:
+            raise TemplateError(f"{template.path}: {path}: differs between queries; it must not depend on the query")
     return searched, rest, RerankRequest(processor, queries, windows.pop() if windows else None,
                                          weights.pop() if weights else 0.0)
-
 
 
 @dataclass
